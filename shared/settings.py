@@ -1,0 +1,178 @@
+"""Settings: one frozen object, read once from an explicit mapping (normally os.environ)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from shared.errors import ConfigurationError
+
+EMBEDDED = "embedded"
+DEFAULT_DIFY_VERSION = "1.14.0"
+
+_DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+_BROKER_SCHEMES = ("memory", "amqp", "amqps", "pyamqp", "redis", "rediss")
+_REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
+
+
+@dataclass(frozen=True, slots=True)
+class UploadLimits:
+    """Dify's file upload limits, served as `system_parameters`."""
+
+    image_file_size_limit: int = 10
+    video_file_size_limit: int = 100
+    audio_file_size_limit: int = 50
+    file_size_limit: int = 15
+    workflow_file_upload_limit: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a process needs to know about its environment."""
+
+    database_url: str
+    broker_url: str = "memory://"
+    redis_url: str = EMBEDDED
+    host: str = "127.0.0.1"
+    port: int = 5001
+    dify_version: str = DEFAULT_DIFY_VERSION
+    upload_limits: UploadLimits = UploadLimits()
+    admin_token: str | None = None
+    metrics_port: int = 9108
+    ready_max_lag_seconds: float = 30.0
+    stall_seconds: float = 30.0
+    partitions: int = 1
+
+    @property
+    def redis_is_embedded(self) -> bool:
+        return self.redis_url == EMBEDDED
+
+    @property
+    def database_is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Settings:
+        """Read and check every setting; a value that cannot work raises ConfigurationError."""
+        env = os.environ if env is None else env
+        base = cwd or Path.cwd()
+        database_url = env.get("READMODEL_DATABASE_URL") or f"sqlite:///{base / 'var' / 'readmodel.db'}"
+        _check_url("READMODEL_DATABASE_URL", database_url, _DATABASE_SCHEMES)
+        broker_url = env.get("READMODEL_BROKER_URL") or "memory://"
+        _check_url("READMODEL_BROKER_URL", broker_url, _BROKER_SCHEMES)
+        redis_url = env.get("READMODEL_REDIS_URL") or EMBEDDED
+        if redis_url != EMBEDDED:
+            _check_url("READMODEL_REDIS_URL", redis_url, _REDIS_SCHEMES)
+        limits = UploadLimits(
+            image_file_size_limit=_int(env, "UPLOAD_IMAGE_FILE_SIZE_LIMIT", 10),
+            video_file_size_limit=_int(env, "UPLOAD_VIDEO_FILE_SIZE_LIMIT", 100),
+            audio_file_size_limit=_int(env, "UPLOAD_AUDIO_FILE_SIZE_LIMIT", 50),
+            file_size_limit=_int(env, "UPLOAD_FILE_SIZE_LIMIT", 15),
+            workflow_file_upload_limit=_int(env, "WORKFLOW_FILE_UPLOAD_LIMIT", 10),
+        )
+        return cls(
+            database_url=_normalise_database_url(database_url),
+            broker_url=broker_url,
+            redis_url=redis_url,
+            host=env.get("READMODEL_HOST") or "127.0.0.1",
+            port=_int(env, "READMODEL_PORT", 5001, upper=65535),
+            dify_version=env.get("READMODEL_DIFY_VERSION") or DEFAULT_DIFY_VERSION,
+            upload_limits=limits,
+            admin_token=env.get("READMODEL_ADMIN_TOKEN") or None,
+            metrics_port=_int(env, "READMODEL_METRICS_PORT", 9108, upper=65535),
+            ready_max_lag_seconds=_float(env, "READMODEL_READY_MAX_LAG_SECONDS", 30.0),
+            stall_seconds=_float(env, "READMODEL_STALL_SECONDS", 30.0),
+            partitions=_int(env, "READMODEL_PARTITIONS", 1, lower=1, upper=1024),
+        )
+
+    def require_shared_redis(self, command: str) -> None:
+        """Refuse a multi-process command on the in-process Redis stand-in."""
+        if self.redis_is_embedded:
+            raise ConfigurationError(
+                f"READMODEL_REDIS_URL: `{command}` runs in several processes and cannot share "
+                "the embedded Redis; set READMODEL_REDIS_URL to a real Redis (or use `readmodel up`)",
+            )
+
+    def require_shared_broker(self, command: str) -> None:
+        """Refuse a stand-alone relay/projector on the in-process broker."""
+        if self.broker_url.startswith("memory"):
+            raise ConfigurationError(
+                f"READMODEL_BROKER_URL: `{command}` in its own process cannot share the in-process "
+                "memory:// broker; set READMODEL_BROKER_URL (or use `readmodel up`)",
+            )
+
+    def redacted(self) -> dict[str, object]:
+        """The settings with secrets hidden, for a startup log line."""
+        return {
+            "database_url": _redact_url(self.database_url),
+            "broker_url": _redact_url(self.broker_url),
+            "redis_url": _redact_url(self.redis_url),
+            "host": self.host,
+            "port": self.port,
+            "dify_version": self.dify_version,
+            "admin_token": "set" if self.admin_token else "unset",
+            "partitions": self.partitions,
+        }
+
+
+def _check_url(name: str, value: str, schemes: tuple[str, ...]) -> None:
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name}: malformed URL ({exc})") from exc
+    scheme = parts.scheme.split("+", 1)[0] if "cluster" not in parts.scheme else parts.scheme
+    if scheme not in schemes:
+        raise ConfigurationError(
+            f"{name}: unsupported URL scheme {parts.scheme!r} (expected one of {', '.join(schemes)})",
+        )
+    if scheme not in ("sqlite", "memory", "unix") and not parts.hostname:
+        raise ConfigurationError(f"{name}: malformed URL (no host in {_redact_url(value)!r})")
+    try:
+        _ = parts.port
+    except ValueError as exc:
+        raise ConfigurationError(f"{name}: malformed URL (bad port)") from exc
+
+
+def _normalise_database_url(url: str) -> str:
+    # SQLAlchemy needs the psycopg 3 driver named explicitly.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def _redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, lower: int = 0, upper: int | None = None) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}: expected an integer, got {raw!r}") from None
+    if value < lower or (upper is not None and value > upper):
+        raise ConfigurationError(f"{name}: {value} is out of range")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}: expected a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name}: must be positive")
+    return value

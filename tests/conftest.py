@@ -1,0 +1,7 @@
+"""Test fixtures are grouped by the service they stand for; see tests/fixtures/."""
+
+pytest_plugins = [
+    "tests.fixtures.database",
+    "tests.fixtures.redis",
+    "tests.fixtures.broker",
+]
