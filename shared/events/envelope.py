@@ -89,14 +89,17 @@ def parse_event(raw: Any, *, allow_unknown_type: bool = False) -> Event:
     stream = v.require_text("stream", raw["stream"])
     kind, _, stream_uuid = stream.partition(":")
     if kind not in STREAM_KINDS or not v.is_uuid(stream_uuid):
-        raise EventValidationError("stream", f"expected <kind>:<uuid> with kind one of {', '.join(STREAM_KINDS)}")
+        raise EventValidationError(
+            "stream", f"expected <kind>:<uuid> with kind one of {', '.join(STREAM_KINDS)}"
+        )
     stream = f"{kind}:{stream_uuid.lower()}"
     version = v.require_int("version", raw["version"], minimum=1)
     workspace_id = v.require_uuid("workspace_id", raw["workspace_id"], nullable=True)
     occurred_at = v.require_text("occurred_at", raw["occurred_at"])
     v.require_timestamp("occurred_at", occurred_at)
     data = v.require_object("data", raw["data"])
-    assert event_id is not None and data is not None
+    assert event_id is not None
+    assert data is not None
 
     known = is_known_type(event_type)
     if not known and not allow_unknown_type:

@@ -175,9 +175,7 @@ class AccountUpdated(Payload):
         return cls(
             name=None if name is _ABSENT else v.require_text("data.name", name),
             email=None if email is _ABSENT else v.require_text("data.email", email),
-            status=None
-            if status is _ABSENT
-            else v.require_choice("data.status", status, ACCOUNT_STATUSES),
+            status=None if status is _ABSENT else v.require_choice("data.status", status, ACCOUNT_STATUSES),
         )
 
 
@@ -204,13 +202,13 @@ class AppCreated(Payload):
         created_by = v.require_uuid("data.created_by", _req(data, "created_by"))
         created_at = v.require_timestamp("data.created_at", _req(data, "created_at"))
         updated_at = v.require_timestamp("data.updated_at", _req(data, "updated_at"))
-        assert created_by is not None and created_at is not None and updated_at is not None
+        assert created_by is not None
+        assert created_at is not None
+        assert updated_at is not None
         description = _req(data, "description")
         return cls(
             name=v.require_text("data.name", _req(data, "name")),
-            description=""
-            if description is None
-            else v.require_text("data.description", description),
+            description="" if description is None else v.require_text("data.description", description),
             mode=v.require_choice("data.mode", _req(data, "mode"), APP_MODES),
             status=v.require_text("data.status", _req(data, "status")),
             enable_api=v.require_bool("data.enable_api", _req(data, "enable_api")),
@@ -361,7 +359,9 @@ class SessionIssued(Payload):
             "data.subject_type", _req(data, "subject_type"), ("account", "external_sso")
         )
         if (prefix == "dfoa_") != (subject_type == "account"):
-            raise EventValidationError("data.prefix", f"{prefix} does not go with subject_type {subject_type}")
+            raise EventValidationError(
+                "data.prefix", f"{prefix} does not go with subject_type {subject_type}"
+            )
         account_id = v.require_uuid("data.account_id", _req(data, "account_id"), nullable=True)
         if subject_type == "account" and account_id is None:
             raise EventValidationError("data.account_id", "is required for an account session")

@@ -1,0 +1,1 @@
+"""The pure fold: events into stream states, and stream states into read-model records."""

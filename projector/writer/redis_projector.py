@@ -1,0 +1,178 @@
+"""The Redis writer: projects a batch of stored events and applies it effectively once.
+
+Per batch: one round trip reads the states the batch touches, the fold runs in memory, and
+one pipelined round trip applies every event with the apply script, which re-checks each
+stream's version inside Redis. Nothing here trusts delivery order or uniqueness: a
+duplicate is a no-op, a gap is filled from the store first, and a change computed from
+a state that moved meanwhile is recomputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Protocol
+
+from projector.fold.projection import Change, Duplicate, Gap, project
+from projector.writer.redis_view import RedisView
+from shared.errors import EventValidationError, ReadModelError
+from shared.events import StoredEvent
+from shared.readmodel import keys
+
+_APPLY_SCRIPT = resources.files("projector.writer").joinpath("apply.lua").read_text()
+_MAX_ROUNDS = 5
+
+
+class StreamReader(Protocol):
+    """The part of the event store gap filling needs."""
+
+    def read_stream(
+        self, stream: str, from_version: int = 1, to_version: int | None = None
+    ) -> list[StoredEvent]: ...
+
+
+class NoGenerationError(ReadModelError):
+    """There is no live generation: the read model must be (re)built first."""
+
+
+@dataclass(frozen=True, slots=True)
+class Poison:
+    """An event that cannot be applied, with the reason; its stream waits behind it."""
+
+    event: StoredEvent
+    reason: str
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What a batch did, for acknowledgement, dead-lettering and metrics."""
+
+    applied: list[StoredEvent] = field(default_factory=list)
+    duplicates: list[StoredEvent] = field(default_factory=list)
+    gap_filled: int = 0
+    skipped: list[tuple[StoredEvent, str]] = field(default_factory=list)
+    poison: list[Poison] = field(default_factory=list)
+
+    @property
+    def settled(self) -> list[StoredEvent]:
+        """Events whose effect is in Redis (applied now or before): safe to acknowledge."""
+        return self.applied + self.duplicates
+
+
+class RedisProjector:
+    """Applies stored events to one generation (or whichever is live)."""
+
+    def __init__(self, redis: Any, store: StreamReader, *, generation: str | None = None) -> None:
+        self._redis = redis
+        self._store = store
+        self._generation = generation
+        self._apply = redis.register_script(_APPLY_SCRIPT)
+
+    @property
+    def generation(self) -> str | None:
+        return self._generation
+
+    def live_generation(self) -> str:
+        if self._generation is not None:
+            return self._generation
+        raw = self._redis.get(keys.LIVE_POINTER)
+        if raw is None:
+            raise NoGenerationError("no live generation: the read model has not been built")
+        return raw.decode()
+
+    def apply(self, events: Sequence[StoredEvent]) -> BatchResult:
+        """Apply a batch; events the batch could not settle are reported, never half-applied."""
+        result = BatchResult()
+        pending = sorted(events, key=lambda e: e.position)
+        for _ in range(_MAX_ROUNDS):
+            if not pending:
+                return result
+            pending = self._round(pending, result)
+        for stored in pending:
+            result.poison.append(Poison(stored, "could not be applied after repeated conflicts"))
+        return result
+
+    def _round(self, events: list[StoredEvent], result: BatchResult) -> list[StoredEvent]:
+        generation = self.live_generation()
+        view = RedisView(self._redis, generation)
+        view.prefetch(stored.event.stream for stored in events)
+        view.prefetch_app_context()
+        changes: list[tuple[StoredEvent, Change]] = []
+        blocked: dict[str, str] = {}
+        for stored in events:
+            self._project_one(stored, view, changes, blocked, result, fill_gaps=True)
+        return self._send(changes, result)
+
+    def _project_one(
+        self,
+        stored: StoredEvent,
+        view: RedisView,
+        changes: list[tuple[StoredEvent, Change]],
+        blocked: dict[str, str],
+        result: BatchResult,
+        *,
+        fill_gaps: bool,
+    ) -> None:
+        stream = stored.event.stream
+        if stream in blocked:
+            result.poison.append(Poison(stored, f"stream {stream} waits behind {blocked[stream]}"))
+            return
+        try:
+            outcome = project(stored, view)
+        except EventValidationError as exc:
+            reason = f"invalid event: {exc}"
+            blocked[stream] = f"version {stored.event.version} ({reason})"
+            result.poison.append(Poison(stored, reason))
+            return
+        if isinstance(outcome, Duplicate):
+            result.duplicates.append(stored)
+            return
+        if isinstance(outcome, Gap):
+            if not fill_gaps:
+                blocked[stream] = f"a gap at version {outcome.first}"
+                result.poison.append(Poison(stored, f"missing versions {outcome.first}..{outcome.last}"))
+                return
+            missing = self._store.read_stream(stream, outcome.first, outcome.last)
+            result.gap_filled += len(missing)
+            for earlier in missing:
+                self._project_one(earlier, view, changes, blocked, result, fill_gaps=False)
+            self._project_one(stored, view, changes, blocked, result, fill_gaps=False)
+            return
+        view.remember(outcome)
+        changes.append((stored, outcome))
+
+    def _send(self, changes: list[tuple[StoredEvent, Change]], result: BatchResult) -> list[StoredEvent]:
+        """Apply all changes in one pipelined round trip; return the events to recompute."""
+        if not changes:
+            return []
+        target = self._generation or ""
+        pipe = self._redis.pipeline(transaction=False)
+        for _, change in changes:
+            self._apply(keys=[], args=apply_arguments(target, change), client=pipe)
+        retry: list[StoredEvent] = []
+        for (stored, change), answer in zip(changes, pipe.execute(), strict=True):
+            status = answer.decode() if isinstance(answer, bytes) else str(answer)
+            if status == "ok":
+                result.applied.append(stored)
+                if change.skipped:
+                    result.skipped.append((stored, change.skipped))
+            elif status == "dup":
+                result.duplicates.append(stored)
+            elif status == "nogen":
+                raise NoGenerationError("the live generation disappeared while applying")
+            else:  # conflict or gap: the state moved under us; recompute from Redis
+                retry.append(stored)
+        return retry
+
+
+def apply_arguments(generation: str, change: Change) -> list[Any]:
+    """The apply script's ARGV for one change."""
+    args: list[Any] = [generation, keys.LIVE_POINTER, change.position, len(change.checks)]
+    for stream, version in change.checks:
+        args.append(keys.stream_state(stream))
+        args.append(version)
+    args.append(len(change.ops))
+    for op in change.ops:
+        args.extend(op)
+    return args

@@ -1,0 +1,83 @@
+"""A StateView over one generation in Redis, cached for the length of a batch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from projector.fold.projection import Change
+from projector.fold.state import AppState, State, decode_state
+from shared.readmodel import keys
+
+
+class RedisView:
+    """Reads stream states and fan-out sets once per batch; later reads see earlier changes."""
+
+    def __init__(self, redis: Any, generation: str) -> None:
+        self._redis = redis
+        self._generation = generation
+        self._states: dict[str, tuple[int, State | None]] = {}
+        self._sets: dict[str, set[str]] = {}
+        # Set changes of this batch not yet in Redis, for sets not loaded yet.
+        self._pending: dict[str, list[tuple[str, str]]] = {}
+
+    def _key(self, suffix: str) -> str:
+        return keys.full_key(self._generation, suffix)
+
+    def prefetch(self, streams: Iterable[str]) -> None:
+        """Load many stream states in one round trip."""
+        missing = [s for s in dict.fromkeys(streams) if s not in self._states]
+        if not missing:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for stream in missing:
+            pipe.hmget(self._key(keys.stream_state(stream)), "v", "s")
+        for stream, (version, raw) in zip(missing, pipe.execute(), strict=True):
+            self._states[stream] = self._decode(stream, version, raw)
+
+    def prefetch_app_context(self) -> None:
+        """Load the accounts and workspaces the cached apps render with, in one round trip."""
+        streams: list[str] = []
+        for state in [s for _, s in self._states.values()]:
+            if isinstance(state, AppState):
+                streams.append(f"account:{state.created_by}")
+                streams.append(f"workspace:{state.workspace_id}")
+        self.prefetch(streams)
+
+    def state(self, stream: str) -> tuple[int, State | None]:
+        cached = self._states.get(stream)
+        if cached is None:
+            version, raw = self._redis.hmget(self._key(keys.stream_state(stream)), "v", "s")
+            cached = self._states[stream] = self._decode(stream, version, raw)
+        return cached
+
+    def members(self, key: str) -> set[str]:
+        cached = self._sets.get(key)
+        if cached is None:
+            cached = {m.decode() for m in self._redis.smembers(self._key(key))}
+            for op, member in self._pending.pop(key, ()):
+                if op == "sadd":
+                    cached.add(member)
+                else:
+                    cached.discard(member)
+            self._sets[key] = cached
+        return set(cached)
+
+    def remember(self, change: Change) -> None:
+        self._states[change.stream] = (change.version, change.state)
+        for op, key, member, _ in change.ops:
+            if op not in ("sadd", "srem"):
+                continue
+            loaded = self._sets.get(key)
+            if loaded is None:
+                self._pending.setdefault(key, []).append((op, member))
+            elif op == "sadd":
+                loaded.add(member)
+            else:
+                loaded.discard(member)
+
+    @staticmethod
+    def _decode(stream: str, version: bytes | None, raw: bytes | None) -> tuple[int, State | None]:
+        if version is None:
+            return (0, None)
+        return (int(version), decode_state(stream.split(":", 1)[0], raw))

@@ -1,0 +1,143 @@
+"""Key names of the read model.
+
+Every key lives under a generation: `rm:<generation>:<suffix>`. The pointer `rm:live`
+names the live generation; a rebuild writes a new generation beside it and flips the
+pointer. Functions here return suffixes; Lua scripts resolve the generation themselves so a
+flip is atomic with respect to every read and write. Workspace-scoped keys carry a
+`{<workspace_id>}` hash tag so a workspace's keys share one Redis Cluster slot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+PREFIX = "rm:"
+LIVE_POINTER = "rm:live"
+REPLAY_POINTER = "rm:replay"  # the generation a rebuild is writing, with its checkpoint
+GENERATIONS = "rm:generations"  # hash: generation -> JSON {state, created, position}
+
+
+def full_key(generation: str, suffix: str) -> str:
+    return f"{PREFIX}{generation}:{suffix}"
+
+
+def generation_pattern(generation: str) -> str:
+    """A SCAN pattern matching every key of one generation."""
+    escaped = generation.replace("*", r"\*").replace("?", r"\?").replace("[", r"\[")
+    return f"{PREFIX}{escaped}:*"
+
+
+# --- generation-wide ---------------------------------------------------------------------
+
+WATERMARK = "wm"  # the highest store position applied
+COUNTERS = "counters"  # hash: applied, duplicates, gaps, unknown
+
+
+# --- per stream: the folded state and its version ---------------------------------------
+
+
+def stream_state(stream: str) -> str:
+    """Hash {v: version, s: state JSON} of one stream; `v` drives the effectively-once check."""
+    return f"st:{stream}"
+
+
+# --- workspaces --------------------------------------------------------------------------
+
+
+def workspace(workspace_id: str) -> str:
+    """Hash {name, status}."""
+    return f"ws:{{{workspace_id}}}"
+
+
+def workspace_members(workspace_id: str) -> str:
+    """Hash account_id -> role."""
+    return f"ws:{{{workspace_id}}}:members"
+
+
+def workspace_apps(workspace_id: str) -> str:
+    """Set of every (not deleted) app id of the workspace, for fan-out on rename."""
+    return f"ws:{{{workspace_id}}}:apps"
+
+
+def app_index(workspace_id: str) -> str:
+    """Sorted set of visible app ids, score = created_at in µs; ties order by id."""
+    return f"ws:{{{workspace_id}}}:idx"
+
+
+def mode_index(workspace_id: str, mode: str) -> str:
+    return f"ws:{{{workspace_id}}}:idx:mode:{mode}"
+
+
+def tag_index(workspace_id: str, tag: str) -> str:
+    return f"ws:{{{workspace_id}}}:idx:tag:{tag}"
+
+
+def app_names(workspace_id: str) -> str:
+    """Hash app_id -> casefolded name of the visible apps, for the `name` filter."""
+    return f"ws:{{{workspace_id}}}:names"
+
+
+# --- apps --------------------------------------------------------------------------------
+
+
+def app(app_id: str) -> str:
+    """Hash of one app's pre-serialised documents.
+
+    Fields: ws (workspace id), vis ("1" when status is normal), row (list row), summary
+    (GET /apps/{id}), info (describe info), params (parameters minus system_parameters;
+    absent with no published config), schema (describe input_schema).
+    """
+    return f"app:{app_id}"
+
+
+# --- accounts ----------------------------------------------------------------------------
+
+
+def account(account_id: str) -> str:
+    """Hash {name, email, status}."""
+    return f"acct:{account_id}"
+
+
+def account_workspaces(account_id: str) -> str:
+    """Hash workspace_id -> JSON {role, jpos} of the account's memberships (jpos: join position)."""
+    return f"acct:{account_id}:ws"
+
+
+def account_current(account_id: str) -> str:
+    """Sorted set workspace_id -> position of the latest join there with `current: true`.
+
+    Kept after the member leaves: that join cleared the flag in every other workspace.
+    """
+    return f"acct:{account_id}:cur"
+
+
+def account_apps(account_id: str) -> str:
+    """Set of the (not deleted) app ids the account created, for fan-out on rename."""
+    return f"acct:{account_id}:apps"
+
+
+def account_sessions(account_id: str) -> str:
+    """Sorted set of the account's unrevoked session ids, score = created_at in ms."""
+    return f"acct:{account_id}:sessions"
+
+
+def sso_sessions(subject_email: str | None, subject_issuer: str | None) -> str:
+    """Sorted set of an external SSO subject's unrevoked session ids."""
+    digest = hashlib.sha256(f"{subject_email or ''}\0{subject_issuer or ''}".encode()).hexdigest()
+    return f"sso:{digest[:32]}:sessions"
+
+
+# --- sessions ----------------------------------------------------------------------------
+
+
+def session(session_id: str) -> str:
+    """Hash {row: session row JSON, exp: expires_at in ms or ''}."""
+    return f"sess:{session_id}"
+
+
+def token(token_hash: str) -> str:
+    """Hash of what authentication needs, by SHA-256 of the bearer token.
+
+    Fields: sid, st (subject_type), acct, email, iss, exp (ms or ''), rev ("1" once revoked).
+    """
+    return f"tok:{token_hash}"
