@@ -7,7 +7,7 @@ from typing import Any
 from shared.readmodel import keys
 
 # Bookkeeping that is not part of the fold (the oracle has its own watermark).
-_NOT_FOLDED = frozenset({keys.WATERMARK})
+_NOT_FOLDED = frozenset({keys.WATERMARK, keys.POISON})
 
 
 def dump_generation(redis: Any, generation: str, *, match_suffix: str = "*") -> dict[str, object]:

@@ -30,7 +30,7 @@ def generation_pattern(generation: str) -> str:
 # --- generation-wide ---------------------------------------------------------------------
 
 WATERMARK = "wm"  # the highest store position applied
-COUNTERS = "counters"  # hash: applied, duplicates, gaps, unknown
+POISON = "poison"  # hash: position -> reason, events a rebuild could not apply
 
 
 # --- per stream: the folded state and its version ---------------------------------------

@@ -1,0 +1,224 @@
+"""Rebuilding the read model from the store into a new generation, then flipping to it.
+
+The live generation keeps serving (and the live projector keeps writing to it) while the
+rebuild folds the store into a generation beside it. The rebuild reads settled events only
+(the relay's no-skip rule), checkpoints after every batch so it can resume after a crash,
+flips the live pointer in one command once it has caught up, catches up once more so that
+nothing applied to the old generation just before the flip is missing, and then deletes
+the old generation in small UNLINK batches.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from projector.generations import live_generation, new_generation_id
+from projector.writer import RedisProjector
+from projector.writer.redis_projector import StreamReader
+from shared.events import StoredEvent
+from shared.readmodel import keys
+
+_FLIP_SCRIPT = """
+-- Make ARGV[1] live only if it is not behind the live generation's watermark, so a reader
+-- never sees X-Readmodel-Position go backwards across the flip.
+local live = redis.call('GET', KEYS[1])
+if live then
+  local old = tonumber(redis.call('GET', 'rm:' .. live .. ':wm') or '0')
+  local new = tonumber(redis.call('GET', 'rm:' .. ARGV[1] .. ':wm') or '0')
+  if new < old then return {'behind', tostring(old)} end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return {'flipped', live or ''}
+"""
+
+
+class SettledReader(StreamReader, Protocol):
+    """The part of the event store a rebuild reads."""
+
+    def read_settled(self, after: Any, limit: int) -> list[tuple[Any, StoredEvent]]: ...
+
+    def head_position(self) -> int: ...
+
+    def count(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where a rebuild stands, for progress bars, logs and status."""
+
+    generation: str
+    events: int
+    total: int
+    position: int
+    head: int
+    seconds: float
+    phase: str
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySummary:
+    generation: str
+    previous: str | None
+    events: int
+    seconds: float
+    peak_rss_mb: float
+    resumed: bool
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "generation": self.generation,
+            "previous": self.previous,
+            "events": self.events,
+            "seconds": round(self.seconds, 3),
+            "events_per_second": round(self.events_per_second, 1),
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+            "resumed": self.resumed,
+        }
+
+
+class Rebuild:
+    """One rebuild of the whole read model; resumable from its checkpoint in Redis."""
+
+    def __init__(
+        self,
+        store: SettledReader,
+        redis: Any,
+        *,
+        batch_size: int = 2000,
+        on_progress: Callable[[Progress], None] | None = None,
+        cursor_factory: Callable[[int | None, int], Any],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._redis = redis
+        self._batch_size = batch_size
+        self._on_progress = on_progress or (lambda _: None)
+        self._cursor_factory = cursor_factory
+        self._clock = clock
+        self._flip = redis.register_script(_FLIP_SCRIPT)
+
+    def run(self, *, restart: bool = False) -> ReplaySummary:
+        started = self._clock()
+        if restart:
+            self.discard_unfinished()
+        generation, cursor, done, resumed = self._begin()
+        total = self._store.count()
+        previous: str | None = None
+        cursor, done = self._catch_up(generation, cursor, done, total, started, "building")
+        for _ in range(100):
+            status, detail = self._try_flip(generation)
+            if status == "flipped":
+                previous = detail or None
+                break
+            cursor, done = self._catch_up(generation, cursor, done, total, started, "catching up")
+        else:
+            raise RuntimeError("the rebuild could not catch up with the live generation")
+        # Events applied to the old generation just before the flip may not have been
+        # settled when we last read: read once more, now into the live generation.
+        cursor, done = self._catch_up(generation, cursor, done, total, started, "after flip")
+        self._redis.delete(keys.REPLAY_POINTER)
+        if previous and previous != generation:
+            delete_generation(self._redis, previous)
+        seconds = self._clock() - started
+        return ReplaySummary(
+            generation=generation,
+            previous=previous,
+            events=done,
+            seconds=seconds,
+            peak_rss_mb=peak_rss_mb(),
+            resumed=resumed,
+        )
+
+    def discard_unfinished(self) -> None:
+        """Drop an unfinished rebuild's generation (never the live one)."""
+        checkpoint = self._checkpoint()
+        self._redis.delete(keys.REPLAY_POINTER)
+        if checkpoint and checkpoint["generation"] != live_generation(self._redis):
+            delete_generation(self._redis, checkpoint["generation"])
+
+    def _checkpoint(self) -> dict[str, Any] | None:
+        raw = self._redis.get(keys.REPLAY_POINTER)
+        return None if raw is None else orjson.loads(raw)
+
+    def _begin(self) -> tuple[str, Any, int, bool]:
+        checkpoint = self._checkpoint()
+        if checkpoint and checkpoint["generation"] != live_generation(self._redis):
+            cursor = self._cursor_factory(checkpoint["txid"], checkpoint["position"])
+            return checkpoint["generation"], cursor, int(checkpoint["events"]), True
+        generation = new_generation_id()
+        cursor = self._cursor_factory(None, 0)
+        self._save_checkpoint(generation, cursor, 0)
+        return generation, cursor, 0, False
+
+    def _save_checkpoint(self, generation: str, cursor: Any, events: int) -> None:
+        body = {"generation": generation, "txid": cursor.txid, "position": cursor.position, "events": events}
+        self._redis.set(keys.REPLAY_POINTER, orjson.dumps(body))
+
+    def _catch_up(
+        self, generation: str, cursor: Any, done: int, total: int, started: float, phase: str
+    ) -> tuple[Any, int]:
+        projector = RedisProjector(self._redis, self._store, generation=generation)
+        while True:
+            page = self._store.read_settled(cursor, self._batch_size)
+            if not page:
+                return cursor, done
+            result = projector.apply([stored for _, stored in page])
+            if result.poison:
+                # The live projector dead-letters these; a rebuild reports and moves on.
+                for poison in result.poison:
+                    self._redis.hset(
+                        keys.full_key(generation, keys.POISON), str(poison.event.position), poison.reason
+                    )
+            cursor = page[-1][0]
+            done += len(page)
+            self._save_checkpoint(generation, cursor, done)
+            self._on_progress(
+                Progress(
+                    generation=generation,
+                    events=done,
+                    total=max(total, done),
+                    position=page[-1][1].position,
+                    head=self._store.head_position() if len(page) < self._batch_size else 0,
+                    seconds=self._clock() - started,
+                    phase=phase,
+                ),
+            )
+            if len(page) < self._batch_size:
+                return cursor, done
+
+    def _try_flip(self, generation: str) -> tuple[str, str]:
+        status, detail = self._flip(keys=[keys.LIVE_POINTER], args=[generation])
+        return status.decode(), detail.decode()
+
+
+def delete_generation(redis: Any, generation: str, *, batch: int = 500) -> int:
+    """Delete every key of a generation with SCAN and UNLINK in small batches."""
+    deleted = 0
+    pending: list[bytes] = []
+    for key in redis.scan_iter(match=keys.generation_pattern(generation), count=batch):
+        pending.append(key)
+        if len(pending) >= batch:
+            deleted += redis.unlink(*pending)
+            pending.clear()
+    if pending:
+        deleted += redis.unlink(*pending)
+    return deleted
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,103 @@
+"""Verification: fold the store in memory and compare with Redis, document by document."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from projector.fold.memory import MemoryReadModel
+from projector.fold.redis_dump import dump_generation
+from projector.fold.state import AppState
+from shared.events import StoredEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One key where Redis and the store's fold disagree."""
+
+    key: str
+    kind: str  # "missing" (in the fold only), "unexpected" (in Redis only), "different"
+    expected: object
+    actual: object
+
+    def describe(self) -> str:
+        if self.kind == "missing":
+            return f"missing     {self.key}: expected {_show(self.expected)}"
+        if self.kind == "unexpected":
+            return f"unexpected  {self.key}: {_show(self.actual)}"
+        return f"different   {self.key}: expected {_show(self.expected)}, found {_show(self.actual)}"
+
+
+def oracle(events: Iterable[StoredEvent]) -> MemoryReadModel:
+    """The read model the store implies."""
+    model = MemoryReadModel()
+    model.fold_all(events)
+    return model
+
+
+def compare(expected: dict[str, object], actual: dict[str, object]) -> list[Difference]:
+    differences: list[Difference] = []
+    for key in sorted(expected.keys() | actual.keys()):
+        if key not in actual:
+            differences.append(Difference(key, "missing", expected[key], None))
+        elif key not in expected:
+            differences.append(Difference(key, "unexpected", None, actual[key]))
+        elif expected[key] != actual[key]:
+            differences.append(Difference(key, "different", expected[key], actual[key]))
+    return differences
+
+
+def verify(
+    events: Iterable[StoredEvent], redis: Any, generation: str, *, workspace_id: str | None = None
+) -> list[Difference]:
+    """Every difference between the fold of `events` and `generation` in Redis."""
+    model = oracle(events)
+    expected = model.dump()
+    actual = dump_generation(redis, generation)
+    if workspace_id is not None:
+        scope = _workspace_scope(model, workspace_id)
+        expected = {k: v for k, v in expected.items() if scope(k)}
+        actual = {k: v for k, v in actual.items() if scope(k)}
+    return compare(expected, actual)
+
+
+def _workspace_scope(model: MemoryReadModel, workspace_id: str) -> Any:
+    """A predicate on key suffixes: does the key belong to this workspace?"""
+    apps: set[str] = set()
+    for key in model.hashes:
+        if key.startswith("st:app:"):
+            _, state = model.state(key[len("st:") :])
+            if isinstance(state, AppState) and state.workspace_id == workspace_id:
+                apps.add(state.id)
+    markers = (f"{{{workspace_id}}}", f"workspace:{workspace_id}")
+
+    def in_scope(key: str) -> bool:
+        if any(marker in key for marker in markers):
+            return True
+        kind, _, rest = key.partition(":")
+        if kind == "app":
+            return rest in apps
+        return kind == "st" and rest.startswith("app:") and rest[4:] in apps
+
+    return in_scope
+
+
+def _show(value: object) -> str:
+    if isinstance(value, dict):
+        value = {k: _decoded(v) for k, v in value.items()}  # type: ignore[assignment]
+    elif isinstance(value, set):
+        value = sorted(value)  # type: ignore[arg-type]
+    text = orjson.dumps(value, default=str).decode()
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _decoded(value: object) -> object:
+    if isinstance(value, bytes):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value.decode(errors="replace")
+    return value

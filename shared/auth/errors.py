@@ -1,0 +1,112 @@
+"""The HTTP contract's error vocabulary: every refusal carries its status, code and message.
+
+The auth chain, the envelope's parameter parsing and the query API raise these; the API
+renders every one of them with a single handler as `{code, message, status}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shared.errors import ReadModelError
+
+WWW_AUTHENTICATE = 'Bearer realm="api"'
+
+
+class RequestError(ReadModelError):
+    """A request the contract refuses; `body()` is the error document it answers with."""
+
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        params: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.params = params
+        self.headers: Mapping[str, str] = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        document: dict[str, Any] = {"code": self.code, "message": self.message, "status": self.status}
+        if self.params is not None:
+            document["params"] = self.params
+        return document
+
+
+class BadRequest(RequestError):
+    """400 `bad_request`."""
+
+
+class InvalidParam(RequestError):
+    """400 `invalid_param`, naming the offending query parameter in `params`."""
+
+    code: str = "invalid_param"
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message, params=param)
+        self.param = param
+
+
+class AppUnavailable(RequestError):
+    """400 `app_unavailable`: the app has nothing published to describe its parameters."""
+
+    code: str = "app_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("App unavailable, please check your app configurations.")
+
+
+class Unauthorized(RequestError):
+    """401 `unauthorized`, with the challenge every 401 carries."""
+
+    status: int = 401
+    code: str = "unauthorized"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": WWW_AUTHENTICATE})
+
+
+class TokenExpired(Unauthorized):
+    """401 `token_expired`: the session exists but its expiry has passed."""
+
+    code: str = "token_expired"
+
+    def __init__(self) -> None:
+        super().__init__("token expired")
+
+
+class Forbidden(RequestError):
+    """403 `forbidden`."""
+
+    status: int = 403
+    code: str = "forbidden"
+
+
+class NotFound(RequestError):
+    """404 `not_found`."""
+
+    status: int = 404
+    code: str = "not_found"
+
+
+class MethodNotAllowed(RequestError):
+    """405 `method_not_allowed`."""
+
+    status: int = 405
+    code: str = "method_not_allowed"
+
+
+class InternalServerError(RequestError):
+    """500 with no detail: internals are logged, never shown."""
+
+    status: int = 500
+    code: str = "internal_server_error"
+
+    def __init__(self) -> None:
+        super().__init__("Internal Server Error")

@@ -1,0 +1,72 @@
+-- GET /apps: one page of a workspace's visible apps, with the caller's membership.
+-- ARGV[3] workspace id, [4] mode, [5] tag, [6] casefolded name needle ('' = no filter),
+-- [7] offset, [8] limit. Reply: head, role, total, then the page's row documents.
+local ws = ARGV[3]
+local reply = head
+reply[10] = false
+reply[11] = 0
+if not (authed and active and ws ~= '') then return reply end
+local role = redis.call('HGET', key('ws:{' .. ws .. '}:members'), account)
+reply[10] = role
+if not role then return reply end
+
+local mode, tag, needle = ARGV[4], ARGV[5], ARGV[6]
+local offset, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
+local sets = {}
+if mode ~= '' then sets[#sets + 1] = key('ws:{' .. ws .. '}:idx:mode:' .. mode) end
+if tag ~= '' then sets[#sets + 1] = key('ws:{' .. ws .. '}:idx:tag:' .. tag) end
+if #sets == 0 then sets[1] = key('ws:{' .. ws .. '}:idx') end
+
+local ids = {}
+local total = 0
+if #sets == 1 and needle == '' then
+  total = redis.call('ZCARD', sets[1])
+  if offset < total then
+    ids = redis.call('ZREVRANGE', sets[1], offset, offset + limit - 1)
+  end
+else
+  -- Walk the smallest index in order; every index shares scores and members, so its order
+  -- is the list's order. The others and the name filter only drop entries.
+  local base, others = 1, {}
+  local smallest = redis.call('ZCARD', sets[1])
+  for i = 2, #sets do
+    local size = redis.call('ZCARD', sets[i])
+    if size < smallest then base, smallest = i, size end
+  end
+  for i = 1, #sets do
+    if i ~= base then others[#others + 1] = sets[i] end
+  end
+  local candidates = redis.call('ZREVRANGE', sets[base], 0, -1)
+  local names = {}
+  if needle ~= '' then
+    local names_key = key('ws:{' .. ws .. '}:names')
+    local chunk = 1000
+    for first = 1, #candidates, chunk do
+      local last = math.min(first + chunk - 1, #candidates)
+      local part = redis.call('HMGET', names_key, unpack(candidates, first, last))
+      for j = 1, #part do names[first + j - 1] = part[j] end
+    end
+  end
+  for i = 1, #candidates do
+    local id = candidates[i]
+    local keep = true
+    if needle ~= '' then
+      local name = names[i]
+      keep = name and string.find(name, needle, 1, true) ~= nil
+    end
+    for j = 1, #others do
+      if not keep then break end
+      keep = redis.call('ZSCORE', others[j], id) ~= false
+    end
+    if keep then
+      total = total + 1
+      if total > offset and total <= offset + limit then ids[#ids + 1] = id end
+    end
+  end
+end
+
+reply[11] = total
+for i = 1, #ids do
+  reply[#reply + 1] = redis.call('HGET', key('app:' .. ids[i]), 'row') or false
+end
+return reply

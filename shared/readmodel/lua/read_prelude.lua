@@ -1,0 +1,29 @@
+-- Prepended to every read script: the live generation, its watermark and the caller.
+-- ARGV[1] = SHA-256 hex of the bearer token ('' = none), ARGV[2] = now in epoch ms.
+-- `head` opens every reply: watermark, the token's sid, st, acct, email, iss, exp, rev,
+-- then the account's status. Missing values are false (nil in the reply); never put nil in
+-- a reply table, it would cut the array short.
+local gen = redis.call('GET', 'rm:live')
+local function key(suffix)
+  return 'rm:' .. gen .. ':' .. suffix
+end
+local head = {'0', false, false, false, false, false, false, false, false}
+local authed = false
+local account = false
+local active = false
+if gen then
+  head[1] = redis.call('GET', key('wm')) or '0'
+  if ARGV[1] ~= '' then
+    local tok = redis.call('HMGET', key('tok:' .. ARGV[1]), 'sid', 'st', 'acct', 'email', 'iss', 'exp', 'rev')
+    for i = 1, 7 do head[i + 1] = tok[i] end
+    if tok[1] and tok[3] and tok[3] ~= '' then
+      account = tok[3]
+      head[9] = redis.call('HGET', key('acct:' .. account), 'status')
+      active = head[9] == 'active'
+    end
+    -- Only a usable token unlocks data; the API re-checks everything in the contract's order.
+    local expires = tok[6]
+    authed = tok[1] and tok[7] ~= '1'
+      and (not expires or expires == '' or (tonumber(expires) or 0) > tonumber(ARGV[2]))
+  end
+end

@@ -1,0 +1,216 @@
+"""The read side of the Redis layout: one Lua round trip per request, decoded into records.
+
+Each read script starts with `lua/read_prelude.lua` (live generation, watermark, the
+caller's token and account status) and adds what its route needs, so a request costs one
+EVALSHA. Data comes back only for a caller the script can already tell is allowed; the
+API still decides every refusal itself, in the contract's order, from the returned facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import orjson
+
+from shared.auth.subjects import TokenRecord
+
+# Fields of an app's hash, by what they hold.
+SUMMARY = "summary"
+PARAMETERS = "params"
+INFO = "info"
+INPUT_SCHEMA = "schema"
+
+
+def _script(name: str) -> str:
+    folder = resources.files("shared.readmodel").joinpath("lua")
+    return folder.joinpath("read_prelude.lua").read_text() + folder.joinpath(name).read_text()
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """What every read returns first: the watermark read and the caller's token."""
+
+    position: int
+    token: TokenRecord | None
+
+
+@dataclass(frozen=True, slots=True)
+class AppPageRead:
+    """A page of a workspace's app rows and the caller's role there."""
+
+    head: Head
+    workspace_id: str
+    role: str | None
+    total: int
+    rows: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AppRead:
+    """One app's workspace, the caller's role there and the document fields asked for."""
+
+    head: Head
+    workspace_id: str | None
+    role: str | None
+    fields: dict[str, bytes | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """One of an account's workspaces, as its /workspaces entry needs it."""
+
+    workspace_id: str
+    role: str
+    joined_position: int
+    name: str | None
+    status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRead:
+    """The caller's account profile, memberships (join order) and current workspace."""
+
+    head: Head
+    name: str | None
+    email: str | None
+    memberships: tuple[Membership, ...]
+    current_workspace_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPageRead:
+    """A page of the caller's live session rows."""
+
+    head: Head
+    total: int
+    rows: tuple[bytes, ...]
+
+
+class ReadModelReader:
+    """The read scripts, registered once on a Redis client (redis-py or fakeredis)."""
+
+    def __init__(self, redis: Any) -> None:
+        self._apps = redis.register_script(_script("read_apps.lua"))
+        self._app = redis.register_script(_script("read_app.lua"))
+        self._account = redis.register_script(_script("read_account.lua"))
+        self._sessions = redis.register_script(_script("read_sessions.lua"))
+
+    def app_page(
+        self,
+        token_hash: str,
+        now_ms: int,
+        *,
+        workspace_id: str,
+        mode: str,
+        tag: str,
+        name_needle: str,
+        offset: int,
+        limit: int,
+    ) -> AppPageRead:
+        """A page of visible apps (created_at newest first, then id descending), filtered."""
+        reply = self._apps(
+            args=[token_hash, now_ms, workspace_id, mode, tag, name_needle, offset, limit],
+        )
+        return AppPageRead(
+            head=_head(reply),
+            workspace_id=workspace_id,
+            role=_text(reply[9]),
+            total=int(reply[10]),
+            rows=tuple(row for row in reply[11:] if row is not None),
+        )
+
+    def app(self, token_hash: str, now_ms: int, app_id: str, fields: Sequence[str]) -> AppRead:
+        """An app's documents; `app_id` '' (not an id) finds nothing."""
+        reply = self._app(args=[token_hash, now_ms, app_id, *fields])
+        values = reply[11:]
+        return AppRead(
+            head=_head(reply),
+            workspace_id=_text(reply[9]),
+            role=_text(reply[10]),
+            fields={name: values[i] if i < len(values) else None for i, name in enumerate(fields)},
+        )
+
+    def account(self, token_hash: str, now_ms: int) -> AccountRead:
+        """The caller's account and memberships, ordered by when each was joined."""
+        reply = self._account(args=[token_hash, now_ms])
+        memberships: list[Membership] = []
+        tail = reply[13:]
+        for i in range(0, len(tail) - 3, 4):
+            document = orjson.loads(tail[i + 1])
+            memberships.append(
+                Membership(
+                    workspace_id=tail[i].decode(),
+                    role=str(document["role"]),
+                    joined_position=int(document["jpos"]),
+                    name=_text(tail[i + 2]),
+                    status=_text(tail[i + 3]),
+                ),
+            )
+        memberships.sort(key=lambda m: (m.joined_position, m.workspace_id))
+        return AccountRead(
+            head=_head(reply),
+            name=_text(reply[9]),
+            email=_text(reply[10]),
+            memberships=tuple(memberships),
+            current_workspace_id=_current(reply[11], reply[12], memberships),
+        )
+
+    def session_page(
+        self, token_hash: str, now_ms: int, *, sso_set: str, offset: int, limit: int
+    ) -> SessionPageRead:
+        """A page of live sessions; an SSO caller's set is named by `sso_set` (a key suffix)."""
+        reply = self._sessions(args=[token_hash, now_ms, sso_set, offset, limit])
+        return SessionPageRead(
+            head=_head(reply),
+            total=int(reply[9]),
+            rows=tuple(row for row in reply[10:] if row is not None),
+        )
+
+
+def _current(member: bytes | None, score: bytes | None, memberships: list[Membership]) -> str | None:
+    """W*, the latest `current: true` join, is current only if that very membership remains."""
+    if member is None or score is None:
+        return None
+    workspace_id = member.decode()
+    position = int(float(score))
+    for membership in memberships:
+        if membership.workspace_id == workspace_id and membership.joined_position == position:
+            return workspace_id
+    return None
+
+
+def _head(reply: list[Any]) -> Head:
+    position = int(reply[0] or 0)
+    sid = reply[1]
+    if sid is None:
+        return Head(position=position, token=None)
+    account_id = _text(reply[3])
+    return Head(
+        position=position,
+        token=TokenRecord(
+            session_id=sid.decode(),
+            subject_type=_text(reply[2]) or "",
+            account_id=account_id or None,
+            subject_email=_text(reply[4]) or None,
+            subject_issuer=_text(reply[5]) or None,
+            expires_at_ms=_expiry(reply[6]),
+            revoked=reply[7] == b"1",
+            account_status=_text(reply[8]),
+        ),
+    )
+
+
+def _expiry(raw: bytes | None) -> int | None:
+    if raw is None or raw == b"":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return 0  # unreadable: treat as long expired, as the scripts do
+
+
+def _text(raw: bytes | None) -> str | None:
+    return None if raw is None else raw.decode()

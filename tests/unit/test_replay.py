@@ -1,0 +1,108 @@
+"""Rebuilding into a new generation: the live one serves until the flip, resumable, exact."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from projector.fold.redis_dump import dump_generation
+from projector.generations import live_generation
+from projector.replay import Progress, Rebuild
+from projector.store import Cursor, EventStore
+from projector.verify import verify
+from projector.writer import RedisProjector
+from shared.readmodel import keys
+from tests.support.histories import random_history
+
+
+def _rebuild(store: EventStore, redis: Any, **kwargs: Any) -> Rebuild:
+    return Rebuild(store, redis, cursor_factory=Cursor, batch_size=50, **kwargs)
+
+
+def _seed(store: EventStore, seed: int = 1, steps: int = 150) -> None:
+    store.append(random_history(random.Random(seed), steps=steps))
+
+
+def test_a_first_rebuild_creates_and_flips_to_a_generation(event_store: EventStore, fake_redis: Any) -> None:
+    _seed(event_store)
+    summary = _rebuild(event_store, fake_redis).run()
+    assert live_generation(fake_redis) == summary.generation
+    assert summary.events == event_store.count()
+    assert summary.previous is None
+    assert verify(event_store.iter_all(), fake_redis, summary.generation) == []
+    assert fake_redis.get(keys.REPLAY_POINTER) is None
+
+
+def test_a_rebuild_replaces_the_live_generation_and_deletes_the_old_one(
+    event_store: EventStore, fake_redis: Any
+) -> None:
+    _seed(event_store)
+    first = _rebuild(event_store, fake_redis).run()
+    _seed(event_store, seed=2, steps=60)  # new streams appended since
+    second = _rebuild(event_store, fake_redis).run()
+    assert second.previous == first.generation
+    assert live_generation(fake_redis) == second.generation
+    assert list(fake_redis.scan_iter(match=keys.generation_pattern(first.generation))) == []
+    assert verify(event_store.iter_all(), fake_redis, second.generation) == []
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_an_interrupted_rebuild_leaves_the_live_generation_untouched_and_resumes(
+    event_store: EventStore, fake_redis: Any
+) -> None:
+    _seed(event_store, steps=300)
+    live = _rebuild(event_store, fake_redis).run().generation
+    before = dump_generation(fake_redis, live)
+    _seed(event_store, seed=5, steps=100)
+    seen: list[Progress] = []
+
+    def crash_after_two_batches(progress: Progress) -> None:
+        seen.append(progress)
+        if len(seen) == 2:
+            raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        _rebuild(event_store, fake_redis, on_progress=crash_after_two_batches).run()
+    assert live_generation(fake_redis) == live
+    assert dump_generation(fake_redis, live) == before
+    summary = _rebuild(event_store, fake_redis).run()
+    assert summary.resumed
+    assert summary.generation == seen[0].generation
+    assert summary.events == event_store.count()
+    assert verify(event_store.iter_all(), fake_redis, summary.generation) == []
+
+
+def test_restart_discards_the_unfinished_generation(event_store: EventStore, fake_redis: Any) -> None:
+    _seed(event_store, steps=300)
+
+    def crash(_: Progress) -> None:
+        raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        _rebuild(event_store, fake_redis, on_progress=crash).run()
+    unfinished = fake_redis.get(keys.REPLAY_POINTER)
+    assert unfinished is not None
+    summary = _rebuild(event_store, fake_redis).run(restart=True)
+    assert not summary.resumed
+    assert verify(event_store.iter_all(), fake_redis, summary.generation) == []
+    assert len({k.split(b":")[1] for k in fake_redis.scan_iter(match="rm:g*")}) == 1
+
+
+def test_the_flip_waits_until_the_new_generation_is_not_behind_the_live_one(
+    event_store: EventStore, fake_redis: Any
+) -> None:
+    _seed(event_store)
+    live = _rebuild(event_store, fake_redis).run().generation
+    _seed(event_store, seed=9, steps=40)
+    # The live projector has applied the newest events already.
+    RedisProjector(fake_redis, event_store).apply(list(event_store.iter_all()))
+    live_watermark = int(fake_redis.get(keys.full_key(live, keys.WATERMARK)))
+    summary = _rebuild(event_store, fake_redis).run()
+    new_watermark = int(fake_redis.get(keys.full_key(summary.generation, keys.WATERMARK)))
+    assert new_watermark >= live_watermark
+    assert verify(event_store.iter_all(), fake_redis, summary.generation) == []
