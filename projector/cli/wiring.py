@@ -1,0 +1,39 @@
+"""Building the clients a command needs from settings: the CLI's composition helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projector.migrations import migrate
+from projector.store import EventStore, create_engine_for
+from shared.errors import ConfigurationError
+from shared.settings import Settings
+
+
+def open_store(settings: Settings, *, migrate_schema: bool = True) -> EventStore:
+    """The event store, with its schema brought up to date."""
+    engine = create_engine_for(settings.database_url)
+    if migrate_schema:
+        migrate(engine)
+    return EventStore(engine)
+
+
+def open_redis(settings: Settings, *, command: str) -> Any:
+    """A client of the configured Redis; the embedded stand-in only inside `readmodel up`."""
+    settings.require_shared_redis(command)
+    return connect_redis(settings.redis_url)
+
+
+def connect_redis(url: str) -> Any:
+    import redis
+
+    if "+cluster" in url.split("://", 1)[0]:
+        raise ConfigurationError("READMODEL_REDIS_URL: Redis Cluster URLs are not supported yet")
+    return redis.Redis.from_url(url, health_check_interval=30, socket_keepalive=True)
+
+
+def embedded_redis() -> Any:
+    """An in-process Redis stand-in (fakeredis with Lua) for the single-process default."""
+    import fakeredis
+
+    return fakeredis.FakeRedis(server=fakeredis.FakeServer())

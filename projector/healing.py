@@ -1,0 +1,84 @@
+"""Self-healing: notice that Redis lost the read model and rebuild it from the store.
+
+Redis is disposable (a flush, a restart without persistence, a failover to an empty
+replica). The store is the truth, so the cure is always a rebuild; the live projector keeps
+its messages unacknowledged meanwhile and catches up after the flip.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from projector.generations import live_generation
+from projector.replay import Rebuild, ReplaySummary
+from shared.readmodel import keys
+
+log = logging.getLogger("readmodel.healing")
+
+ACKNOWLEDGED_CURSOR = "projector"  # the store cursor where the projector notes what it applied
+HEAL_RECORD = "rm:healed"  # what the last self-heal found and when, for `readmodel status`
+
+
+def diagnose(redis: Any, acknowledged: int) -> str | None:
+    """Why the read model must be rebuilt, or None when it is whole."""
+    generation = live_generation(redis)
+    if generation is None:
+        return "no live generation (empty or flushed Redis)"
+    raw = redis.get(keys.full_key(generation, keys.WATERMARK))
+    watermark = 0 if raw is None else int(raw)
+    if watermark < acknowledged:
+        return f"watermark {watermark} is behind the acknowledged position {acknowledged} (Redis lost data)"
+    return None
+
+
+class SelfHealer:
+    """Checks on a timer and rebuilds when the read model is gone or behind what was applied."""
+
+    def __init__(
+        self,
+        redis: Any,
+        rebuild: Callable[[], Rebuild],
+        acknowledged: Callable[[], int],
+        *,
+        interval: float = 2.0,
+        clock: Callable[[], float],
+    ) -> None:
+        self._redis = redis
+        self._rebuild = rebuild
+        self._acknowledged = acknowledged
+        self._interval = interval
+        self._clock = clock
+        self.last_reason: str | None = None
+        self.heals = 0
+
+    def check_and_heal(self) -> ReplaySummary | None:
+        reason = diagnose(self._redis, self._acknowledged())
+        if reason is None:
+            return None
+        self.last_reason = reason
+        log.warning("read model needs a rebuild: %s; rebuilding from the store", reason)
+        summary = self._rebuild().run()
+        self.heals += 1
+        self._redis.hset(
+            HEAL_RECORD,
+            mapping={"reason": reason, "at": str(self._clock()), "generation": summary.generation},
+        )
+        log.warning(
+            "read model rebuilt: %d events in %.1fs into generation %s",
+            summary.events,
+            summary.seconds,
+            summary.generation,
+        )
+        return summary
+
+    def run(self, stop: threading.Event) -> None:
+        """Check now and then every `interval` seconds until `stop` is set."""
+        while not stop.is_set():
+            try:
+                self.check_and_heal()
+            except Exception:  # a Redis or database outage: try again on the next tick
+                log.exception("self-heal check failed; retrying")
+            stop.wait(self._interval)
