@@ -51,8 +51,14 @@ def account_records(state: AccountState | None) -> Records:
     }
 
 
-def app_records(state: AppState | None, author: str | None, workspace_name: str | None) -> Records:
-    """An app's documents and index entries; `author` and `workspace_name` are denormalised in."""
+def app_records(
+    state: AppState | None, author: str | None, workspace_name: str | None, *, render: bool = True
+) -> Records:
+    """An app's documents and index entries; `author` and `workspace_name` are denormalised in.
+
+    With `render=False` the documents are left empty: enough to know which records exist,
+    which is all the "before" side of a change needs, at a fraction of the cost.
+    """
     if state is None or state.deleted:
         return {}
     app_id, ws = state.id, state.workspace_id
@@ -62,10 +68,31 @@ def app_records(state: AppState | None, author: str | None, workspace_name: str 
     }
     if state.status != "normal":
         return records  # hidden from every read; kept in the fan-out sets only
-    tags = tag_list(state.tags)
     key = keys.app(app_id)
     records[(HASH, key, "ws")] = ws.encode()
     records[(HASH, key, "vis")] = b"1"
+    if render:
+        _render_documents(records, key, state, author, workspace_name)
+    else:
+        for field in ("row", "summary", "info", "schema"):
+            records[(HASH, key, field)] = b""
+        if state.source is not None:
+            records[(HASH, key, "params")] = b""
+    if not state.is_universal:
+        score = float(state.created_at_us)
+        records[(ZSET, keys.app_index(ws), app_id)] = score
+        records[(ZSET, keys.mode_index(ws, state.mode), app_id)] = score
+        for tag in state.tags:
+            records[(ZSET, keys.tag_index(ws, tag), app_id)] = score
+        records[(HASH, keys.app_names(ws), app_id)] = state.name.casefold().encode()
+    return records
+
+
+def _render_documents(
+    records: Records, key: str, state: AppState, author: str | None, workspace_name: str | None
+) -> None:
+    app_id, ws = state.id, state.workspace_id
+    tags = tag_list(state.tags)
     records[(HASH, key, "row")] = orjson.dumps(
         {
             "id": app_id,
@@ -110,14 +137,6 @@ def app_records(state: AppState | None, author: str | None, workspace_name: str 
             parameters(state.features, form, model_config=state.source == "model_config"),
         )
         records[(HASH, key, "schema")] = orjson.dumps(input_schema(form, state.mode))
-    if not state.is_universal:
-        score = float(state.created_at_us)
-        records[(ZSET, keys.app_index(ws), app_id)] = score
-        records[(ZSET, keys.mode_index(ws, state.mode), app_id)] = score
-        for tag in state.tags:
-            records[(ZSET, keys.tag_index(ws, tag), app_id)] = score
-        records[(HASH, keys.app_names(ws), app_id)] = state.name.casefold().encode()
-    return records
 
 
 def session_records(state: SessionState | None) -> Records:

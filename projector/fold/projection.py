@@ -81,7 +81,8 @@ def project(stored: StoredEvent, view: StateView) -> Change | Duplicate | Gap:
     else:
         new_state, skipped = state, f"unknown event type {event.type!r}"
     checks: list[tuple[str, int]] = [(event.stream, version)]
-    old = stream_records(event.stream, version, state)
+    # The stream's own records are always rewritten, so the "before" side needs none of them.
+    old: Records = {}
     new = stream_records(event.stream, event.version, new_state)
     _entity_records(view, state, new_state, checks, old, new)
     return Change(
@@ -108,7 +109,7 @@ def _entity_records(
         assert state is None or isinstance(state, AppState)
         assert new_state is None or isinstance(new_state, AppState)
         author, ws_name = _app_context(view, entity, checks)
-        old.update(app_records(state, author, ws_name))
+        old.update(app_records(state, author, ws_name, render=False))
         new.update(app_records(new_state, author, ws_name))
     elif isinstance(entity, AccountState):
         assert state is None or isinstance(state, AccountState)
@@ -165,7 +166,7 @@ def _fan_out_author(
         workspace_version, workspace = view.state(workspace_stream)
         checks.append((workspace_stream, workspace_version))
         ws_name = workspace.name if isinstance(workspace, WorkspaceState) else None
-        old.update(app_records(app, old_name, ws_name))
+        old.update(app_records(app, old_name, ws_name, render=False))
         new.update(app_records(app, new_name, ws_name))
 
 
@@ -184,7 +185,7 @@ def _fan_out_workspace_name(
         account_version, account = view.state(account_stream)
         checks.append((account_stream, account_version))
         author = account.name if isinstance(account, AccountState) else None
-        old.update(app_records(app, author, old_name))
+        old.update(app_records(app, author, old_name, render=False))
         new.update(app_records(app, author, new_name))
 
 

@@ -1,9 +1,9 @@
--- Apply one event's change to the read model, atomically and effectively once.
--- ARGV: generation ('' = the live one), position, number of checks, then per check
--- (stream state key, expected version) -- the first is the event's own stream at version - 1 --
--- then the number of operations and per operation (op, key suffix, field/member, value).
--- Returns 'ok', 'dup' (already applied), 'gap:<current>', 'conflict' (a stream read to
--- compute the change has moved on: recompute) or 'nogen' (no live generation).
+-- Apply a batch of projected changes to the read model, atomically and effectively once.
+-- ARGV: generation ('' = the live one), the live pointer's key, the batch's highest store
+-- position, the number of checks, then per check (stream state key, version the batch was
+-- computed from), then the number of operations and per operation
+-- (op, key suffix, field/member, value).
+-- Returns 'ok', 'conflict' (a stream moved since the batch read it: recompute) or 'nogen'.
 local generation = ARGV[1]
 if generation == '' then
   generation = redis.call('GET', ARGV[2])
@@ -13,15 +13,9 @@ local prefix = 'rm:' .. generation .. ':'
 local position = tonumber(ARGV[3])
 local checks = tonumber(ARGV[4])
 local i = 5
-for c = 1, checks do
+for _ = 1, checks do
   local current = tonumber(redis.call('HGET', prefix .. ARGV[i], 'v') or '0')
-  local expected = tonumber(ARGV[i + 1])
-  if c == 1 then
-    if current > expected then return 'dup' end
-    if current < expected then return 'gap:' .. current end
-  elseif current ~= expected then
-    return 'conflict'
-  end
+  if current ~= tonumber(ARGV[i + 1]) then return 'conflict' end
   i = i + 2
 end
 local ops = tonumber(ARGV[i])

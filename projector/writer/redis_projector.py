@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any, Protocol
 
 from projector.fold.projection import Change, Duplicate, Gap, project
+from projector.fold.records import Op
 from projector.writer.redis_view import RedisView
 from shared.errors import EventValidationError, ReadModelError
 from shared.events import StoredEvent
@@ -143,31 +144,53 @@ class RedisProjector:
         changes.append((stored, outcome))
 
     def _send(self, changes: list[tuple[StoredEvent, Change]], result: BatchResult) -> list[StoredEvent]:
-        """Apply all changes in one pipelined round trip; return the events to recompute."""
+        """Apply the batch's net effect in one atomic call; return the events to recompute."""
         if not changes:
             return []
-        target = self._generation or ""
-        pipe = self._redis.pipeline(transaction=False)
-        for _, change in changes:
-            self._apply(keys=[], args=apply_arguments(target, change), client=pipe)
-        retry: list[StoredEvent] = []
-        for (stored, change), answer in zip(changes, pipe.execute(), strict=True):
-            status = answer.decode() if isinstance(answer, bytes) else str(answer)
-            if status == "ok":
-                result.applied.append(stored)
-                if change.skipped:
-                    result.skipped.append((stored, change.skipped))
-            elif status == "dup":
-                result.duplicates.append(stored)
-            elif status == "nogen":
-                raise NoGenerationError("the live generation disappeared while applying")
-            else:  # conflict or gap: the state moved under us; recompute from Redis
-                retry.append(stored)
-        return retry
+        merged = merge([change for _, change in changes])
+        answer = self._apply(keys=[], args=apply_arguments(self._generation or "", merged))
+        status = answer.decode() if isinstance(answer, bytes) else str(answer)
+        if status == "nogen":
+            raise NoGenerationError("the live generation disappeared while applying")
+        if status != "ok":  # a stream moved under us (another writer): recompute from Redis
+            return [stored for stored, _ in changes]
+        for stored, change in changes:
+            result.applied.append(stored)
+            if change.skipped:
+                result.skipped.append((stored, change.skipped))
+        return []
 
 
-def apply_arguments(generation: str, change: Change) -> list[Any]:
-    """The apply script's ARGV for one change."""
+@dataclass(frozen=True, slots=True)
+class MergedChange:
+    """Several changes as one: the versions they were computed from and their net operations."""
+
+    position: int
+    checks: tuple[tuple[str, int], ...]
+    ops: tuple[Op, ...]
+
+
+def merge(changes: Sequence[Change]) -> MergedChange:
+    """The net effect of consecutive changes; each stream is checked at its version before them."""
+    checks: dict[str, int] = {}
+    net: dict[tuple[str, str, str], Op] = {}
+    for change in changes:
+        for stream, version in change.checks:
+            checks.setdefault(stream, version)
+        for op in change.ops:
+            net[(_TARGET[op[0]], op[1], op[2])] = op  # the last write to a member wins
+    return MergedChange(
+        position=max(change.position for change in changes),
+        checks=tuple(checks.items()),
+        ops=tuple(net.values()),
+    )
+
+
+_TARGET = {"hset": "h", "hdel": "h", "zadd": "z", "zrem": "z", "sadd": "s", "srem": "s"}
+
+
+def apply_arguments(generation: str, change: MergedChange) -> list[Any]:
+    """The apply script's ARGV for a merged change."""
     args: list[Any] = [generation, keys.LIVE_POINTER, change.position, len(change.checks)]
     for stream, version in change.checks:
         args.append(keys.stream_state(stream))
