@@ -1,0 +1,124 @@
+"""`readmodel up`: the whole read model in one process — store, relay, projector, API.
+
+On the embedded defaults everything (SQLite store, memory:// broker, in-process Redis)
+lives in this process. With READMODEL_* URLs set, the same parts run against PostgreSQL,
+RabbitMQ and Redis, and the API is served by granian worker processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+from projector.cli.wiring import connect_redis, embedded_redis, open_store
+from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer
+from projector.replay import Rebuild
+from projector.seed.history import demo_history
+from projector.store import Cursor, EventStore
+from shared.settings import Settings
+
+log = logging.getLogger("readmodel.up")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "up",
+        help="run the store, relay, projector and API in one process",
+        description=(
+            "Runs everything on the embedded defaults (or on the services READMODEL_* names). "
+            "With --demo (the default when the store is empty) it seeds a demo history and "
+            "prints a token to try the API with."
+        ),
+    )
+    parser.add_argument("--host", help="address of the API (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port of the API (default 5001, Dify's API port)")
+    demo = parser.add_mutually_exclusive_group()
+    demo.add_argument("--demo", dest="demo", action="store_true", default=None, help="seed a demo history")
+    demo.add_argument("--no-demo", dest="demo", action="store_false", help="start with the store as it is")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="API worker processes when Redis is a real server"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    host = args.host or settings.host
+    port = settings.port if args.port is None else args.port
+    store = open_store(settings)
+    redis = embedded_redis() if settings.redis_is_embedded else connect_redis(settings.redis_url)
+    demo = args.demo if args.demo is not None else store.count() == 0
+    if demo:
+        _seed_demo(store, host, port)
+
+    healer = SelfHealer(
+        redis,
+        lambda: Rebuild(store, redis, cursor_factory=Cursor),
+        lambda: store.load_cursor(ACKNOWLEDGED_CURSOR).position,
+        clock=time.time,
+    )
+    healer.check_and_heal()  # build the read model before the first request
+    from projector.broker.flow import build_event_flow
+
+    stop = threading.Event()
+    flow = build_event_flow(settings, store, redis)
+    flow.start()
+    healing = threading.Thread(target=healer.run, args=(stop,), name="readmodel-healer", daemon=True)
+    healing.start()
+    try:
+        if settings.redis_is_embedded:
+            _serve_embedded(settings, redis, host, port, stop)
+        else:
+            _serve_granian(host, port, args.workers)
+    finally:
+        stop.set()
+        flow.stop()
+    return 0
+
+
+def _seed_demo(store: EventStore, host: str, port: int) -> None:
+    demo = demo_history()
+    result = store.append(demo.events)
+    base = f"http://{host}:{port}/openapi/v1"
+    print(f"demo history: {result.new} events appended ({result.duplicates} already there)")
+    print(f"dev token:    {demo.token}")
+    print(f"workspace:    {demo.workspace_id}")
+    print(f'try:          curl -H "Authorization: Bearer {demo.token}" "{base}/apps?workspace_id={demo.workspace_id}"')
+    sys.stdout.flush()
+
+
+def _serve_embedded(settings: Settings, redis: Any, host: str, port: int, stop: threading.Event) -> None:
+    from query_api.app import create_app
+    from query_api.server import serve_in_process
+
+    server = serve_in_process(create_app(settings, redis=redis), host, port)
+    log.info("serving http://%s:%d/openapi/v1 (embedded Redis, one process)", server.host, server.port)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+
+
+def _serve_granian(host: str, port: int, workers: int) -> None:
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    from projector.cli.commands.serve import WSGI_FACTORY
+
+    log.info("serving http://%s:%d/openapi/v1 with %d granian workers", host, port, workers)
+    Server(
+        WSGI_FACTORY,
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=max(1, workers),
+        factory=True,
+    ).serve()
