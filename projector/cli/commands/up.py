@@ -88,7 +88,8 @@ def _seed_demo(store: EventStore, host: str, port: int) -> None:
     print(f"demo history: {result.new} events appended ({result.duplicates} already there)")
     print(f"dev token:    {demo.token}")
     print(f"workspace:    {demo.workspace_id}")
-    print(f'try:          curl -H "Authorization: Bearer {demo.token}" "{base}/apps?workspace_id={demo.workspace_id}"')
+    url = f"{base}/apps?workspace_id={demo.workspace_id}"
+    print(f'try:          curl -H "Authorization: Bearer {demo.token}" "{url}"')
     sys.stdout.flush()
 
 
