@@ -8,7 +8,6 @@ reaches the same state and nothing waits on it forever.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any, TypeVar
 
 from projector.fold.state import (
@@ -48,6 +47,17 @@ from shared.readmodel.documents import (
 )
 
 P = TypeVar("P", bound=Payload)
+S = TypeVar("S")
+
+
+def replace(state: S, **changes: Any) -> S:
+    """dataclasses.replace for our slotted states, without its per-call introspection."""
+    copy = object.__new__(type(state))
+    for name in type(state).__slots__:  # type: ignore[attr-defined]
+        object.__setattr__(copy, name, changes[name] if name in changes else getattr(state, name))
+    return copy
+
+
 Folder = Callable[[Any, Any, Event, int], State | None]
 _FOLDERS: dict[type[Payload], Folder] = {}
 

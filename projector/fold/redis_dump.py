@@ -1,4 +1,4 @@
-"""Reading one generation back out of Redis in the oracle's shape, for verification."""
+"""One generation of the Redis read model in the oracle's shape, to compare the two."""
 
 from __future__ import annotations
 
@@ -6,49 +6,43 @@ from typing import Any
 
 from shared.readmodel import keys
 
-# Bookkeeping that is not part of the fold (the oracle has its own watermark).
-_NOT_FOLDED = frozenset({keys.WATERMARK, keys.POISON})
+# The watermark and a rebuild's poison list are bookkeeping, not part of the folded documents.
+_EXCLUDED = frozenset({keys.WATERMARK, keys.POISON})
+_SCAN_COUNT = 1000
 
 
-def dump_generation(redis: Any, generation: str, *, match_suffix: str = "*") -> dict[str, object]:
-    """Every key of `generation` (by suffix) with its value; SCAN, never KEYS."""
+def dump_generation(redis: Any, generation: str) -> dict[str, object]:
+    """Every key of `generation` by suffix: hashes as dicts of bytes, sorted sets as dicts of
+    scores, sets as sets of members: the shape `MemoryReadModel.dump()` returns."""
     prefix = keys.full_key(generation, "")
-    dumped: dict[str, object] = {}
-    pipe_keys: list[bytes] = list(redis.scan_iter(match=prefix + match_suffix, count=1000))
-    types = _pipelined(redis, [("type", k) for k in pipe_keys])
-    reads: list[tuple[str, bytes]] = []
-    for key, kind in zip(pipe_keys, types, strict=True):
-        reads.append((kind.decode() if isinstance(kind, bytes) else str(kind), key))
-    values = _pipelined(
-        redis,
-        [
-            ({"hash": "hgetall", "zset": "zrange_all", "set": "smembers"}.get(kind, "get"), key)
-            for kind, key in reads
-        ],
-    )
-    for (kind, key), value in zip(reads, values, strict=True):
-        suffix = key.decode()[len(prefix) :]
-        if suffix in _NOT_FOLDED:
-            continue
+    names = [
+        name.decode() if isinstance(name, bytes) else name
+        for name in redis.scan_iter(match=keys.generation_pattern(generation), count=_SCAN_COUNT)
+    ]
+    names = [name for name in names if name[len(prefix) :] not in _EXCLUDED]
+    pipe = redis.pipeline(transaction=False)
+    for name in names:
+        pipe.type(name)
+    types = [t.decode() if isinstance(t, bytes) else t for t in pipe.execute()]
+    pipe = redis.pipeline(transaction=False)
+    for name, kind in zip(names, types, strict=True):
         if kind == "hash":
-            dumped[suffix] = {f.decode(): v for f, v in value.items()}
+            pipe.hgetall(name)
         elif kind == "zset":
-            dumped[suffix] = {m.decode(): float(s) for m, s in value}
+            pipe.zrange(name, 0, -1, withscores=True)
         elif kind == "set":
-            dumped[suffix] = {m.decode() for m in value}
+            pipe.smembers(name)
+        else:
+            pipe.get(name)
+    dumped: dict[str, object] = {}
+    for name, kind, value in zip(names, types, pipe.execute(), strict=True):
+        suffix = name[len(prefix) :]
+        if kind == "hash":
+            dumped[suffix] = {field.decode(): raw for field, raw in value.items()}
+        elif kind == "zset":
+            dumped[suffix] = {member.decode(): float(score) for member, score in value}
+        elif kind == "set":
+            dumped[suffix] = {member.decode() for member in value}
         else:
             dumped[suffix] = value
     return dumped
-
-
-def _pipelined(redis: Any, commands: list[tuple[str, bytes]]) -> list[Any]:
-    results: list[Any] = []
-    for start in range(0, len(commands), 500):
-        pipe = redis.pipeline(transaction=False)
-        for name, key in commands[start : start + 500]:
-            if name == "zrange_all":
-                pipe.zrange(key, 0, -1, withscores=True)
-            else:
-                getattr(pipe, name)(key)
-        results.extend(pipe.execute())
-    return results

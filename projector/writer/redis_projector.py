@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol
 
-from projector.fold.projection import Change, Duplicate, Gap, project
-from projector.fold.records import Op
+from projector.fold.batch import BatchChange, BatchFold
+from projector.fold.projection import Duplicate, Gap
 from projector.writer.redis_view import RedisView
 from shared.errors import EventValidationError, ReadModelError
 from shared.events import StoredEvent
@@ -99,17 +99,18 @@ class RedisProjector:
         view = RedisView(self._redis, generation)
         view.prefetch(stored.event.stream for stored in events)
         view.prefetch_app_context()
-        changes: list[tuple[StoredEvent, Change]] = []
+        batch = BatchFold(view)
+        folded: list[tuple[StoredEvent, str | None]] = []
         blocked: dict[str, str] = {}
         for stored in events:
-            self._project_one(stored, view, changes, blocked, result, fill_gaps=True)
-        return self._send(changes, result)
+            self._fold_one(stored, batch, folded, blocked, result, fill_gaps=True)
+        return self._send(batch, folded, result)
 
-    def _project_one(
+    def _fold_one(
         self,
         stored: StoredEvent,
-        view: RedisView,
-        changes: list[tuple[StoredEvent, Change]],
+        batch: BatchFold,
+        folded: list[tuple[StoredEvent, str | None]],
         blocked: dict[str, str],
         result: BatchResult,
         *,
@@ -120,7 +121,7 @@ class RedisProjector:
             result.poison.append(Poison(stored, f"stream {stream} waits behind {blocked[stream]}"))
             return
         try:
-            outcome = project(stored, view)
+            outcome = batch.step(stored)
         except EventValidationError as exc:
             reason = f"invalid event: {exc}"
             blocked[stream] = f"version {stored.event.version} ({reason})"
@@ -137,60 +138,33 @@ class RedisProjector:
             missing = self._store.read_stream(stream, outcome.first, outcome.last)
             result.gap_filled += len(missing)
             for earlier in missing:
-                self._project_one(earlier, view, changes, blocked, result, fill_gaps=False)
-            self._project_one(stored, view, changes, blocked, result, fill_gaps=False)
+                self._fold_one(earlier, batch, folded, blocked, result, fill_gaps=False)
+            self._fold_one(stored, batch, folded, blocked, result, fill_gaps=False)
             return
-        view.remember(outcome)
-        changes.append((stored, outcome))
+        folded.append((stored, outcome))
 
-    def _send(self, changes: list[tuple[StoredEvent, Change]], result: BatchResult) -> list[StoredEvent]:
+    def _send(
+        self, batch: BatchFold, folded: list[tuple[StoredEvent, str | None]], result: BatchResult
+    ) -> list[StoredEvent]:
         """Apply the batch's net effect in one atomic call; return the events to recompute."""
-        if not changes:
+        if not folded:
             return []
-        merged = merge([change for _, change in changes])
-        answer = self._apply(keys=[], args=apply_arguments(self._generation or "", merged))
+        change = batch.change()
+        answer = self._apply(keys=[], args=apply_arguments(self._generation or "", change))
         status = answer.decode() if isinstance(answer, bytes) else str(answer)
         if status == "nogen":
             raise NoGenerationError("the live generation disappeared while applying")
         if status != "ok":  # a stream moved under us (another writer): recompute from Redis
-            return [stored for stored, _ in changes]
-        for stored, change in changes:
+            return [stored for stored, _ in folded]
+        for stored, skipped in folded:
             result.applied.append(stored)
-            if change.skipped:
-                result.skipped.append((stored, change.skipped))
+            if skipped:
+                result.skipped.append((stored, skipped))
         return []
 
 
-@dataclass(frozen=True, slots=True)
-class MergedChange:
-    """Several changes as one: the versions they were computed from and their net operations."""
-
-    position: int
-    checks: tuple[tuple[str, int], ...]
-    ops: tuple[Op, ...]
-
-
-def merge(changes: Sequence[Change]) -> MergedChange:
-    """The net effect of consecutive changes; each stream is checked at its version before them."""
-    checks: dict[str, int] = {}
-    net: dict[tuple[str, str, str], Op] = {}
-    for change in changes:
-        for stream, version in change.checks:
-            checks.setdefault(stream, version)
-        for op in change.ops:
-            net[(_TARGET[op[0]], op[1], op[2])] = op  # the last write to a member wins
-    return MergedChange(
-        position=max(change.position for change in changes),
-        checks=tuple(checks.items()),
-        ops=tuple(net.values()),
-    )
-
-
-_TARGET = {"hset": "h", "hdel": "h", "zadd": "z", "zrem": "z", "sadd": "s", "srem": "s"}
-
-
-def apply_arguments(generation: str, change: MergedChange) -> list[Any]:
-    """The apply script's ARGV for a merged change."""
+def apply_arguments(generation: str, change: BatchChange) -> list[Any]:
+    """The apply script's ARGV for a batch's change."""
     args: list[Any] = [generation, keys.LIVE_POINTER, change.position, len(change.checks)]
     for stream, version in change.checks:
         args.append(keys.stream_state(stream))
