@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Replay benchmark: rebuild the read model from a seeded store of about 1,000,000 events
+# (1,000 workspaces) into a Redis started for the benchmark on a loopback port.
+# The replay runs on CPU 0, Redis on CPU 1. Prints the replay's JSON summary.
+#
+#   bench/replay/run.sh                 # 1000 workspaces x 330 apps (~1M events)
+#   WORKSPACES=100 APPS=100 bench/replay/run.sh   # a quick run
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+WORKSPACES=${WORKSPACES:-1000}
+APPS=${APPS:-330}
+DB=${DB:-readmodel_bench_replay_${WORKSPACES}x${APPS}}
+PORT=${PORT:-6391}
+export READMODEL_DATABASE_URL="postgresql://postgres@127.0.0.1:5432/${DB}"
+export READMODEL_REDIS_URL="redis://127.0.0.1:${PORT}/0"
+
+if ! psql -h 127.0.0.1 -U postgres -tAc "select 1 from pg_database where datname='${DB}'" | grep -q 1; then
+  psql -h 127.0.0.1 -U postgres -qc "create database ${DB}"
+  uv run readmodel migrate >/dev/null
+  echo "seeding ${WORKSPACES} workspaces x ${APPS} apps into ${DB} (once; reused by later runs)" >&2
+  uv run readmodel seed --workspaces "$WORKSPACES" --apps "$APPS" --seed 1 >&2
+fi
+echo "store: $(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc 'select count(*) from events') events" >&2
+
+taskset -c 1 redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+  --pidfile "/tmp/readmodel-bench-redis-${PORT}.pid" --logfile "/tmp/readmodel-bench-redis-${PORT}.log"
+trap 'redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true' EXIT
+for _ in $(seq 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+taskset -c 0 uv run readmodel replay --batch-size "${BATCH:-2000}" --json
+redis-cli -p "$PORT" info memory | grep -E '^used_memory_human' >&2
