@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.redis",
     "tests.fixtures.broker",
+    "tests.fixtures.redis_server",
 ]
