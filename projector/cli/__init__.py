@@ -1,0 +1,1 @@
+"""The `readmodel` command line."""

@@ -1,0 +1,282 @@
+"""The event store: appends with the contract's id and version rules, keyset reads, cursors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from projector.store.engine import WRITE_LOCK
+from projector.store.errors import RETRYABLE_SQLSTATES, sqlstate, translate, translated_errors
+from projector.store.planning import AppendPlan, plan_append
+from projector.store.schema import EVENT_COLUMNS, cursors, events
+from shared.errors import StoreUnavailableError
+from shared.events import Event, StoredEvent
+
+# A lost race is classified by running the append again; a third loss in a row is unusual.
+_APPEND_ATTEMPTS = 3
+# Ids and streams per IN (...) look-up, well under every driver's parameter limit.
+_LOOKUP_CHUNK = 500
+
+# Rows whose transaction (a) has ended and (b) comes after the cursor. The cursor's txid
+# arrives as a bigint and xid8 has no cast from it, hence the detour through text.
+_SETTLED = sa.text(
+    "(events.txid, events.position) > (CAST(CAST(:txid AS text) AS xid8), :position)"
+    " AND events.txid < pg_snapshot_xmin(pg_current_snapshot())",
+)
+_TXID = sa.literal_column("CAST(CAST(events.txid AS text) AS bigint)").label("txid")
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What an append did: events written, exact duplicates skipped, positions of the new ones."""
+
+    new: int
+    duplicates: int
+    positions: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A reader's place in the settled order: (transaction id, position); txid is None on SQLite."""
+
+    txid: int | None
+    position: int
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class EventStore:
+    """Append-only event storage on SQLite or PostgreSQL, returning frozen records."""
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._postgres = engine.dialect.name == "postgresql"
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # --- writing ------------------------------------------------------------------------
+
+    def append(self, batch: Sequence[Event]) -> AppendResult:
+        """Append a batch in one transaction: all of it or, on any conflict, nothing."""
+        batch = tuple(batch)
+        if not batch:
+            return AppendResult(new=0, duplicates=0, positions=())
+        for _ in range(_APPEND_ATTEMPTS):
+            try:
+                return self._append_once(batch)
+            except sa_exc.IntegrityError:
+                # A concurrent append committed the same id or stream version after this one
+                # read the store; the UNIQUE constraints caught it. Classify again.
+                continue
+            except sa_exc.DBAPIError as error:
+                if sqlstate(error) in RETRYABLE_SQLSTATES:
+                    continue
+                raise translate(error) from error
+        with translated_errors(), self._engine.connect() as conn:
+            plan = self._plan(conn, batch)
+        if plan.problems:
+            raise plan.problems[0].error
+        raise StoreUnavailableError("the append kept losing races with concurrent appends; try again")
+
+    def check(self, batch: Sequence[Event]) -> AppendPlan:
+        """Classify a batch against the store without writing anything."""
+        with translated_errors(), self._engine.connect() as conn:
+            return self._plan(conn, tuple(batch))
+
+    def _append_once(self, batch: tuple[Event, ...]) -> AppendResult:
+        with self._writing() as conn:
+            plan = self._plan(conn, batch)
+            if plan.problems:
+                raise plan.problems[0].error
+            positions = self._insert(conn, plan.new) if plan.new else ()
+        return AppendResult(new=len(plan.new), duplicates=plan.duplicates, positions=positions)
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn:
+            conn.execution_options(**{WRITE_LOCK: True})
+            with conn.begin():
+                yield conn
+
+    def _plan(self, conn: Connection, batch: tuple[Event, ...]) -> AppendPlan:
+        ids = list(dict.fromkeys(event.id for event in batch))
+        streams = list(dict.fromkeys(event.stream for event in batch))
+        stored: dict[str, Event] = {}
+        for chunk in _chunks(ids):
+            rows = conn.execute(sa.select(*EVENT_COLUMNS).where(events.c.id.in_(chunk)))
+            stored.update((row.id, _to_stored(row).event) for row in rows)
+        next_versions: dict[str, int] = {}
+        for chunk in _chunks(streams):
+            rows = conn.execute(
+                sa.select(events.c.stream, sa.func.max(events.c.version))
+                .where(events.c.stream.in_(chunk))
+                .group_by(events.c.stream),
+            )
+            next_versions.update((row[0], int(row[1]) + 1) for row in rows)
+        return plan_append(batch, stored, next_versions)
+
+    def _insert(self, conn: Connection, new: tuple[Event, ...]) -> tuple[int, ...]:
+        recorded_at = self._clock()
+        rows = [
+            {
+                "id": event.id,
+                "type": event.type,
+                "schema": event.schema,
+                "stream": event.stream,
+                "version": event.version,
+                "workspace_id": event.workspace_id,
+                "occurred_at": event.occurred_at,
+                "data": orjson.dumps(event.data).decode(),
+                "recorded_at": recorded_at,
+            }
+            for event in new
+        ]
+        statement = events.insert().returning(events.c.position, sort_by_parameter_order=True)
+        return tuple(conn.execute(statement, rows).scalars())
+
+    # --- reading ------------------------------------------------------------------------
+
+    def read_after(self, position: int, limit: int) -> list[StoredEvent]:
+        """Up to `limit` events after `position`, in position order (one keyset page)."""
+        statement = (
+            sa.select(*EVENT_COLUMNS)
+            .where(events.c.position > position)
+            .order_by(events.c.position)
+            .limit(limit)
+        )
+        return [_to_stored(row) for row in self._rows(statement)]
+
+    def iter_all(self, batch_size: int = 5000) -> Iterator[StoredEvent]:
+        """Every event in position order, fetched page by page (bounded memory)."""
+        position = 0
+        while True:
+            page = self.read_after(position, batch_size)
+            yield from page
+            if len(page) < batch_size:
+                return
+            position = page[-1].position
+
+    def read_stream(
+        self, stream: str, from_version: int = 1, to_version: int | None = None
+    ) -> list[StoredEvent]:
+        """A stream's events from `from_version` to `to_version` (inclusive), in version order."""
+        statement = sa.select(*EVENT_COLUMNS).where(
+            events.c.stream == stream, events.c.version >= from_version
+        )
+        if to_version is not None:
+            statement = statement.where(events.c.version <= to_version)
+        return [_to_stored(row) for row in self._rows(statement.order_by(events.c.version))]
+
+    def head_position(self) -> int:
+        """The highest position stored, 0 when the store is empty."""
+        return self._scalar(sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0)))
+
+    def count(self) -> int:
+        return self._scalar(sa.select(sa.func.count()).select_from(events))
+
+    def next_version(self, stream: str) -> int:
+        """The version the stream's next event must carry."""
+        top = sa.func.coalesce(sa.func.max(events.c.version), 0)
+        return self._scalar(sa.select(top).where(events.c.stream == stream)) + 1
+
+    def type_counts(self) -> dict[str, int]:
+        """How many events of each type are stored, by type name."""
+        statement = sa.select(events.c.type, sa.func.count()).group_by(events.c.type)
+        return {row[0]: int(row[1]) for row in sorted(self._rows(statement))}
+
+    # --- settled reading and cursors (the relay) ----------------------------------------
+
+    def read_settled(self, after: Cursor, limit: int) -> list[tuple[Cursor, StoredEvent]]:
+        """Up to `limit` events after `after` whose transactions have ended, in cursor order.
+
+        Positions are taken at insert but become visible at commit, so reading by position
+        alone would skip a row that commits after a later one was read. On PostgreSQL only
+        rows of transactions older than the oldest one still running are returned, ordered
+        by (transaction id, position); SQLite has one writer at a time, so position order
+        is already the commit order.
+        """
+        if not self._postgres:
+            return [
+                (Cursor(None, stored.position), stored) for stored in self.read_after(after.position, limit)
+            ]
+        statement = (
+            sa.select(_TXID, *EVENT_COLUMNS)
+            .where(_SETTLED.bindparams(txid=after.txid or 0, position=after.position))
+            .order_by(sa.text("events.txid"), events.c.position)
+            .limit(limit)
+        )
+        return [(Cursor(row.txid, row.position), _to_stored(row)) for row in self._rows(statement)]
+
+    def load_cursor(self, name: str) -> Cursor:
+        """The saved cursor `name`, or the start of the store."""
+        statement = sa.select(cursors.c.txid, cursors.c.position).where(cursors.c.name == name)
+        rows = self._rows(statement)
+        if not rows:
+            return Cursor(0 if self._postgres else None, 0)
+        return Cursor(rows[0].txid, rows[0].position)
+
+    def save_cursor(self, name: str, cursor: Cursor) -> None:
+        """Store the cursor `name` (insert or replace)."""
+        values = {"name": name, "txid": cursor.txid, "position": cursor.position}
+        if self._postgres:
+            pg_insert = postgresql.insert(cursors).values(values)
+            statement = pg_insert.on_conflict_do_update(
+                index_elements=[cursors.c.name],
+                set_={"txid": pg_insert.excluded.txid, "position": pg_insert.excluded.position},
+            )
+        else:
+            lite_insert = sqlite.insert(cursors).values(values)
+            statement = lite_insert.on_conflict_do_update(
+                index_elements=[cursors.c.name],
+                set_={"txid": lite_insert.excluded.txid, "position": lite_insert.excluded.position},
+            )
+        with translated_errors(), self._writing() as conn:
+            conn.execute(statement)
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _rows(self, statement: sa.Executable) -> list[Any]:
+        with translated_errors(), self._engine.connect() as conn:
+            return list(conn.execute(statement))
+
+    def _scalar(self, statement: sa.Executable) -> int:
+        with translated_errors(), self._engine.connect() as conn:
+            return int(conn.execute(statement).scalar_one())
+
+
+def _to_stored(row: Any) -> StoredEvent:
+    recorded_at: datetime = row.recorded_at
+    # SQLite hands timestamps back without a zone; the store writes them in UTC.
+    recorded_at = (
+        recorded_at.replace(tzinfo=UTC) if recorded_at.tzinfo is None else recorded_at.astimezone(UTC)
+    )
+    event = Event(
+        id=row.id,
+        type=row.type,
+        schema=row.schema,
+        stream=row.stream,
+        version=row.version,
+        workspace_id=row.workspace_id,
+        occurred_at=row.occurred_at,
+        data=orjson.loads(row.data),
+    )
+    return StoredEvent(position=row.position, event=event, recorded_at=recorded_at)
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), _LOOKUP_CHUNK):
+        yield items[start : start + _LOOKUP_CHUNK]

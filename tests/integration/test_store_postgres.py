@@ -1,0 +1,135 @@
+"""The event store contract on a real PostgreSQL, plus what only PostgreSQL can show."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from projector.store import Cursor, EventStore
+from projector.store.schema import events as events_table
+from shared.errors import StoreError, VersionConflictError
+from shared.events import Event
+from tests.unit.test_store import (
+    WAIT_SECONDS,
+    StoreContract,
+    migrated_columns,
+    renamed,
+    wait_for,
+    workspace_stream,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def insert_raw(conn: Connection, event: Event) -> None:
+    """Insert an event row inside the caller's (still open) transaction."""
+    conn.execute(
+        events_table.insert().values(
+            id=event.id,
+            type=event.type,
+            schema=event.schema,
+            stream=event.stream,
+            version=event.version,
+            workspace_id=event.workspace_id,
+            occurred_at=event.occurred_at,
+            data=orjson.dumps(event.data).decode(),
+            recorded_at=datetime.now(UTC),
+        ),
+    )
+
+
+def lock_waiters(store: EventStore) -> int:
+    with store.engine.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        ).scalar_one()
+
+
+class TestPostgresStore(StoreContract):
+    @pytest.fixture
+    def store_backend(self) -> str:
+        return "postgres"
+
+    def test_read_settled_holds_back_rows_behind_a_running_transaction(self, event_store: EventStore) -> None:
+        older, newer = renamed(workspace_stream(), 1), renamed(workspace_stream(), 1)
+        with event_store.engine.connect() as transaction_a:
+            insert_raw(transaction_a, older)  # takes a position and a transaction id, stays open
+
+            event_store.append([newer])  # a later position, committed
+            while_a_runs = event_store.read_settled(Cursor(0, 0), 10)
+            assert event_store.read_after(0, 10)[-1].event.id == newer.id
+
+            transaction_a.commit()
+
+        settled = wait_for(lambda: event_store.read_settled(Cursor(0, 0), 10), lambda r: len(r) == 2)
+        assert while_a_runs == []
+        assert [stored.event.id for _, stored in settled] == [older.id, newer.id]
+        (cursor_a, stored_a), (cursor_b, stored_b) = settled
+        assert cursor_a.txid is not None
+        assert cursor_b.txid is not None
+        assert (cursor_a.txid, cursor_a.position) < (cursor_b.txid, cursor_b.position)
+        assert (cursor_a.position, cursor_b.position) == (stored_a.position, stored_b.position)
+        assert event_store.read_settled(cursor_b, 10) == []
+
+    def test_a_late_commit_below_the_cursor_position_is_still_read(self, event_store: EventStore) -> None:
+        late, early = renamed(workspace_stream(), 1), renamed(workspace_stream(), 1)
+        with event_store.engine.connect() as transaction_a:
+            insert_raw(transaction_a, late)
+            event_store.append([early])
+            transaction_a.commit()
+        first = wait_for(lambda: event_store.read_settled(Cursor(0, 0), 1), lambda r: len(r) == 1)
+        assert [stored.event.id for _, stored in first] == [late.id]
+
+        rest = wait_for(lambda: event_store.read_settled(first[0][0], 10), lambda r: len(r) == 1)
+
+        assert [stored.event.id for _, stored in rest] == [early.id]
+
+    @pytest.mark.parametrize("same_event", [False, True], ids=["other-event", "same-event"])
+    def test_losing_a_race_for_a_version_is_classified(
+        self, event_store: EventStore, same_event: bool
+    ) -> None:
+        stream = workspace_stream()
+        event_store.append([renamed(stream, 1)])
+        winner = renamed(stream, 2, "winner")
+        loser = winner if same_event else renamed(stream, 2, "loser")
+        outcome: list[object] = []
+
+        def append_loser() -> None:
+            try:
+                outcome.append(event_store.append([loser]))
+            except StoreError as error:
+                outcome.append(error)
+
+        with event_store.engine.connect() as transaction_a:
+            insert_raw(transaction_a, winner)
+            appender = threading.Thread(target=append_loser)
+            appender.start()
+            # The loser read the store before the winner committed and now waits on the
+            # UNIQUE index; committing makes its insert fail and the store classify again.
+            waiting = wait_for(lambda: lock_waiters(event_store), lambda n: n > 0)
+            transaction_a.commit()
+        appender.join(timeout=WAIT_SECONDS)
+
+        assert waiting > 0
+        assert len(outcome) == 1
+        if same_event:
+            result = outcome[0]
+            assert not isinstance(result, BaseException)
+            assert (getattr(result, "new", None), getattr(result, "duplicates", None)) == (0, 1)
+        else:
+            error = outcome[0]
+            assert isinstance(error, VersionConflictError)
+            assert (error.version, error.expected) == (2, 3)
+        assert [s.event.id for s in event_store.read_stream(stream, 2)] == [winner.id]
+
+    def test_the_transaction_id_column_exists_with_its_index(self, event_store: EventStore) -> None:
+        assert "txid" in migrated_columns(event_store, "events")
+        inspector = sa.inspect(event_store.engine)
+        indexes = {index["name"]: index["column_names"] for index in inspector.get_indexes("events")}
+        assert indexes["ix_events_txid_position"] == ["txid", "position"]
