@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,6 +42,14 @@ class SettledReader(StreamReader, Protocol):
     """The part of the event store a rebuild reads."""
 
     def read_settled(self, after: Any, limit: int) -> list[tuple[Any, StoredEvent]]: ...
+
+    def settled_horizon(self) -> Any: ...
+
+    def workspace_ids(self, after: str | None, limit: int) -> list[str]: ...
+
+    def read_workspace(
+        self, workspace_id: str | None, horizon: Any, after: tuple[str, int] | None, limit: int
+    ) -> list[StoredEvent]: ...
 
     def head_position(self) -> int: ...
 
@@ -115,10 +123,15 @@ class Rebuild:
         started = self._clock()
         if restart:
             self.discard_unfinished()
-        generation, cursor, done, resumed = self._begin()
+        checkpoint, resumed = self._begin()
+        generation = checkpoint["generation"]
         total = self._store.count()
+        done = int(checkpoint["events"])
+        if checkpoint["phase"] == "bulk":
+            done = self._bulk(checkpoint, total, started)
+        cursor = self._cursor_factory(checkpoint["txid"], checkpoint["position"])
         previous: str | None = None
-        cursor, done = self._catch_up(generation, cursor, done, total, started, "building")
+        cursor, done = self._catch_up(generation, cursor, done, total, started, "catching up")
         for _ in range(100):
             status, detail = self._try_flip(generation)
             if status == "flipped":
@@ -154,19 +167,106 @@ class Rebuild:
         raw = self._redis.get(keys.REPLAY_POINTER)
         return None if raw is None else orjson.loads(raw)
 
-    def _begin(self) -> tuple[str, Any, int, bool]:
+    def _begin(self) -> tuple[dict[str, Any], bool]:
         checkpoint = self._checkpoint()
         if checkpoint and checkpoint["generation"] != live_generation(self._redis):
-            cursor = self._cursor_factory(checkpoint["txid"], checkpoint["position"])
-            return checkpoint["generation"], cursor, int(checkpoint["events"]), True
-        generation = new_generation_id()
-        cursor = self._cursor_factory(None, 0)
-        self._save_checkpoint(generation, cursor, 0)
-        return generation, cursor, 0, False
+            return checkpoint, True
+        horizon = self._store.settled_horizon()
+        checkpoint = {
+            "generation": new_generation_id(),
+            # Bulk: every event settled now, read workspace by workspace so that each
+            # entity's events arrive together and its documents are rendered once.
+            "phase": "bulk",
+            "group": None,  # the workspace being read; None: events of no workspace
+            "after": None,  # (stream, version) read last in that group
+            # Then the tail: events settled after the horizon, in the relay's order.
+            "txid": horizon.txid,
+            "position": horizon.position,
+            "events": 0,
+        }
+        self._save(checkpoint)
+        return checkpoint, False
 
-    def _save_checkpoint(self, generation: str, cursor: Any, events: int) -> None:
-        body = {"generation": generation, "txid": cursor.txid, "position": cursor.position, "events": events}
-        self._redis.set(keys.REPLAY_POINTER, orjson.dumps(body))
+    def _save(self, checkpoint: dict[str, Any]) -> None:
+        self._redis.set(keys.REPLAY_POINTER, orjson.dumps(checkpoint))
+
+    def _bulk(self, checkpoint: dict[str, Any], total: int, started: float) -> int:
+        generation = checkpoint["generation"]
+        projector = RedisProjector(self._redis, self._store, generation=generation)
+        buffer: list[StoredEvent] = []
+        last: tuple[str | None, StoredEvent] | None = None
+        for group, page in self._bulk_pages(checkpoint):
+            buffer.extend(page)
+            last = (group, page[-1])
+            if len(buffer) >= self._batch_size:
+                self._flush(projector, checkpoint, buffer, last, total, started)
+        if buffer and last is not None:
+            self._flush(projector, checkpoint, buffer, last, total, started)
+        checkpoint["phase"] = "tail"
+        self._save(checkpoint)
+        return int(checkpoint["events"])
+
+    def _bulk_pages(self, checkpoint: dict[str, Any]) -> Iterator[tuple[str | None, list[StoredEvent]]]:
+        """Pages of settled events, group by group, from where the checkpoint left off."""
+        horizon = self._cursor_factory(checkpoint["txid"], checkpoint["position"])
+        group: str | None = checkpoint["group"]
+        after = None if checkpoint["after"] is None else tuple(checkpoint["after"])
+        following: list[str] = []
+        while True:
+            page = self._store.read_workspace(group, horizon, after, self._batch_size)
+            if page:
+                yield group, page
+            if len(page) == self._batch_size:
+                after = (page[-1].event.stream, page[-1].event.version)
+                continue
+            if not following:
+                following = self._store.workspace_ids(group, 1000)
+                if not following:
+                    return
+            group, after = following.pop(0), None
+
+    def _flush(
+        self,
+        projector: RedisProjector,
+        checkpoint: dict[str, Any],
+        buffer: list[StoredEvent],
+        last: tuple[str | None, StoredEvent],
+        total: int,
+        started: float,
+    ) -> None:
+        self._apply(projector, checkpoint["generation"], buffer)
+        group, stored = last
+        checkpoint["group"] = group
+        checkpoint["after"] = [stored.event.stream, stored.event.version]
+        checkpoint["events"] += len(buffer)
+        self._save(checkpoint)
+        self._report(
+            checkpoint["generation"], checkpoint["events"], total, stored.position, started, "building"
+        )
+        buffer.clear()
+
+    def _apply(self, projector: RedisProjector, generation: str, page: list[StoredEvent]) -> None:
+        result = projector.apply(page)
+        # The live projector dead-letters these; a rebuild records them and moves on.
+        for poison in result.poison:
+            self._redis.hset(
+                keys.full_key(generation, keys.POISON), str(poison.event.position), poison.reason
+            )
+
+    def _report(
+        self, generation: str, done: int, total: int, position: int, started: float, phase: str
+    ) -> None:
+        self._on_progress(
+            Progress(
+                generation=generation,
+                events=done,
+                total=max(total, done),
+                position=position,
+                head=0,
+                seconds=self._clock() - started,
+                phase=phase,
+            ),
+        )
 
     def _catch_up(
         self, generation: str, cursor: Any, done: int, total: int, started: float, phase: str
@@ -176,27 +276,13 @@ class Rebuild:
             page = self._store.read_settled(cursor, self._batch_size)
             if not page:
                 return cursor, done
-            result = projector.apply([stored for _, stored in page])
-            if result.poison:
-                # The live projector dead-letters these; a rebuild reports and moves on.
-                for poison in result.poison:
-                    self._redis.hset(
-                        keys.full_key(generation, keys.POISON), str(poison.event.position), poison.reason
-                    )
+            self._apply(projector, generation, [stored for _, stored in page])
             cursor = page[-1][0]
             done += len(page)
-            self._save_checkpoint(generation, cursor, done)
-            self._on_progress(
-                Progress(
-                    generation=generation,
-                    events=done,
-                    total=max(total, done),
-                    position=page[-1][1].position,
-                    head=self._store.head_position() if len(page) < self._batch_size else 0,
-                    seconds=self._clock() - started,
-                    phase=phase,
-                ),
-            )
+            checkpoint = self._checkpoint() or {"generation": generation, "phase": "tail"}
+            checkpoint |= {"txid": cursor.txid, "position": cursor.position, "events": done}
+            self._save(checkpoint)
+            self._report(generation, done, total, page[-1][1].position, started, phase)
             if len(page) < self._batch_size:
                 return cursor, done
 

@@ -46,8 +46,22 @@ def compare(expected: dict[str, object], actual: dict[str, object]) -> list[Diff
         elif key not in expected:
             differences.append(Difference(key, "unexpected", None, actual[key]))
         elif expected[key] != actual[key]:
-            differences.append(Difference(key, "different", expected[key], actual[key]))
+            differences.extend(_field_differences(key, expected[key], actual[key]))
     return differences
+
+
+def _field_differences(key: str, expected: object, actual: object) -> list[Difference]:
+    """A hash or sorted set that differs, member by member, so the report names what changed."""
+    if not (isinstance(expected, dict) and isinstance(actual, dict)):
+        return [Difference(key, "different", expected, actual)]
+    found: list[Difference] = []
+    for member in sorted(expected.keys() | actual.keys()):
+        want, have = expected.get(member), actual.get(member)
+        if want == have:
+            continue
+        kind = "missing" if have is None else "unexpected" if want is None else "different"
+        found.append(Difference(f"{key} {member}", kind, _decoded(want), _decoded(have)))
+    return found
 
 
 def verify(

@@ -45,6 +45,7 @@ class BatchFold:
     current: dict[str, tuple[int, State | None]] = field(default_factory=dict)
     changed: dict[str, None] = field(default_factory=dict)  # ordered set
     position: int = 0
+    _app_index: dict[str, dict[str, dict[str, None]]] = field(default_factory=dict)
 
     def read(self, stream: str) -> tuple[int, State | None]:
         found = self.current.get(stream)
@@ -77,6 +78,7 @@ class BatchFold:
 
     def change(self) -> BatchChange:
         """The net operations from the start states to the end states."""
+        self._app_index.clear()
         old: Records = {}
         new: Records = {}
         apps: dict[str, None] = {}
@@ -115,14 +117,23 @@ class BatchFold:
         )
 
     def _fan_out(self, set_key: str, attribute: str, entity_id: str) -> dict[str, None]:
-        """Every app a rename reaches: those in Redis plus those this batch created."""
+        """Every app a rename reaches: those in Redis plus those this batch changed."""
         streams = dict.fromkeys(f"app:{app_id}" for app_id in sorted(self.view.members(set_key)))
-        for stream in self.changed:
-            if stream.startswith("app:"):
-                _, state = self.current[stream]
-                if isinstance(state, AppState) and getattr(state, attribute) == entity_id:
-                    streams[stream] = None
+        streams.update(self._changed_apps_by(attribute).get(entity_id, {}))
         return streams
+
+    def _changed_apps_by(self, attribute: str) -> dict[str, dict[str, None]]:
+        """The batch's changed apps grouped by creator or workspace (built once per batch)."""
+        index = self._app_index.get(attribute)
+        if index is None:
+            index = {}
+            for stream in self.changed:
+                if stream.startswith("app:"):
+                    _, state = self.current[stream]
+                    if isinstance(state, AppState):
+                        index.setdefault(getattr(state, attribute), {})[stream] = None
+            self._app_index[attribute] = index
+        return index
 
     def _app(self, stream: str, old: Records, new: Records) -> None:
         self.read(stream)

@@ -25,6 +25,8 @@ from shared.events import Event, StoredEvent
 _APPEND_ATTEMPTS = 3
 # Ids and streams per IN (...) look-up, well under every driver's parameter limit.
 _LOOKUP_CHUNK = 500
+# A position beyond any real one, for cursors that mean "everything of that transaction".
+_POSITION_MAX = 2**62
 
 # Rows whose transaction (a) has ended and (b) comes after the cursor. The cursor's txid
 # arrives as a bigint and xid8 has no cast from it, hence the detour through text.
@@ -220,6 +222,66 @@ class EventStore:
             .limit(limit)
         )
         return [(Cursor(row.txid, row.position), _to_stored(row)) for row in self._rows(statement)]
+
+    def settled_horizon(self) -> Cursor:
+        """A cursor before which every event is settled now: rebuilds read up to it in bulk.
+
+        On PostgreSQL: every transaction older than the oldest running one has ended, so
+        rows below that transaction id are final. On SQLite: the head position.
+        """
+        if not self._postgres:
+            return Cursor(None, self.head_position())
+        xmin = self._scalar(
+            sa.select(
+                sa.literal_column("CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint)")
+            )
+        )
+        # (xmin - 1, end of positions): read_settled after it returns transactions >= xmin.
+        return Cursor(xmin - 1, _POSITION_MAX)
+
+    def workspace_ids(self, after: str | None, limit: int) -> list[str]:
+        """Distinct workspace ids in order, after `after` (a keyset page)."""
+        statement = sa.select(events.c.workspace_id).where(events.c.workspace_id.is_not(None))
+        if after is not None:
+            statement = statement.where(events.c.workspace_id > after)
+        statement = statement.group_by(events.c.workspace_id).order_by(events.c.workspace_id).limit(limit)
+        return [row[0] for row in self._rows(statement)]
+
+    def read_workspace(
+        self,
+        workspace_id: str | None,
+        horizon: Cursor,
+        after: tuple[str, int] | None,
+        limit: int,
+    ) -> list[StoredEvent]:
+        """One workspace's settled events (None: those of no workspace), by (stream, version).
+
+        Only events before `horizon` (see settled_horizon) are returned; `after` is the
+        (stream, version) keyset of the previous page.
+        """
+        statement = sa.select(*EVENT_COLUMNS)
+        if workspace_id is None:
+            statement = statement.where(events.c.workspace_id.is_(None))
+        else:
+            statement = statement.where(events.c.workspace_id == workspace_id)
+        if self._postgres:
+            statement = statement.where(
+                sa.text("events.txid <= CAST(CAST(:horizon AS text) AS xid8)").bindparams(
+                    horizon=horizon.txid or 0
+                )
+            )
+        else:
+            statement = statement.where(events.c.position <= horizon.position)
+        if after is not None:
+            stream, version = after
+            statement = statement.where(
+                sa.or_(
+                    events.c.stream > stream,
+                    sa.and_(events.c.stream == stream, events.c.version > version),
+                )
+            )
+        statement = statement.order_by(events.c.stream, events.c.version).limit(limit)
+        return [_to_stored(row) for row in self._rows(statement)]
 
     def load_cursor(self, name: str) -> Cursor:
         """The saved cursor `name`, or the start of the store."""
