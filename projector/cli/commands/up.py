@@ -20,6 +20,7 @@ from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer
 from projector.replay import Rebuild
 from projector.seed.history import demo_history
 from projector.store import Cursor, EventStore
+from shared.errors import ConfigurationError
 from shared.settings import Settings
 
 log = logging.getLogger("readmodel.up")
@@ -97,7 +98,10 @@ def _serve_embedded(settings: Settings, redis: Any, host: str, port: int, stop: 
     from query_api.app import create_app
     from query_api.server import serve_in_process
 
-    server = serve_in_process(create_app(settings, redis=redis), host, port)
+    try:
+        server = serve_in_process(create_app(settings, redis=redis), host, port)
+    except OSError as exc:
+        raise ConfigurationError(f"READMODEL_PORT: cannot listen on {host}:{port} ({exc.strerror})") from None
     log.info("serving http://%s:%d/openapi/v1 (embedded Redis, one process)", server.host, server.port)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
