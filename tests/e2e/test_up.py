@@ -1,0 +1,116 @@
+"""`readmodel up` as a user starts it: one process, embedded defaults, a demo to try."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.redis_server import free_port
+
+READMODEL = str(Path(sys.executable).parent / "readmodel")
+
+
+def _get(url: str, token: str | None = None) -> tuple[int, dict[str, str], Any]:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read())
+
+
+class Up:
+    def __init__(self, process: subprocess.Popen[str], base: str, lines: list[str]) -> None:
+        self.process = process
+        self.base = base
+        self.lines = lines
+
+    def value(self, label: str) -> str:
+        return next(line.split()[-1] for line in self.lines if line.startswith(label))
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("READMODEL_")}
+    process = subprocess.Popen(
+        [READMODEL, "up", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 90
+    while not any("serving" in line for line in lines):
+        line = process.stdout.readline()
+        assert line, f"readmodel up exited early:\n{''.join(lines)}"
+        lines.append(line)
+        assert time.monotonic() < deadline, "".join(lines)
+    try:
+        yield Up(process, f"http://127.0.0.1:{port}/openapi/v1", lines)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail("readmodel up did not stop on SIGTERM")
+        finally:
+            process.stdout.close()
+
+
+def test_up_serves_the_demo_and_picks_up_events_appended_by_another_process(up: Up, tmp_path: Path) -> None:
+    token = up.value("dev token:")
+    workspace = up.value("workspace:")
+    status, headers, body = _get(f"{up.base}/apps?workspace_id={workspace}", token)
+    assert status == 200
+    assert set(body) == {"page", "limit", "total", "has_more", "data"}
+    assert body["total"] > 0
+    assert int(headers["x-readmodel-position"]) > 0
+
+    _, _, account = _get(f"{up.base}/account", token)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("READMODEL_")}
+    issued = subprocess.run(
+        [READMODEL, "token", "issue", "--account", account["account"]["id"], "--label", "second laptop"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    second = issued.stdout.strip().splitlines()[-1]
+    assert second.startswith("dfoa_")
+    deadline = time.monotonic() + 10
+    while True:
+        status, _, sessions = _get(f"{up.base}/account/sessions", second)
+        if status == 200:
+            break
+        assert time.monotonic() < deadline, sessions
+        time.sleep(0.1)
+    assert "second laptop" in {row["device_label"] for row in sessions["data"]}
+
+
+def test_up_answers_unknown_routes_and_bad_tokens_with_the_contract_errors(up: Up) -> None:
+    status, headers, body = _get(f"{up.base}/nope")
+    assert (status, body["code"]) == (404, "not_found")
+    assert headers["content-type"].startswith("application/json")
+    status, headers, body = _get(f"{up.base}/apps?workspace_id=x", "dfoa_not-a-real-token")
+    assert (status, body["message"]) == (401, "token unknown or revoked")
+    assert headers["www-authenticate"] == 'Bearer realm="api"'
