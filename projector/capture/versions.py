@@ -15,7 +15,7 @@ from shared.events import Event
 class VersionSource(Protocol):
     """The part of the event store that version assignment reads."""
 
-    def next_version(self, stream: str) -> int: ...
+    def next_versions(self, streams: Sequence[str]) -> dict[str, int]: ...
 
     def check(self, batch: Sequence[Event]) -> AppendPlan: ...
 
@@ -50,7 +50,7 @@ def assign_versions(drafts: Sequence[Draft], store: VersionSource) -> Assignment
     An event other than a stream's first needs its stream: an update to a row that existed
     before the capture was installed (and no snapshot was taken) is left out, not guessed.
     """
-    next_version = {stream: store.next_version(stream) for stream in dict.fromkeys(d.stream for d in drafts)}
+    next_version = store.next_versions([d.stream for d in drafts])
     provisional = _number(drafts, next_version, frozenset())
     stored: frozenset[str] = frozenset()
     if provisional.events:

@@ -195,6 +195,20 @@ class EventStore:
         top = sa.func.coalesce(sa.func.max(events.c.version), 0)
         return self._scalar(sa.select(top).where(events.c.stream == stream)) + 1
 
+    def next_versions(self, streams: Sequence[str]) -> dict[str, int]:
+        """The next version of each stream, in one query per chunk of streams."""
+        unique = list(dict.fromkeys(streams))
+        found: dict[str, int] = dict.fromkeys(unique, 1)
+        for chunk in _chunks(unique):
+            statement = (
+                sa.select(events.c.stream, sa.func.max(events.c.version))
+                .where(events.c.stream.in_(chunk))
+                .group_by(events.c.stream)
+            )
+            for stream, top in self._rows(statement):
+                found[stream] = int(top) + 1
+        return found
+
     def type_counts(self) -> dict[str, int]:
         """How many events of each type are stored, by type name."""
         statement = sa.select(events.c.type, sa.func.count()).group_by(events.c.type)

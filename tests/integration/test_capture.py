@@ -234,8 +234,8 @@ class FailingStore:
     def check(self, batch: Sequence[Event]) -> AppendPlan:
         return self._store.check(batch)
 
-    def next_version(self, stream: str) -> int:
-        return self._store.next_version(stream)
+    def next_versions(self, streams: Sequence[str]) -> dict[str, int]:
+        return self._store.next_versions(streams)
 
     def load_cursor(self, name: str) -> Cursor:
         return self._store.load_cursor(name)
