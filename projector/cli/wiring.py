@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from projector.migrations import migrate
-from projector.store import EventStore, create_engine_for
 from shared.errors import ConfigurationError
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from projector.store import EventStore
 
 
 def open_store(settings: Settings, *, migrate_schema: bool = True) -> EventStore:
     """The event store, with its schema brought up to date."""
+    from projector.migrations import migrate  # alembic is slow to import: only when needed
+    from projector.store import EventStore, create_engine_for
+
     engine = create_engine_for(settings.database_url)
     if migrate_schema:
         migrate(engine)

@@ -28,6 +28,8 @@ class Event:
     occurred_at: str
     data: dict[str, Any] = field(hash=False, compare=True)
     schema: int = 1
+    # The typed payload once parsed: validation runs once per event, not once per reader.
+    _parsed: Payload | None = field(default=None, init=False, compare=False, repr=False, hash=False)
 
     @property
     def stream_kind(self) -> str:
@@ -39,7 +41,11 @@ class Event:
 
     def payload(self) -> Payload:
         """The typed, upcast payload; raises EventValidationError for a bad or unknown type."""
-        return parse_payload(self.type, self.schema, self.data)
+        parsed = self._parsed
+        if parsed is None:
+            parsed = parse_payload(self.type, self.schema, self.data)
+            object.__setattr__(self, "_parsed", parsed)  # a cache, not a change of the event
+        return parsed
 
     def to_dict(self) -> dict[str, Any]:
         return {

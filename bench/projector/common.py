@@ -1,0 +1,45 @@
+"""What the projector benchmarks share: a claimed Redis database and percentiles."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+
+CLAIM = "readmodel-test:claim:{}"  # the claim keys the test fixtures use too
+
+
+@contextmanager
+def claimed_database(base_url: str) -> Iterator[str]:
+    """The URL of a Redis database no test run uses meanwhile; flushed and released afterwards."""
+    admin = redis.Redis.from_url(base_url)
+    for number in range(15, 0, -1):
+        if admin.set(CLAIM.format(number), f"bench {os.getpid()}", nx=True, ex=3600):
+            break
+    else:
+        raise SystemExit("every Redis database 1-15 is claimed")
+    parts = urlsplit(base_url)
+    url = urlunsplit((parts.scheme, parts.netloc, f"/{number}", "", ""))
+    try:
+        client = redis.Redis.from_url(url)
+        client.flushdb()
+        client.close()
+        yield url
+    finally:
+        client = redis.Redis.from_url(url)
+        client.flushdb()
+        client.close()
+        admin.delete(CLAIM.format(number))
+        admin.close()
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The value below which `fraction` of `values` lie (nearest rank)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
+    return ordered[index]

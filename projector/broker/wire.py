@@ -1,0 +1,80 @@
+"""The message body: a stored event as orjson, and back, naming the field that is wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from shared.errors import EventValidationError
+from shared.events import StoredEvent, parse_event
+
+CONTENT_TYPE = "application/json"
+
+
+def encode(stored: StoredEvent) -> bytes:
+    """The body of one message: the event's fields plus `position` and `recorded_at`."""
+    return orjson.dumps(stored.to_dict())
+
+
+def decode(body: bytes) -> StoredEvent:
+    """Parse a message body back into a StoredEvent; raises EventValidationError."""
+    raw = _load(body)
+    position = raw.pop("position", None)
+    if not isinstance(position, int) or isinstance(position, bool) or position < 1:
+        raise EventValidationError("position", "expected a positive integer")
+    recorded_at = _timestamp(raw.pop("recorded_at", None))
+    # Unknown types are accepted here: the writer records and skips them (events.md).
+    event = parse_event(raw, allow_unknown_type=True)
+    return StoredEvent(position=position, event=event, recorded_at=recorded_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What can be read of a body that does not decode, to name it in a dead letter."""
+
+    position: int | None = None
+    event_id: str | None = None
+    stream: str | None = None
+    type: str | None = None
+
+
+def identify(body: bytes) -> Identity:
+    """Best effort: position, id, stream and type of a body, each None when not readable."""
+    try:
+        raw = _load(body)
+    except EventValidationError:
+        return Identity()
+    position = raw.get("position")
+    return Identity(
+        position=position if isinstance(position, int) and not isinstance(position, bool) else None,
+        event_id=_text(raw.get("id")),
+        stream=_text(raw.get("stream")),
+        type=_text(raw.get("type")),
+    )
+
+
+def _load(body: bytes) -> dict[str, Any]:
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise EventValidationError("event", f"not valid JSON ({exc.msg})") from None
+    if not isinstance(raw, dict):
+        raise EventValidationError("event", "expected a JSON object")
+    return raw
+
+
+def _timestamp(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise EventValidationError("recorded_at", "expected an ISO 8601 timestamp")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise EventValidationError("recorded_at", "expected an ISO 8601 timestamp") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def _text(value: object) -> str | None:
+    return value[:200] if isinstance(value, str) else None

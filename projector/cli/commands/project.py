@@ -1,0 +1,97 @@
+"""`readmodel project`: consume the broker's events and apply them to Redis, until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from projector.cli.commands import Subparsers, non_negative_int, positive_int
+from shared.settings import Settings
+
+
+def register(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "project",
+        help="apply events from the broker to the Redis read model (runs until stopped)",
+        description=(
+            "Consumes the partition queues, applies events in batches through the writer and "
+            "acknowledges each only once Redis has it; poison goes to the dead letters."
+        ),
+    )
+    parser.add_argument(
+        "--partition",
+        type=non_negative_int,
+        action="append",
+        metavar="K",
+        help="consume only partition K (repeatable; default: every partition)",
+    )
+    parser.add_argument("--batch-size", type=positive_int, default=500, metavar="N")
+    parser.add_argument("--prefetch", type=positive_int, default=500, metavar="N")
+    parser.add_argument(
+        "--names-suffix",
+        metavar="SUFFIX",
+        help="append .SUFFIX to the exchange and queue names (several read models on one broker)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from projector.broker.connection import connect
+    from projector.broker.consumer import CursorCheckpoint, ProjectorConsumer
+    from projector.broker.flow import stop_on_signals
+    from projector.broker.topology import Topology
+    from projector.cli.wiring import open_redis, open_store
+    from projector.dead_letters import DeadLetterStore
+    from projector.generations import ensure_live_generation, live_generation
+    from projector.healing import ACKNOWLEDGED_CURSOR
+    from projector.writer import RedisProjector
+    from shared.errors import ConfigurationError
+
+    settings.require_shared_broker("project")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger(__name__)
+    topology = (
+        Topology.with_suffix(args.names_suffix, partitions=settings.partitions)
+        if args.names_suffix
+        else Topology(partitions=settings.partitions)
+    )
+    partitions = sorted(set(args.partition)) if args.partition else None
+    if partitions and partitions[-1] >= topology.partitions:
+        raise ConfigurationError(
+            f"READMODEL_PARTITIONS: there are {topology.partitions} partitions, "
+            f"so partition {partitions[-1]} does not exist"
+        )
+    redis = open_redis(settings, command="project")
+    store = open_store(settings)
+    letters = DeadLetterStore(store.engine)
+    letters.create_schema()
+    if live_generation(redis) is None:
+        if store.head_position() == 0:
+            ensure_live_generation(redis)  # nothing to rebuild: start from an empty read model
+        else:
+            log.warning("no live generation yet: waiting for `readmodel replay` to build one")
+    consumer = ProjectorConsumer(
+        connect(settings.broker_url),
+        RedisProjector(redis, store),
+        letters,
+        topology=topology,
+        partitions=partitions,
+        prefetch_count=args.prefetch,
+        batch_size=args.batch_size,
+        # Notes what was applied, for a self-healer to tell a Redis that lost data.
+        checkpoint=CursorCheckpoint(lambda cursor: store.save_cursor(ACKNOWLEDGED_CURSOR, cursor)),
+    )
+    try:
+        with stop_on_signals(consumer.stop):
+            consumer.run()
+    finally:
+        store.engine.dispose()
+    totals = consumer.totals
+    log.info(
+        "projector stopped: %d applied, %d duplicates, %d skipped, %d dead letters",
+        totals.applied,
+        totals.duplicates,
+        totals.skipped,
+        totals.dead_letters,
+    )
+    return 0

@@ -1,0 +1,70 @@
+"""`readmodel relay`: publish settled events from the store to the broker, until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+
+from projector.cli.commands import Subparsers, positive_int
+from shared.settings import Settings
+
+
+def register(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "relay",
+        help="publish settled events from the store to the broker (runs until stopped)",
+        description=(
+            "Reads events whose transactions have ended, publishes them with publisher confirms "
+            "and moves its cursor only after the broker confirmed them; a restart resumes there."
+        ),
+    )
+    parser.add_argument("--batch-size", type=positive_int, default=500, metavar="N")
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=0.02,
+        metavar="SECONDS",
+        help="pause between reads when the store had nothing more (default 0.02)",
+    )
+    parser.add_argument(
+        "--names-suffix",
+        metavar="SUFFIX",
+        help="append .SUFFIX to the exchange and queue names (several read models on one broker)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from projector.broker.connection import connect
+    from projector.broker.flow import RELAY_SAVE_INTERVAL, stop_on_signals
+    from projector.broker.publisher import Publisher
+    from projector.broker.topology import Topology
+    from projector.cli.wiring import open_store
+    from projector.relay import Relay
+
+    settings.require_shared_broker("relay")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    topology = (
+        Topology.with_suffix(args.names_suffix, partitions=settings.partitions)
+        if args.names_suffix
+        else Topology(partitions=settings.partitions)
+    )
+    store = open_store(settings)
+    publisher = Publisher(connect(settings.broker_url), topology)
+    relay = Relay(
+        store,
+        publisher,
+        batch_size=args.batch_size,
+        idle_interval=max(0.001, args.poll_interval),
+        save_interval=RELAY_SAVE_INTERVAL,
+    )
+    stop = threading.Event()
+    try:
+        with stop_on_signals(stop.set):
+            relay.run(stop)
+    finally:
+        publisher.close()
+        store.engine.dispose()
+    logging.getLogger(__name__).info("relay stopped after publishing %d events", relay.published)
+    return 0

@@ -1,0 +1,246 @@
+"""Dead letters: poison is recorded with its reason, everything else flows, a replay settles it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+
+from projector.broker.connection import connect
+from projector.broker.consumer import ProjectorConsumer
+from projector.cli import main as cli
+from projector.dead_letters import DeadLetter, DeadLetterStore, replay
+from projector.fold.memory import MemoryReadModel
+from projector.fold.redis_dump import dump_generation
+from projector.generations import ensure_live_generation
+from projector.seed import generate_history
+from projector.store import EventStore
+from projector.store.schema import events as events_table
+from projector.writer import RedisProjector
+from shared.events import StoredEvent
+from tests.fixtures.broker import publish_raw, publish_store, run_consumer_until
+
+MALFORMED = b'{"id": "not even closed'
+
+# --- the table --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def letters(event_store: EventStore) -> DeadLetterStore:
+    store = DeadLetterStore(event_store.engine)
+    store.create_schema()
+    return store
+
+
+def test_a_letter_is_recorded_once_per_event_and_counts_its_attempts(letters: DeadLetterStore) -> None:
+    letters.record(
+        [DeadLetter(reason="invalid event: name: expected a string", position=7, type="app.updated")]
+    )
+    letters.record([DeadLetter(reason="invalid event: name: still wrong", position=7, type="app.updated")])
+    letters.record([DeadLetter(reason="undecodable message: event: not valid JSON", body=MALFORMED)])
+
+    first, second = letters.read()
+    assert (first.position, first.attempts, first.reason) == (7, 2, "invalid event: name: still wrong")
+    assert first.last_failed_at >= first.first_failed_at
+    assert (second.position, second.body, second.attempts) == (None, MALFORMED, 1)
+    assert letters.count() == 2
+
+
+def test_recording_without_counting_leaves_a_known_letter_alone(letters: DeadLetterStore) -> None:
+    letters.record([DeadLetter(reason="first", position=3)])
+    letters.record(
+        [DeadLetter(reason="from the broker", position=3), DeadLetter(reason="new", position=4)],
+        count_attempts=False,
+    )
+
+    assert [(x.position, x.reason, x.attempts) for x in letters.read()] == [(3, "first", 1), (4, "new", 1)]
+
+
+def test_letters_are_removed_by_id_and_read_in_position_order(letters: DeadLetterStore) -> None:
+    letters.record([DeadLetter(reason="b", body=b"\xff\x00"), DeadLetter(reason="x", position=9)])
+    letters.record([DeadLetter(reason="y", position=2)])
+    recorded = letters.read()
+    assert [x.position for x in recorded] == [2, 9, None]
+    assert recorded[2].to_dict()["body_encoding"] == "base64"
+
+    assert letters.remove([recorded[0].id, recorded[2].id]) == 2
+    assert [x.position for x in letters.read()] == [9]
+
+
+def test_the_table_is_created_once_and_seen_from_a_fresh_store_object(event_store: EventStore) -> None:
+    fresh = DeadLetterStore(event_store.engine)
+    assert not fresh.exists()
+    fresh.create_schema()
+    fresh.create_schema()
+    fresh.record([DeadLetter(reason="r", position=1)])
+    assert DeadLetterStore(event_store.engine).count() == 1
+
+
+# --- poison through the consumer, and the replay after a fix ----------------------------
+
+
+def _insert_raw(store: EventStore, stream: str, version: int, workspace_id: str, kind: str, data: Any) -> int:
+    """Write a row straight into the events table, as a faulty producer bypassing append would."""
+    row = {
+        "id": str(uuid.uuid4()),
+        "type": kind,
+        "schema": 1,
+        "stream": stream,
+        "version": version,
+        "workspace_id": workspace_id,
+        "occurred_at": "2025-07-01T10:00:00+00:00",
+        "data": orjson.dumps(data).decode(),
+        "recorded_at": datetime.now(UTC),
+    }
+    with store.engine.begin() as conn:
+        return int(conn.execute(events_table.insert().returning(events_table.c.position), row).scalar_one())
+
+
+def _oracle(store: EventStore) -> dict[str, object]:
+    model = MemoryReadModel()
+    model.fold_all(list(store.iter_all()))
+    return model.dump()
+
+
+def _live(redis: Any) -> dict[str, object]:
+    return dump_generation(redis, redis.get("rm:live").decode())
+
+
+def _last_app_events(store: EventStore) -> list[StoredEvent]:
+    last: dict[str, StoredEvent] = {}
+    for stored in store.iter_all():
+        if stored.event.stream.startswith("app:"):
+            last[stored.event.stream] = stored
+    return [s for s in last.values() if s.event.type != "app.deleted"]
+
+
+class TestPoison:
+    @pytest.fixture
+    def store_backend(self) -> str:
+        return "sqlite"
+
+    def test_poison_is_dead_lettered_the_rest_flows_and_a_replay_after_the_fix_settles_it(
+        self,
+        event_store: EventStore,
+        letters: DeadLetterStore,
+        fake_redis: Any,
+        topology: Any,
+        sqlite_url: str,
+    ) -> None:
+        url = "memory://"
+        event_store.append(list(generate_history(3, 4, seed=21)))
+        apps = _last_app_events(event_store)
+        broken_app = apps[0].event
+        other_app = next(s.event for s in apps if s.event.workspace_id != broken_app.workspace_id)
+        assert broken_app.workspace_id is not None
+        assert other_app.workspace_id is not None
+        # An invalid payload, then a valid event behind it on the same stream.
+        invalid = _insert_raw(
+            event_store,
+            broken_app.stream,
+            broken_app.version + 1,
+            broken_app.workspace_id,
+            "app.updated",
+            {"name": 12},
+        )
+        behind = _insert_raw(
+            event_store,
+            broken_app.stream,
+            broken_app.version + 2,
+            broken_app.workspace_id,
+            "app.updated",
+            {"name": "Renamed later"},
+        )
+        # A type this code does not know, then a known event on the same stream: skipped, not blocked.
+        _insert_raw(
+            event_store,
+            other_app.stream,
+            other_app.version + 1,
+            other_app.workspace_id,
+            "app.archived",
+            {"reason": "newer producer"},
+        )
+        _insert_raw(
+            event_store,
+            other_app.stream,
+            other_app.version + 2,
+            other_app.workspace_id,
+            "app.updated",
+            {"name": "Still flowing"},
+        )
+        ensure_live_generation(fake_redis)
+        published = publish_store(url, topology, event_store)
+        publish_raw(url, topology, MALFORMED)
+        consumer = ProjectorConsumer(
+            connect(url), RedisProjector(fake_redis, event_store), letters, topology=topology, idle_wait=0.05
+        )
+
+        run_consumer_until(consumer, lambda: consumer.totals.messages >= published + 1)
+
+        recorded = {x.position: x for x in letters.read()}
+        assert set(recorded) == {invalid, behind, None}
+        assert recorded[invalid].reason == "invalid event: data.name: expected a string, got an integer"
+        assert recorded[invalid].stream == broken_app.stream
+        assert recorded[invalid].type == "app.updated"
+        assert f"waits behind version {broken_app.version + 1}" in recorded[behind].reason
+        assert recorded[None].body == MALFORMED
+        assert recorded[None].reason.startswith("undecodable message")
+        assert consumer.totals.skipped == 1
+        # Every other document is complete; the broken app stays at its last good version.
+        assert _live(fake_redis) == _oracle(event_store)
+        assert f"st:{broken_app.stream}" in _live(fake_redis)
+
+        # dlq list and status show them, from any process.
+        env = {"READMODEL_DATABASE_URL": sqlite_url}
+        listed = _cli_json(["dlq", "list", "--json"], env)
+        assert listed["count"] == 3
+        assert [x["position"] for x in listed["dead_letters"]] == [invalid, behind, None]
+        assert _cli_json(["status", "--json"], env)["dead_letters"] == {"count": 3}
+
+        # The fix: the row is corrected in the table. A replay settles both letters of the
+        # stream, in order; the body that is no event stays, with one more attempt.
+        with event_store.engine.begin() as conn:
+            conn.execute(
+                events_table.update()
+                .where(events_table.c.position == invalid)
+                .values(data=orjson.dumps({"name": "Fixed"}).decode())
+            )
+        report = replay(letters, event_store, RedisProjector(fake_redis, event_store))
+
+        assert (report.settled, report.failing) == (2, 1)
+        (left,) = letters.read()
+        assert (left.position, left.attempts) == (None, 2)
+        assert _live(fake_redis) == _oracle(event_store)
+        name = orjson.loads(
+            fake_redis.hget(f"rm:{fake_redis.get('rm:live').decode()}:app:{broken_app.stream_id}", "summary")
+        )["name"]
+        assert name == "Renamed later"
+
+    def test_a_replay_of_letters_already_settled_meanwhile_just_removes_them(
+        self, event_store: EventStore, letters: DeadLetterStore, fake_redis: Any
+    ) -> None:
+        event_store.append(list(generate_history(1, 2, seed=4)))
+        ensure_live_generation(fake_redis)
+        everything = list(event_store.iter_all())
+        projector = RedisProjector(fake_redis, event_store)
+        projector.apply(everything)
+        letters.record([DeadLetter.for_event(everything[3], "could not be applied after repeated conflicts")])
+
+        report = replay(letters, event_store, projector)
+
+        assert (report.settled, report.failing) == (1, 0)
+        assert letters.count() == 0
+
+
+def _cli_json(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.main(argv, env)
+    assert code == 0, out.getvalue()
+    return orjson.loads(out.getvalue())
