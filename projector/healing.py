@@ -8,6 +8,7 @@ its messages unacknowledged meanwhile and catches up after the flip.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,8 @@ log = logging.getLogger("readmodel.healing")
 
 ACKNOWLEDGED_CURSOR = "projector"  # the store cursor where the projector notes what it applied
 HEAL_RECORD = "rm:healed"  # what the last self-heal found and when, for `readmodel status`
+HEAL_LOCK = "rm:healing"  # held by the one process rebuilding, so several projectors don't all rebuild
+_LOCK_SECONDS = 600
 
 
 def diagnose(redis: Any, acknowledged: int) -> str | None:
@@ -59,8 +62,16 @@ class SelfHealer:
         if reason is None:
             return None
         self.last_reason = reason
+        token = secrets.token_hex(8)
+        if not self._redis.set(HEAL_LOCK, token, nx=True, ex=_LOCK_SECONDS):
+            log.info("read model needs a rebuild (%s); another process is rebuilding it", reason)
+            return None
         log.warning("read model needs a rebuild: %s; rebuilding from the store", reason)
-        summary = self._rebuild().run()
+        try:
+            summary = self._rebuild().run()
+        finally:
+            if self._redis.get(HEAL_LOCK) == token.encode():
+                self._redis.delete(HEAL_LOCK)
         self.heals += 1
         self._redis.hset(
             HEAL_RECORD,

@@ -46,6 +46,7 @@ class Up:
 def up(tmp_path: Path) -> Iterator[Up]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("READMODEL_")}
+    env["READMODEL_METRICS_PORT"] = str(free_port())
     process = subprocess.Popen(
         [READMODEL, "up", "--port", str(port)],
         cwd=tmp_path,
