@@ -99,6 +99,7 @@ class RedisProjector:
         view = RedisView(self._redis, generation)
         view.prefetch(stored.event.stream for stored in events)
         view.prefetch_app_context()
+        view.prefetch_sets(_fan_out_sets(events))
         batch = BatchFold(view)
         folded: list[tuple[StoredEvent, str | None]] = []
         blocked: dict[str, str] = {}
@@ -161,6 +162,18 @@ class RedisProjector:
             if skipped:
                 result.skipped.append((stored, skipped))
         return []
+
+
+def _fan_out_sets(events: Sequence[StoredEvent]) -> list[str]:
+    """The sets a rename in this batch would fan out over, to read them up front."""
+    found: list[str] = []
+    for stored in events:
+        event = stored.event
+        if event.type in ("account.created", "account.updated"):
+            found.append(keys.account_apps(event.stream_id))
+        elif event.type in ("workspace.created", "workspace.renamed"):
+            found.append(keys.workspace_apps(event.stream_id))
+    return found
 
 
 def apply_arguments(generation: str, change: BatchChange) -> list[Any]:

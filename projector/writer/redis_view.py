@@ -44,6 +44,17 @@ class RedisView:
                 streams.append(f"workspace:{state.workspace_id}")
         self.prefetch(streams)
 
+    def prefetch_sets(self, set_keys: Iterable[str]) -> None:
+        """Load many fan-out sets in one round trip."""
+        missing = [k for k in dict.fromkeys(set_keys) if k not in self._sets]
+        if not missing:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for key in missing:
+            pipe.smembers(self._key(key))
+        for key, members in zip(missing, pipe.execute(), strict=True):
+            self._sets[key] = {m.decode() for m in members}
+
     def state(self, stream: str) -> tuple[int, State | None]:
         cached = self._states.get(stream)
         if cached is None:
