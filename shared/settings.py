@@ -45,6 +45,8 @@ class Settings:
     ready_max_lag_seconds: float = 30.0
     stall_seconds: float = 30.0
     partitions: int = 1
+    # prometheus_client's own variable: where worker processes share their metric values.
+    metrics_multiprocess_dir: str | None = None
 
     @property
     def redis_is_embedded(self) -> bool:
@@ -86,6 +88,7 @@ class Settings:
             ready_max_lag_seconds=_float(env, "READMODEL_READY_MAX_LAG_SECONDS", 30.0),
             stall_seconds=_float(env, "READMODEL_STALL_SECONDS", 30.0),
             partitions=_int(env, "READMODEL_PARTITIONS", 1, lower=1, upper=1024),
+            metrics_multiprocess_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         )
 
     def require_shared_redis(self, command: str) -> None:

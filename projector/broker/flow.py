@@ -21,6 +21,12 @@ from projector.broker.topology import Topology
 from projector.dead_letters.store import DeadLetterStore
 from projector.generations import ensure_live_generation, live_generation
 from projector.healing import ACKNOWLEDGED_CURSOR
+from projector.observability.metrics import (
+    MeasuredApplier,
+    MeasuredDeadLetters,
+    MeasuredPublisher,
+    ProjectorMetrics,
+)
 from projector.relay import RELAY_CURSOR, Relay
 from projector.store import Cursor, EventStore
 from projector.writer import RedisProjector
@@ -91,6 +97,7 @@ def build_event_flow(
     *,
     topology: Topology | None = None,
     dead_letters: DeadLetterStore | None = None,
+    metrics: ProjectorMetrics | None = None,
 ) -> EventFlow:
     """Compose the relay and the consumer for `settings.broker_url` (memory:// by default)."""
     url = settings.broker_url
@@ -99,11 +106,16 @@ def build_event_flow(
     topology = topology or Topology(partitions=settings.partitions if durable else 1)
     letters = dead_letters or DeadLetterStore(store.engine)
     letters.create_schema()
-    relay = Relay(store, Publisher(connect(url), topology), save_interval=RELAY_SAVE_INTERVAL)
+    publisher: Any = Publisher(connect(url), topology)
+    applier: Any = RedisProjector(redis, store)
+    sink: Any = letters
+    if metrics is not None:  # count what flows, by type, for /metrics
+        publisher = MeasuredPublisher(publisher, metrics)
+        applier = MeasuredApplier(applier, metrics)
+        sink = MeasuredDeadLetters(letters, metrics)
+    relay = Relay(store, publisher, save_interval=RELAY_SAVE_INTERVAL)
     checkpoint = CursorCheckpoint(lambda cursor: store.save_cursor(ACKNOWLEDGED_CURSOR, cursor))
-    consumer = ProjectorConsumer(
-        connect(url), RedisProjector(redis, store), letters, topology=topology, checkpoint=checkpoint
-    )
+    consumer = ProjectorConsumer(connect(url), applier, sink, topology=topology, checkpoint=checkpoint)
     return EventFlow(relay, consumer, prepare=None if durable else _rewind_relay(store, redis))
 
 

@@ -21,9 +21,11 @@ COMMANDS = (
     "projector.cli.commands.replay",
     "projector.cli.commands.verify",
     "projector.cli.commands.up",
+    "projector.cli.commands.serve",
     "projector.cli.commands.relay",
     "projector.cli.commands.project",
     "projector.cli.commands.dlq",
+    "projector.cli.commands.source",
 )
 
 

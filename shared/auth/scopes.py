@@ -6,12 +6,12 @@ FULL = "full"
 APPS_READ = "apps:read"
 APPS_RUN = "apps:run"
 
-ACCOUNT_TOKEN_PREFIX = "dfoa_"
-EXTERNAL_SSO_TOKEN_PREFIX = "dfoe_"
+ACCOUNT_PREFIX = "dfoa_"
+EXTERNAL_SSO_PREFIX = "dfoe_"
 
 PREFIX_SCOPES: dict[str, frozenset[str]] = {
-    ACCOUNT_TOKEN_PREFIX: frozenset({FULL}),
-    EXTERNAL_SSO_TOKEN_PREFIX: frozenset({APPS_RUN}),
+    ACCOUNT_PREFIX: frozenset({FULL}),
+    EXTERNAL_SSO_PREFIX: frozenset({APPS_RUN}),
 }
 
 

@@ -119,7 +119,7 @@ class ReadModelReader:
             workspace_id=workspace_id,
             role=_text(reply[9]),
             total=int(reply[10]),
-            rows=tuple(row for row in reply[11:] if row is not None),
+            rows=tuple(filter(None, reply[11:])),
         )
 
     def app(self, token_hash: str, now_ms: int, app_id: str, fields: Sequence[str]) -> AppRead:
@@ -166,7 +166,7 @@ class ReadModelReader:
         return SessionPageRead(
             head=_head(reply),
             total=int(reply[9]),
-            rows=tuple(row for row in reply[10:] if row is not None),
+            rows=tuple(filter(None, reply[10:])),
         )
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import threading
+import time
 
 from projector.cli.commands import Subparsers, non_negative_int, positive_int
+from projector.observability.arguments import add_metrics_arguments
 from shared.settings import Settings
 
 
@@ -32,6 +35,7 @@ def register(subparsers: Subparsers) -> None:
         metavar="SUFFIX",
         help="append .SUFFIX to the exchange and queue names (several read models on one broker)",
     )
+    add_metrics_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -43,13 +47,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from projector.cli.wiring import open_redis, open_store
     from projector.dead_letters import DeadLetterStore
     from projector.generations import ensure_live_generation, live_generation
-    from projector.healing import ACKNOWLEDGED_CURSOR
+    from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer
+    from projector.observability.metrics import (
+        MeasuredApplier,
+        MeasuredDeadLetters,
+        new_projector_metrics,
+        observed,
+    )
+    from projector.replay import Rebuild
+    from projector.store import Cursor
     from projector.writer import RedisProjector
     from shared.errors import ConfigurationError
+    from shared.logs import configure_logging, log_startup
 
     settings.require_shared_broker("project")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(secrets=[settings.admin_token or ""])
     log = logging.getLogger(__name__)
+    log_startup(log, "project", settings)
+    metrics = new_projector_metrics()
     topology = (
         Topology.with_suffix(args.names_suffix, partitions=settings.partitions)
         if args.names_suffix
@@ -65,15 +80,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
     letters = DeadLetterStore(store.engine)
     letters.create_schema()
-    if live_generation(redis) is None:
-        if store.head_position() == 0:
-            ensure_live_generation(redis)  # nothing to rebuild: start from an empty read model
-        else:
-            log.warning("no live generation yet: waiting for `readmodel replay` to build one")
+    if live_generation(redis) is None and store.head_position() == 0:
+        ensure_live_generation(redis)  # nothing to rebuild: start from an empty read model
+    # Redis is disposable: a missing generation or a watermark behind what this projector
+    # acknowledged (a flush, a restart without persistence) is rebuilt from the store.
+    healer = SelfHealer(
+        redis,
+        lambda: Rebuild(store, redis, cursor_factory=Cursor),
+        lambda: store.load_cursor(ACKNOWLEDGED_CURSOR).position,
+        clock=time.time,
+    )
+    stop_healing = threading.Event()
+    healing = threading.Thread(target=healer.run, args=(stop_healing,), name="readmodel-healer", daemon=True)
+    healing.start()
     consumer = ProjectorConsumer(
         connect(settings.broker_url),
-        RedisProjector(redis, store),
-        letters,
+        MeasuredApplier(RedisProjector(redis, store), metrics),
+        MeasuredDeadLetters(letters, metrics),
         topology=topology,
         partitions=partitions,
         prefetch_count=args.prefetch,
@@ -82,7 +105,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         checkpoint=CursorCheckpoint(lambda cursor: store.save_cursor(ACKNOWLEDGED_CURSOR, cursor)),
     )
     try:
-        with stop_on_signals(consumer.stop):
+        with (
+            stop_on_signals(consumer.stop),
+            observed(
+                args,
+                settings,
+                metrics,
+                store=store,
+                redis=redis,
+                dead_letters=letters,
+                process="projector",
+                counters=lambda: {"applied": consumer.totals.applied},
+            ),
+        ):
             consumer.run()
     finally:
         store.engine.dispose()

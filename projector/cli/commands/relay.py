@@ -7,6 +7,7 @@ import logging
 import threading
 
 from projector.cli.commands import Subparsers, positive_int
+from projector.observability.arguments import add_metrics_arguments
 from shared.settings import Settings
 
 
@@ -32,6 +33,7 @@ def register(subparsers: Subparsers) -> None:
         metavar="SUFFIX",
         help="append .SUFFIX to the exchange and queue names (several read models on one broker)",
     )
+    add_metrics_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -41,10 +43,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from projector.broker.publisher import Publisher
     from projector.broker.topology import Topology
     from projector.cli.wiring import open_store
+    from projector.observability.metrics import MeasuredPublisher, new_projector_metrics, observed
     from projector.relay import Relay
+    from shared.logs import configure_logging, log_startup
 
     settings.require_shared_broker("relay")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(secrets=[settings.admin_token or ""])
+    log_startup(logging.getLogger(__name__), "relay", settings)
+    metrics = new_projector_metrics()
     topology = (
         Topology.with_suffix(args.names_suffix, partitions=settings.partitions)
         if args.names_suffix
@@ -54,14 +60,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     publisher = Publisher(connect(settings.broker_url), topology)
     relay = Relay(
         store,
-        publisher,
+        MeasuredPublisher(publisher, metrics),
         batch_size=args.batch_size,
         idle_interval=max(0.001, args.poll_interval),
         save_interval=RELAY_SAVE_INTERVAL,
     )
     stop = threading.Event()
     try:
-        with stop_on_signals(stop.set):
+        with (
+            stop_on_signals(stop.set),
+            observed(
+                args,
+                settings,
+                metrics,
+                store=store,
+                process="relay",
+                counters=lambda: {"published": relay.published},
+            ),
+        ):
             relay.run(stop)
     finally:
         publisher.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -17,6 +18,7 @@ from typing import Any
 
 from projector.cli.wiring import connect_redis, embedded_redis, open_store
 from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer
+from projector.observability.arguments import add_metrics_arguments
 from projector.replay import Rebuild
 from projector.seed.history import demo_history
 from projector.store import Cursor, EventStore
@@ -44,11 +46,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--workers", type=int, default=2, help="API worker processes when Redis is a real server"
     )
+    add_metrics_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from shared.logs import configure_logging, log_startup
+
+    configure_logging(secrets=[settings.admin_token or ""])
+    log_startup(log, "up", settings)
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
     store = open_store(settings)
@@ -65,17 +71,30 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     healer.check_and_heal()  # build the read model before the first request
     from projector.broker.flow import build_event_flow
+    from projector.dead_letters import DeadLetterStore
+    from projector.observability.metrics import new_projector_metrics, observed
 
     stop = threading.Event()
-    flow = build_event_flow(settings, store, redis)
+    metrics = new_projector_metrics()
+    flow = build_event_flow(settings, store, redis, metrics=metrics)
     flow.start()
     healing = threading.Thread(target=healer.run, args=(stop,), name="readmodel-healer", daemon=True)
     healing.start()
+    letters = DeadLetterStore(store.engine)
     try:
-        if settings.redis_is_embedded:
-            _serve_embedded(settings, redis, host, port, stop)
-        else:
-            _serve_granian(host, port, args.workers)
+        with observed(
+            args,
+            settings,
+            metrics,
+            store=store,
+            redis=redis,
+            dead_letters=letters,
+            process="up",
+        ):
+            if settings.redis_is_embedded:
+                _serve_embedded(settings, redis, store, host, port, stop)
+            else:
+                _serve_granian(host, port, args.workers)
     finally:
         stop.set()
         flow.stop()
@@ -94,12 +113,16 @@ def _seed_demo(store: EventStore, host: str, port: int) -> None:
     sys.stdout.flush()
 
 
-def _serve_embedded(settings: Settings, redis: Any, host: str, port: int, stop: threading.Event) -> None:
+def _serve_embedded(
+    settings: Settings, redis: Any, store: EventStore, host: str, port: int, stop: threading.Event
+) -> None:
     from query_api.app import create_app
+    from query_api.operations import SqlStoreProbe
     from query_api.server import serve_in_process
 
     try:
-        server = serve_in_process(create_app(settings, redis=redis), host, port)
+        app = create_app(settings, redis=redis, head_probe=SqlStoreProbe(store.engine))
+        server = serve_in_process(app, host, port)
     except OSError as exc:
         raise ConfigurationError(f"READMODEL_PORT: cannot listen on {host}:{port} ({exc.strerror})") from None
     log.info("serving http://%s:%d/openapi/v1 (embedded Redis, one process)", server.host, server.port)
@@ -117,7 +140,9 @@ def _serve_granian(host: str, port: int, workers: int) -> None:
     from granian.server import Server
 
     from projector.cli.commands.serve import WSGI_FACTORY
+    from projector.observability.multiprocess import prepare_worker_metrics
 
+    metrics_dir = prepare_worker_metrics(os.environ, workers)
     log.info("serving http://%s:%d/openapi/v1 with %d granian workers", host, port, workers)
     Server(
         WSGI_FACTORY,
@@ -127,3 +152,5 @@ def _serve_granian(host: str, port: int, workers: int) -> None:
         workers=max(1, workers),
         factory=True,
     ).serve()
+    if metrics_dir is not None:
+        metrics_dir.cleanup()

@@ -1,0 +1,1 @@
+"""Observability of the relay, projector and replay processes: metrics, sampling, /metrics."""

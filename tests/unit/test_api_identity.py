@@ -1,0 +1,254 @@
+"""The caller's own identity: /workspaces, /account and /account/sessions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.unit.api_events import Api, ApiContract, account_token, assert_headers, at, new_id
+
+DAY = 86400
+
+
+def no_sessions_key(value: Any) -> bool:
+    """True when no object anywhere in `value` has a `sessions` key (the legacy body is gone)."""
+    if isinstance(value, dict):
+        return "sessions" not in value and all(no_sessions_key(v) for v in value.values())
+    if isinstance(value, list):
+        return all(no_sessions_key(v) for v in value)
+    return True
+
+
+class IdentityContract(ApiContract):
+    def test_workspaces_in_join_order_with_role_status_and_current(self, api: Api) -> None:
+        account = api.account("Ada")
+        first, second, third = (
+            api.workspace("One"),
+            api.workspace("Two", status="archive"),
+            api.workspace("Three"),
+        )
+        api.join(second, account, "admin")
+        api.join(first, account, "owner", current=True)
+        api.join(third, account, "dataset_operator")
+        token = api.login(account)
+        result = api.get("/workspaces", token)
+        assert_headers(result)
+        assert result.json == {
+            "workspaces": [
+                {"id": second, "name": "Two", "role": "admin", "status": "archive", "current": False},
+                {"id": first, "name": "One", "role": "owner", "status": "normal", "current": True},
+                {
+                    "id": third,
+                    "name": "Three",
+                    "role": "dataset_operator",
+                    "status": "normal",
+                    "current": False,
+                },
+            ],
+        }
+
+    def test_a_role_change_and_a_rename_show(self, api: Api) -> None:
+        ws = api.workspace("One")
+        account, token = api.member(ws, role="normal")
+        api.project(
+            api.history.member_role_changed(ws, account, "editor"), api.history.workspace_renamed(ws, "Uno")
+        )
+        assert api.get("/workspaces", token).json["workspaces"][0] == {
+            "id": ws,
+            "name": "Uno",
+            "role": "editor",
+            "status": "normal",
+            "current": False,
+        }
+
+    def test_joining_as_current_moves_the_flag(self, api: Api) -> None:
+        account = api.account()
+        first, second = api.workspace("One"), api.workspace("Two")
+        api.join(first, account, current=True)
+        api.join(second, account, current=True)
+        token = api.login(account)
+        current = [w["id"] for w in api.get("/workspaces", token).json["workspaces"] if w["current"]]
+        assert current == [second]
+        assert api.get("/account", token).json["default_workspace_id"] == second
+
+    def test_leaving_the_current_workspace_leaves_none_current(self, api: Api) -> None:
+        account = api.account()
+        first, second = api.workspace("One"), api.workspace("Two")
+        api.join(first, account, current=True)
+        api.join(second, account, current=True)
+        api.leave(second, account)
+        token = api.login(account)
+        workspaces = api.get("/workspaces", token).json["workspaces"]
+        assert [(w["id"], w["current"]) for w in workspaces] == [(first, False)]
+        assert api.get("/account", token).json["default_workspace_id"] == first  # earliest joined
+
+    def test_rejoining_without_current_is_not_current(self, api: Api) -> None:
+        account = api.account()
+        first, second = api.workspace("One"), api.workspace("Two")
+        api.join(first, account)
+        api.join(second, account, current=True)
+        api.leave(second, account)
+        api.join(second, account)  # a new membership; the old `current` join does not carry over
+        token = api.login(account)
+        assert [w["current"] for w in api.get("/workspaces", token).json["workspaces"]] == [False, False]
+        assert api.get("/account", token).json["default_workspace_id"] == first
+
+    def test_the_account_document(self, api: Api) -> None:
+        account = api.account("Ada", email="ada@example.com")
+        first, second = api.workspace("One"), api.workspace("Two")
+        api.join(first, account, "owner")
+        api.join(second, account, "normal")
+        token = api.login(account, subject_email="ada@example.com")
+        result = api.get("/account", token)
+        assert_headers(result)
+        assert result.json == {
+            "subject_type": "account",
+            "subject_email": "ada@example.com",
+            "subject_issuer": None,
+            "account": {"id": account, "email": "ada@example.com", "name": "Ada"},
+            "workspaces": [
+                {"id": first, "name": "One", "role": "owner"},
+                {"id": second, "name": "Two", "role": "normal"},
+            ],
+            "default_workspace_id": first,
+        }
+
+    def test_an_account_with_no_membership(self, api: Api) -> None:
+        token = api.login(api.account())
+        assert api.get("/workspaces", token).json == {"workspaces": []}
+        body = api.get("/account", token).json
+        assert (body["workspaces"], body["default_workspace_id"]) == ([], None)
+
+    def test_an_sso_subject_has_no_account_and_no_workspaces(self, api: Api) -> None:
+        token = api.sso_login("sso@example.com", "https://idp.example.com")
+        assert api.get("/workspaces", token).json == {"workspaces": []}
+        assert api.get("/account", token).json == {
+            "subject_type": "external_sso",
+            "subject_email": "sso@example.com",
+            "subject_issuer": "https://idp.example.com",
+            "account": None,
+            "workspaces": [],
+            "default_workspace_id": None,
+        }
+
+    def test_an_account_update_shows_at_once(self, api: Api) -> None:
+        account = api.account("Ada", email="old@example.com")
+        token = api.login(account)
+        api.project(api.history.account_updated(account, name="Ada L.", email="new@example.com"))
+        assert api.get("/account", token).json["account"] == {
+            "id": account,
+            "email": "new@example.com",
+            "name": "Ada L.",
+        }
+
+    # --- sessions --------------------------------------------------------------------------
+
+    def test_an_account_sees_its_live_sessions_newest_first(self, api: Api) -> None:
+        account = api.account()
+        other = api.account("Bob")
+        sessions: dict[str, str] = {}
+        tokens: dict[str, str] = {}
+        plan = {
+            "old": {"created_at": at(10)},
+            "new": {"created_at": at(30), "expires_at": at(3 * DAY)},
+            "tie_a": {"created_at": at(20)},
+            "tie_b": {"created_at": at(20)},
+            "expired": {"created_at": at(40), "expires_at": at(3600)},
+            "revoked": {"created_at": at(50)},
+        }
+        for name, when in plan.items():
+            sessions[name] = new_id()
+            tokens[name] = account_token()
+            api.project(api.history.session_issued(sessions[name], tokens[name], account=account, **when))
+        api.project(api.history.session_revoked(sessions["revoked"]))
+        api.login(other)
+        api.sso_login("sso@example.com", None)
+        result = api.get("/account/sessions", tokens["old"])
+        assert_headers(result)
+        body = result.json
+        ties = sorted([sessions["tie_a"], sessions["tie_b"]], reverse=True)
+        assert [row["id"] for row in body["data"]] == [sessions["new"], *ties, sessions["old"]]
+        assert (body["page"], body["limit"], body["total"], body["has_more"]) == (1, 100, 4, False)
+        assert no_sessions_key(body)
+
+    def test_a_session_row(self, api: Api) -> None:
+        account = api.account()
+        session, token = new_id(), account_token()
+        api.project(
+            api.history.session_issued(
+                session,
+                token,
+                account=account,
+                client_id="difyctl",
+                device_label="work laptop",
+                created_at="2026-04-27T12:00:00.250+02:00",
+                expires_at=at(30 * DAY),
+            ),
+            api.history.session_used(session, at(60)),
+        )
+        assert api.get("/account/sessions", token).json["data"] == [
+            {
+                "id": session,
+                "prefix": "dfoa_",
+                "client_id": "difyctl",
+                "device_label": "work laptop",
+                "created_at": "2026-04-27T10:00:00.250000Z",
+                "last_used_at": "2026-04-27T10:01:00Z",
+                "expires_at": "2026-05-27T10:00:00Z",
+            },
+        ]
+
+    def test_sso_subjects_see_sessions_with_their_email_and_issuer(self, api: Api) -> None:
+        mine = api.sso_login("sso@example.com", "https://idp", created_at=at(1))
+        also_mine = api.sso_login("sso@example.com", "https://idp", created_at=at(2))
+        api.sso_login("sso@example.com", "https://other-idp", created_at=at(3))
+        api.sso_login("else@example.com", "https://idp", created_at=at(4))
+        api.sso_login("sso@example.com", "https://idp", created_at=at(5), expires_at=at(60))
+        account = api.account(email="sso@example.com")
+        api.login(account, subject_email="sso@example.com", subject_issuer="https://idp")
+        body = api.get("/account/sessions", mine).json
+        assert body["total"] == 2
+        assert [row["prefix"] for row in body["data"]] == ["dfoe_", "dfoe_"]
+        assert api.get("/account/sessions", also_mine).json == body
+
+    def test_sso_subjects_without_email_or_issuer(self, api: Api) -> None:
+        token = api.sso_login(None, None)
+        api.sso_login("x@example.com", None)
+        assert api.get("/account/sessions", token).json["total"] == 1
+
+    def test_sessions_page_and_clamp(self, api: Api) -> None:
+        account = api.account()
+        tokens = [api.login(account, created_at=at(i)) for i in range(5)]
+        body = api.get("/account/sessions", tokens[0], limit=2, page=2).json
+        assert (body["page"], body["limit"], body["total"], body["has_more"], len(body["data"])) == (
+            2,
+            2,
+            5,
+            True,
+            2,
+        )
+        assert api.get("/account/sessions", tokens[0], limit=999).json["limit"] == 200
+        assert api.get("/account/sessions", tokens[0], page=4, limit=2).json["data"] == []
+
+    def test_a_revoked_session_leaves_the_list_at_once(self, api: Api) -> None:
+        account = api.account()
+        keep = api.login(account)
+        session = new_id()
+        api.project(api.history.session_issued(session, account_token(), account=account))
+        assert api.get("/account/sessions", keep).json["total"] == 2
+        api.project(api.history.session_revoked(session))
+        assert api.get("/account/sessions", keep).json["total"] == 1
+
+    def test_no_response_has_a_sessions_key(self, api: Api) -> None:
+        ws = api.workspace()
+        _, token = api.member(ws)
+        for path in ("/account/sessions", "/account", "/workspaces"):
+            assert no_sessions_key(api.get(path, token).json)
+        assert no_sessions_key(api.get("/apps", token, workspace_id=ws).json)
+
+
+class TestIdentityOnFakeRedis(IdentityContract):
+    @pytest.fixture
+    def redis_client(self, fake_redis: Any) -> Any:
+        return fake_redis
