@@ -21,7 +21,7 @@ from shared.errors import EventValidationError, ReadModelError
 from shared.events import StoredEvent
 from shared.readmodel import keys
 
-_APPLY_SCRIPT = resources.files("projector.writer").joinpath("apply.lua").read_text()
+APPLY_SCRIPT = resources.files("projector.writer").joinpath("apply.lua").read_text()
 _MAX_ROUNDS = 5
 
 
@@ -68,7 +68,7 @@ class RedisProjector:
         self._redis = redis
         self._store = store
         self._generation = generation
-        self._apply = redis.register_script(_APPLY_SCRIPT)
+        self._apply = redis.register_script(APPLY_SCRIPT)
 
     @property
     def generation(self) -> str | None:

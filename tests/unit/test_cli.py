@@ -95,11 +95,20 @@ def test_usage_errors_exit_2(env: dict[str, str], capsys) -> None:
 def test_a_store_error_is_one_line_and_exit_2(env: dict[str, str], tmp_path: Path, capsys) -> None:
     path = tmp_path / "events.jsonl"
     path.write_bytes(jsonl(workspace_events(1)))
+    unreachable = env | {"READMODEL_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere"}
 
-    code, _out, err = run(["events", "append", str(path)], env, capsys)
+    code, _out, err = run(["events", "append", str(path)], unreachable, capsys)
 
     assert code == 2
-    assert err == "readmodel: the event store has no schema yet; run `readmodel migrate`\n"
+    assert err.startswith("readmodel: the event store is unavailable")
+    assert err.count("\n") == 1
+
+
+def test_a_fresh_store_needs_no_separate_migrate(env: dict[str, str], tmp_path: Path, capsys) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(jsonl(workspace_events(2)))
+
+    assert run(["events", "append", str(path)], env, capsys) == (0, "appended 2 new, 0 duplicates\n", "")
 
 
 # --- events append ------------------------------------------------------------------------

@@ -106,3 +106,32 @@ def test_the_flip_waits_until_the_new_generation_is_not_behind_the_live_one(
     new_watermark = int(fake_redis.get(keys.full_key(summary.generation, keys.WATERMARK)))
     assert new_watermark >= live_watermark
     assert verify(event_store.iter_all(), fake_redis, summary.generation) == []
+
+
+def test_replaying_one_workspace_repairs_it_and_leaves_the_others_alone(
+    event_store: EventStore, fake_redis: Any
+) -> None:
+    from projector.workspace_replay import replay_workspace
+
+    _seed(event_store, steps=200)
+    live = _rebuild(event_store, fake_redis).run().generation
+    workspaces = sorted(event_store.workspace_ids(None, 10))
+    target, other = workspaces[0], workspaces[1]
+    damaged = [
+        keys.full_key(live, keys.app_index(target)),
+        keys.full_key(live, keys.workspace(target)),
+        keys.full_key(live, keys.app_index(other)),
+    ]
+    fake_redis.delete(*damaged)
+    fake_redis.zadd(keys.full_key(live, keys.mode_index(target, "chat")), {"stale-app": 1.0})
+    fake_redis.hset(keys.full_key(live, keys.workspace_members(target)), "stale-member", "owner")
+    assert verify(event_store.iter_all(), fake_redis, live, workspace_id=target) != []
+
+    repair = replay_workspace(event_store, fake_redis, target)
+
+    assert repair.generation == live
+    assert repair.operations > 0
+    assert verify(event_store.iter_all(), fake_redis, live, workspace_id=target) == []
+    assert verify(event_store.iter_all(), fake_redis, live, workspace_id=other) != []
+    replay_workspace(event_store, fake_redis, other)
+    assert verify(event_store.iter_all(), fake_redis, live) == []

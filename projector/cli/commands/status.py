@@ -83,7 +83,7 @@ def register(subparsers: Subparsers) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     failed = False
     sections: list[Section] = []
-    with open_store(settings) as store:
+    with open_store(settings, migrate_schema=False) as store:  # looking changes nothing
         context = StatusContext(settings=settings, store=store)
         for build in SECTIONS:
             try:
