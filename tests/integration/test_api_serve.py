@@ -42,7 +42,7 @@ def test_serve_answers_from_the_real_redis(api_real_redis: Any, api_redis_db: in
     api = Api(api_real_redis)
     ws = api.workspace("Alpha")
     owner, token = api.member(ws, "Ada", "owner")
-    app = api.app(ws, owner, name="Helper")
+    app = api.app(ws, owner, name="Planner")
     redis_url = redis_url_for(api_redis_db)
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")

@@ -212,7 +212,7 @@ NOW = BASE_TIME + timedelta(days=1)  # the server clock of every API test
 
 
 class Api:
-    """The query API on `redis`, with helpers that project a scenario event by event."""
+    """The query API on `redis`, and steps that project a scenario event by event."""
 
     def __init__(
         self, redis: Any, env: dict[str, str] | None = None, clock: Callable[[], float] = NOW.timestamp

@@ -230,12 +230,12 @@ class AppContract(ApiContract):
         return api.member(ws, "Ada", "owner")
 
     def test_the_summary(self, api: Api, ws: str, owner: tuple[str, str]) -> None:
-        app = api.app(ws, owner[0], name="Helper", description="helps", mode="completion", tags=["x"])
+        app = api.app(ws, owner[0], name="Planner", description="helps", mode="completion", tags=["x"])
         result = api.get(f"/apps/{app}", owner[1])
         assert_headers(result)
         assert result.json == {
             "id": app,
-            "name": "Helper",
+            "name": "Planner",
             "description": "helps",
             "mode": "completion",
             "author": "Ada",

@@ -29,7 +29,7 @@ class HttpContract(ApiContract):
     def world(self, api: Api) -> dict[str, Any]:
         ws = api.workspace("Alpha")
         owner, token = api.member(ws, "Ada", "owner")
-        app = api.app(ws, owner, name="Helper")
+        app = api.app(ws, owner, name="Planner")
         api.project(api.history.model_config_published(app, ws))
         return {"ws": ws, "owner": owner, "token": token, "app": app}
 

@@ -30,7 +30,7 @@ def test_the_in_process_server_answers_over_http(fake_redis: Any) -> None:
     api = Api(fake_redis)
     ws = api.workspace("Alpha")
     owner, token = api.member(ws, "Ada", "owner")
-    app = api.app(ws, owner, name="Helper")
+    app = api.app(ws, owner, name="Planner")
     server = serve_in_process(
         create_app(Settings.from_env({}), redis=fake_redis, clock=NOW.timestamp), "127.0.0.1", 0
     )
@@ -58,3 +58,13 @@ def test_create_app_needs_a_real_redis_url_without_a_client() -> None:
         create_app(Settings.from_env({}))
     with pytest.raises(ConfigurationError, match="cluster"):
         create_app(Settings.from_env({"READMODEL_REDIS_URL": "redis+cluster://127.0.0.1:7000"}))
+
+
+def test_a_redis_that_lost_the_scripts_gets_them_again(fake_redis: Any) -> None:
+    api = Api(fake_redis)
+    ws = api.workspace("Alpha")
+    _, token = api.member(ws)
+    assert api.get("/apps", token, workspace_id=ws).status_code == 200
+    fake_redis.script_flush()  # as after a Redis restart; never done on the shared real Redis
+    result = api.get("/apps", token, workspace_id=ws)
+    assert (result.status_code, result.json["total"]) == (200, 0)

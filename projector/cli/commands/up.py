@@ -139,7 +139,7 @@ def _serve_granian(host: str, port: int, workers: int) -> None:
     from granian.constants import Interfaces
     from granian.server import Server
 
-    from projector.cli.commands.serve import WSGI_FACTORY
+    from projector.cli.commands.serve import WORKER_KILL_TIMEOUT_SECONDS, WSGI_FACTORY
     from projector.observability.multiprocess import prepare_worker_metrics
 
     metrics_dir = prepare_worker_metrics(os.environ, workers)
@@ -151,6 +151,8 @@ def _serve_granian(host: str, port: int, workers: int) -> None:
         interface=Interfaces.WSGI,
         workers=max(1, workers),
         factory=True,
+        # Without it granian 2.8 can hang on SIGINT with several workers and hiredis loaded.
+        workers_kill_timeout=WORKER_KILL_TIMEOUT_SECONDS,
     ).serve()
     if metrics_dir is not None:
         metrics_dir.cleanup()
