@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from projector.fold.projection import Change, Duplicate, Gap, project
+from projector.fold.batch import BatchFold
+from projector.fold.projection import Duplicate, Gap
 from projector.fold.records import Op
 from projector.fold.state import State, decode_state
 from shared.errors import EventValidationError
@@ -81,22 +82,21 @@ class MemoryReadModel(KeyValues):
     def members(self, key: str) -> set[str]:
         return set(self.sets.get(key, ()))
 
-    def remember(self, change: Change) -> None:
-        self._states[change.stream] = (change.version, change.state)
-        self.apply(change.ops)
-
     def fold_all(self, events: Iterable[StoredEvent]) -> None:
-        """Fold events in store order; invalid events are recorded and skipped."""
+        """Fold events in store order, one at a time; invalid events are recorded and skipped."""
         for stored in events:
+            batch = BatchFold(self)
             try:
-                outcome = project(stored, self)
+                outcome = batch.step(stored)
             except EventValidationError as exc:
                 self.skipped.append((stored.position, str(exc)))
                 continue
             if isinstance(outcome, (Duplicate, Gap)):
                 self.skipped.append((stored.position, type(outcome).__name__.lower()))
                 continue
-            self.remember(outcome)
-            if outcome.skipped:
-                self.skipped.append((stored.position, outcome.skipped))
+            self.apply(batch.change().ops)
+            for stream in batch.changed:
+                self._states[stream] = batch.current[stream]
+            if outcome:
+                self.skipped.append((stored.position, outcome))
             self.watermark = max(self.watermark, stored.position)

@@ -5,21 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from projector.fold.projection import Change
 from projector.fold.state import AppState, State, decode_state
 from shared.readmodel import keys
 
 
 class RedisView:
-    """Reads stream states and fan-out sets once per batch; later reads see earlier changes."""
+    """Reads stream states and fan-out sets once per batch, as they were at its start."""
 
     def __init__(self, redis: Any, generation: str) -> None:
         self._redis = redis
         self._generation = generation
         self._states: dict[str, tuple[int, State | None]] = {}
         self._sets: dict[str, set[str]] = {}
-        # Set changes of this batch not yet in Redis, for sets not loaded yet.
-        self._pending: dict[str, list[tuple[str, str]]] = {}
 
     def _key(self, suffix: str) -> str:
         return keys.full_key(self._generation, suffix)
@@ -66,26 +63,8 @@ class RedisView:
         cached = self._sets.get(key)
         if cached is None:
             cached = {m.decode() for m in self._redis.smembers(self._key(key))}
-            for op, member in self._pending.pop(key, ()):
-                if op == "sadd":
-                    cached.add(member)
-                else:
-                    cached.discard(member)
             self._sets[key] = cached
         return set(cached)
-
-    def remember(self, change: Change) -> None:
-        self._states[change.stream] = (change.version, change.state)
-        for op, key, member, _ in change.ops:
-            if op not in ("sadd", "srem"):
-                continue
-            loaded = self._sets.get(key)
-            if loaded is None:
-                self._pending.setdefault(key, []).append((op, member))
-            elif op == "sadd":
-                loaded.add(member)
-            else:
-                loaded.discard(member)
 
     @staticmethod
     def _decode(stream: str, version: bytes | None, raw: bytes | None) -> tuple[int, State | None]:
