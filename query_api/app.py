@@ -100,6 +100,8 @@ def create_app(
     )
     json_handler = falcon.media.JSONHandler(dumps=orjson.dumps, loads=orjson.loads)
     app.req_options.media_handlers[falcon.MEDIA_JSON] = json_handler
+    # Keep `page=` as an empty value (a 400), not as absent; the parsers decide per parameter.
+    app.req_options.keep_blank_qs_values = True
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     install_error_handlers(app)
     for route in routes:

@@ -33,8 +33,9 @@ def parse_page_request(
 ) -> PageRequest:
     """Parse `page` (≥ 1, default 1) and `limit` (≥ 1, above `max_limit` clamped to it).
 
-    An empty value counts as absent; anything else that is not a positive integer is a 400
-    `invalid_param` naming the parameter.
+    Absent means the default; anything else that is not a positive integer — an empty value
+    included, as Dify's own integer parsing refuses it — is a 400 `invalid_param` naming the
+    parameter. (Only `mode`, `name`, `tag` and `fields` treat an empty value as absent.)
     """
     page_number = _positive_int("page", page, default=1)
     if page_number > MAX_PAGE:
@@ -44,7 +45,7 @@ def parse_page_request(
 
 
 def _positive_int(name: str, raw: str | None, *, default: int) -> int:
-    if raw is None or raw == "":
+    if raw is None:
         return default
     text = raw.strip()
     # ASCII digits only: int() would also take "٣", "1_000" or "+1".

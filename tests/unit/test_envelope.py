@@ -52,9 +52,16 @@ def test_rendering_items_equals_encoding_the_whole(items: list[dict[str, int]]) 
     assert orjson.loads(envelope.render()) == expected
 
 
-def test_defaults_apply_when_absent_or_empty() -> None:
+def test_defaults_apply_when_absent() -> None:
     assert parse_page_request(None, None, default_limit=20) == PageRequest(page=1, limit=20)
-    assert parse_page_request("", "", default_limit=100) == PageRequest(page=1, limit=100)
+    assert parse_page_request(None, None, default_limit=100) == PageRequest(page=1, limit=100)
+
+
+@pytest.mark.parametrize(("page", "limit", "named"), [("", None, "page"), (None, "", "limit")])
+def test_an_empty_page_or_limit_is_an_invalid_param(page: str | None, limit: str | None, named: str) -> None:
+    with pytest.raises(InvalidParam) as refused:
+        parse_page_request(page, limit, default_limit=20)
+    assert refused.value.params == named
 
 
 def test_limits_above_the_maximum_are_clamped() -> None:
