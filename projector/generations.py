@@ -1,4 +1,4 @@
-"""Generations of the read model: naming them, finding the live one, flipping the pointer."""
+"""Generations of the read model: naming them and finding the live one (rebuilds flip it)."""
 
 from __future__ import annotations
 
@@ -27,9 +27,3 @@ def ensure_live_generation(redis: Any) -> tuple[str, bool]:
     current = live_generation(redis)
     assert current is not None
     return current, False
-
-
-def flip(redis: Any, generation: str) -> str | None:
-    """Make `generation` live in one command; returns the generation it replaced."""
-    previous = redis.getset(keys.LIVE_POINTER, generation)
-    return None if previous is None else previous.decode()

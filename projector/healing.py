@@ -20,8 +20,6 @@ from shared.readmodel import keys
 log = logging.getLogger("readmodel.healing")
 
 ACKNOWLEDGED_CURSOR = "projector"  # the store cursor where the projector notes what it applied
-HEAL_RECORD = "rm:healed"  # what the last self-heal found and when, for `readmodel status`
-HEAL_LOCK = "rm:healing"  # held by the one process rebuilding, so several projectors don't all rebuild
 _LOCK_SECONDS = 600
 
 
@@ -54,27 +52,23 @@ class SelfHealer:
         self._acknowledged = acknowledged
         self._interval = interval
         self._clock = clock
-        self.last_reason: str | None = None
-        self.heals = 0
 
     def check_and_heal(self) -> ReplaySummary | None:
         reason = diagnose(self._redis, self._acknowledged())
         if reason is None:
             return None
-        self.last_reason = reason
         token = secrets.token_hex(8)
-        if not self._redis.set(HEAL_LOCK, token, nx=True, ex=_LOCK_SECONDS):
+        if not self._redis.set(keys.HEAL_LOCK, token, nx=True, ex=_LOCK_SECONDS):
             log.info("read model needs a rebuild (%s); another process is rebuilding it", reason)
             return None
         log.warning("read model needs a rebuild: %s; rebuilding from the store", reason)
         try:
             summary = self._rebuild().run()
         finally:
-            if self._redis.get(HEAL_LOCK) == token.encode():
-                self._redis.delete(HEAL_LOCK)
-        self.heals += 1
+            if self._redis.get(keys.HEAL_LOCK) == token.encode():
+                self._redis.delete(keys.HEAL_LOCK)
         self._redis.hset(
-            HEAL_RECORD,
+            keys.HEAL_RECORD,
             mapping={"reason": reason, "at": str(self._clock()), "generation": summary.generation},
         )
         log.warning(

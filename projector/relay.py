@@ -71,7 +71,6 @@ class Relay:
         self._unsaved: Cursor | None = None
         self._saved_at: float | None = None
         self.published = 0
-        self.last_progress: float | None = None
 
     @property
     def cursor(self) -> Cursor | None:
@@ -92,7 +91,6 @@ class Relay:
         if self._saved_at is None or now - self._saved_at >= self._save_interval:
             self.save_cursor()
         self.published += len(batch)
-        self.last_progress = now
         return len(batch)
 
     def save_cursor(self) -> None:

@@ -51,8 +51,6 @@ class SettledReader(StreamReader, Protocol):
         self, workspace_id: str | None, horizon: Any, after: tuple[str, int] | None, limit: int
     ) -> list[StoredEvent]: ...
 
-    def head_position(self) -> int: ...
-
     def count(self) -> int: ...
 
 
@@ -64,7 +62,6 @@ class Progress:
     events: int
     total: int
     position: int
-    head: int
     seconds: float
     phase: str
 
@@ -81,6 +78,7 @@ class ReplaySummary:
     seconds: float
     peak_rss_mb: float
     resumed: bool
+    cursor: Any = None  # the settled cursor the new generation reflects
 
     @property
     def events_per_second(self) -> float:
@@ -126,23 +124,21 @@ class Rebuild:
         checkpoint, resumed = self._begin()
         generation = checkpoint["generation"]
         total = self._store.count()
-        done = int(checkpoint["events"])
         if checkpoint["phase"] == "bulk":
-            done = self._bulk(checkpoint, total, started)
-        cursor = self._cursor_factory(checkpoint["txid"], checkpoint["position"])
+            self._bulk(checkpoint, total, started)
         previous: str | None = None
-        cursor, done = self._catch_up(generation, cursor, done, total, started, "catching up")
+        self._catch_up(checkpoint, total, started, "catching up")
         for _ in range(100):
             status, detail = self._try_flip(generation)
             if status == "flipped":
                 previous = detail or None
                 break
-            cursor, done = self._catch_up(generation, cursor, done, total, started, "catching up")
+            self._catch_up(checkpoint, total, started, "catching up")
         else:
             raise RuntimeError("the rebuild could not catch up with the live generation")
         # Events applied to the old generation just before the flip may not have been
         # settled when we last read: read once more, now into the live generation.
-        cursor, done = self._catch_up(generation, cursor, done, total, started, "after flip")
+        self._catch_up(checkpoint, total, started, "after flip")
         self._redis.delete(keys.REPLAY_POINTER)
         if previous and previous != generation:
             delete_generation(self._redis, previous)
@@ -150,8 +146,9 @@ class Rebuild:
         return ReplaySummary(
             generation=generation,
             previous=previous,
-            events=done,
+            events=int(checkpoint["events"]),
             seconds=seconds,
+            cursor=self._cursor_factory(checkpoint["txid"], checkpoint["position"]),
             peak_rss_mb=peak_rss_mb(),
             resumed=resumed,
         )
@@ -190,7 +187,7 @@ class Rebuild:
     def _save(self, checkpoint: dict[str, Any]) -> None:
         self._redis.set(keys.REPLAY_POINTER, orjson.dumps(checkpoint))
 
-    def _bulk(self, checkpoint: dict[str, Any], total: int, started: float) -> int:
+    def _bulk(self, checkpoint: dict[str, Any], total: int, started: float) -> None:
         generation = checkpoint["generation"]
         projector = RedisProjector(self._redis, self._store, generation=generation)
         buffer: list[StoredEvent] = []
@@ -204,7 +201,6 @@ class Rebuild:
             self._flush(projector, checkpoint, buffer, last, total, started)
         checkpoint["phase"] = "tail"
         self._save(checkpoint)
-        return int(checkpoint["events"])
 
     def _bulk_pages(self, checkpoint: dict[str, Any]) -> Iterator[tuple[str | None, list[StoredEvent]]]:
         """Pages of settled events, group by group, from where the checkpoint left off."""
@@ -262,29 +258,28 @@ class Rebuild:
                 events=done,
                 total=max(total, done),
                 position=position,
-                head=0,
                 seconds=self._clock() - started,
                 phase=phase,
             ),
         )
 
-    def _catch_up(
-        self, generation: str, cursor: Any, done: int, total: int, started: float, phase: str
-    ) -> tuple[Any, int]:
+    def _catch_up(self, checkpoint: dict[str, Any], total: int, started: float, phase: str) -> None:
+        """Apply the settled events after the checkpoint's cursor, moving the checkpoint along."""
+        generation = checkpoint["generation"]
         projector = RedisProjector(self._redis, self._store, generation=generation)
+        cursor = self._cursor_factory(checkpoint["txid"], checkpoint["position"])
         while True:
             page = self._store.read_settled(cursor, self._batch_size)
             if not page:
-                return cursor, done
+                return
             self._apply(projector, generation, [stored for _, stored in page])
             cursor = page[-1][0]
-            done += len(page)
-            checkpoint = self._checkpoint() or {"generation": generation, "phase": "tail"}
-            checkpoint |= {"txid": cursor.txid, "position": cursor.position, "events": done}
+            checkpoint |= {"txid": cursor.txid, "position": cursor.position}
+            checkpoint["events"] += len(page)
             self._save(checkpoint)
-            self._report(generation, done, total, page[-1][1].position, started, phase)
+            self._report(generation, checkpoint["events"], total, page[-1][1].position, started, phase)
             if len(page) < self._batch_size:
-                return cursor, done
+                return
 
     def _try_flip(self, generation: str) -> tuple[str, str]:
         status, detail = self._flip(keys=[keys.LIVE_POINTER], args=[generation])

@@ -7,7 +7,6 @@ from typing import Any
 
 import orjson
 
-from projector.healing import HEAL_RECORD
 from projector.store import EventStore
 from shared.readmodel import keys
 
@@ -29,10 +28,11 @@ def read_model_status(store: EventStore, redis: Any, *, now: float | None = None
         if pending:
             lag_seconds = max(0.0, now - pending[0].recorded_at.timestamp())
     replay = redis.get(keys.REPLAY_POINTER)
-    healed = {k.decode(): v.decode() for k, v in redis.hgetall(HEAL_RECORD).items()}
-    generations = sorted(
-        {key.decode().split(":", 2)[1] for key in redis.scan_iter(match="rm:g*:wm", count=1000)},
-    )
+    rebuilding = None if replay is None else orjson.loads(replay)
+    healed = {k.decode(): v.decode() for k, v in redis.hgetall(keys.HEAL_RECORD).items()}
+    # The live one and the one a rebuild is writing: known from the two pointers, so this
+    # sample (taken every few seconds) never scans the keyspace.
+    generations = sorted({g for g in (live, rebuilding and rebuilding["generation"]) if g})
     return {
         "store_head": head,
         "relay_position": relay,
@@ -42,7 +42,7 @@ def read_model_status(store: EventStore, redis: Any, *, now: float | None = None
         "lag_events": max(0, head - watermark),
         "lag_seconds": round(lag_seconds, 3),
         "generations": generations,
-        "replay_in_progress": None if replay is None else orjson.loads(replay),
+        "replay_in_progress": rebuilding,
         "last_self_heal": healed or None,
     }
 

@@ -10,8 +10,10 @@ import orjson
 
 from projector.fold.memory import MemoryReadModel
 from projector.fold.redis_dump import dump_generation
+from projector.fold.scope import WorkspaceScope
 from projector.fold.state import AppState
 from shared.events import StoredEvent
+from shared.readmodel import keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,31 +74,22 @@ def verify(
     expected = model.dump()
     actual = dump_generation(redis, generation)
     if workspace_id is not None:
-        scope = _workspace_scope(model, workspace_id)
-        expected = {k: v for k, v in expected.items() if scope(k)}
-        actual = {k: v for k, v in actual.items() if scope(k)}
+        scope = WorkspaceScope(workspace_id, _app_ids(model, workspace_id))
+        expected = scope.restrict(expected)
+        actual = scope.restrict(actual)
     return compare(expected, actual)
 
 
-def _workspace_scope(model: MemoryReadModel, workspace_id: str) -> Any:
-    """A predicate on key suffixes: does the key belong to this workspace?"""
-    apps: set[str] = set()
+def _app_ids(model: MemoryReadModel, workspace_id: str) -> frozenset[str]:
+    """The ids of every app the store puts in the workspace (deleted ones included)."""
+    found: set[str] = set()
+    app_states, stream_of = keys.stream_state("app:"), len(keys.stream_state(""))
     for key in model.hashes:
-        if key.startswith("st:app:"):
-            _, state = model.state(key[len("st:") :])
+        if key.startswith(app_states):
+            _, state = model.state(key[stream_of:])
             if isinstance(state, AppState) and state.workspace_id == workspace_id:
-                apps.add(state.id)
-    markers = (f"{{{workspace_id}}}", f"workspace:{workspace_id}")
-
-    def in_scope(key: str) -> bool:
-        if any(marker in key for marker in markers):
-            return True
-        kind, _, rest = key.partition(":")
-        if kind == "app":
-            return rest in apps
-        return kind == "st" and rest.startswith("app:") and rest[4:] in apps
-
-    return in_scope
+                found.add(state.id)
+    return frozenset(found)
 
 
 def _show(value: object) -> str:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from projector.fold.derive import app_records, stream_records, workspace_records
 from projector.fold.memory import MemoryReadModel
 from projector.fold.records import HASH, SET, ZSET, RecordKey, Records, RecordValue, diff
+from projector.fold.scope import WorkspaceScope
 from projector.fold.state import AccountState, AppState, State, WorkspaceState
 from projector.generations import live_generation
 from projector.writer.redis_projector import APPLY_SCRIPT, NoGenerationError
@@ -73,7 +74,9 @@ def replay_workspace(store: WorkspaceEvents, redis: Any, workspace_id: str) -> W
         desired, streams = _desired(model, workspace_id)
         live.prefetch(streams)
         checks = [(stream, live.state(stream)[0]) for stream in streams]
-        actual = _actual(redis, generation, desired, workspace_id, streams)
+        apps = frozenset(stream.split(":", 1)[1] for stream in streams if stream.startswith("app:"))
+        scope = WorkspaceScope(workspace_id, apps)
+        actual = _actual(redis, generation, scope, _candidates(redis, generation, scope, desired, streams))
         ops = diff(actual, desired)
         args: list[Any] = ["", keys.LIVE_POINTER, 0, len(checks)]
         for stream, version in checks:
@@ -125,26 +128,31 @@ def _desired(model: _AccountsFromRedis, workspace_id: str) -> tuple[Records, lis
     return records, streams
 
 
-def _actual(
-    redis: Any, generation: str, desired: Records, workspace_id: str, streams: list[str]
-) -> dict[RecordKey, RecordValue]:
-    """What the live generation holds under the same keys, plus the workspace's own keys."""
-    wanted_keys = {key for _, key, _ in desired}
-    wanted_keys.update(keys.stream_state(stream) for stream in streams)
-    wanted_keys.update(
-        key.decode()[len(keys.full_key(generation, "")) :]
-        for key in redis.scan_iter(match=keys.full_key(generation, f"ws:{{{workspace_id}}}*"), count=1000)
-    )
-    app_ids = {stream.split(":", 1)[1] for stream in streams if stream.startswith("app:")}
-    wanted_keys.update(keys.app(app_id) for app_id in app_ids)
-    # Members the live generation still lists may have left: look at their side too.
-    for member in redis.hkeys(keys.full_key(generation, keys.workspace_members(workspace_id))):
+def _candidates(
+    redis: Any, generation: str, scope: WorkspaceScope, desired: Records, streams: list[str]
+) -> set[str]:
+    """Keys that may hold the workspace's records: the desired ones, its streams' and apps'
+    keys, and the membership keys of accounts the live generation still lists as members."""
+    found = {key for _, key, _ in desired}
+    found.update(keys.stream_state(stream) for stream in streams)
+    found.update(keys.app(app_id) for app_id in scope.app_ids)
+    for member in redis.hkeys(keys.full_key(generation, keys.workspace_members(scope.workspace_id))):
         account_id = member.decode()
-        wanted_keys.update((keys.account_workspaces(account_id), keys.account_current(account_id)))
-    owned_fields = {(key, member) for _, key, member in desired}
-    actual: dict[RecordKey, RecordValue] = {}
+        found.update((keys.account_workspaces(account_id), keys.account_current(account_id)))
+    return found
+
+
+def _actual(redis: Any, generation: str, scope: WorkspaceScope, candidates: set[str]) -> Records:
+    """What the live generation holds of the workspace, among `candidates` and its own keys."""
+    candidates = set(candidates)
+    candidates.update(
+        key.decode()[len(keys.full_key(generation, "")) :]
+        for key in redis.scan_iter(
+            match=keys.full_key(generation, keys.workspace(scope.workspace_id)) + "*", count=1000
+        )
+    )
+    ordered = sorted(candidates)
     pipe = redis.pipeline(transaction=False)
-    ordered = sorted(wanted_keys)
     for key in ordered:
         pipe.type(keys.full_key(generation, key))
     kinds = [k.decode() if isinstance(k, bytes) else str(k) for k in pipe.execute()]
@@ -157,33 +165,17 @@ def _actual(
             pipe.zrange(full, 0, -1, withscores=True)
         else:
             pipe.smembers(full)
+    actual: Records = {}
     for key, kind, value in zip(ordered, kinds, pipe.execute(), strict=True):
-        whole = _owned_whole(key, workspace_id, app_ids)
-        # An account's membership entries are keyed by workspace: this one's are ours.
-        by_workspace = key.startswith("acct:") and key.endswith((":ws", ":cur"))
         if kind == "hash":
-            for field, raw in value.items():
-                name = field.decode()
-                if whole or (key, name) in owned_fields or (by_workspace and name == workspace_id):
-                    actual[(HASH, key, name)] = raw
+            members: list[tuple[str, RecordKey, RecordValue]] = [
+                (f.decode(), (HASH, key, f.decode()), raw) for f, raw in value.items()
+            ]
         elif kind == "zset":
-            for member, score in value:
-                name = member.decode()
-                if whole or (key, name) in owned_fields or (by_workspace and name == workspace_id):
-                    actual[(ZSET, key, name)] = float(score)
-        elif kind == "set":
-            for member in value:
-                name = member.decode()
-                if whole or (key, name) in owned_fields or name in app_ids:
-                    actual[(SET, key, name)] = b""
+            members = [(m.decode(), (ZSET, key, m.decode()), float(score)) for m, score in value]
+        else:
+            members = [(m.decode(), (SET, key, m.decode()), b"") for m in value]
+        for member, record_key, record_value in members:
+            if scope.owns_member(key, member):
+                actual[record_key] = record_value
     return actual
-
-
-def _owned_whole(key: str, workspace_id: str, app_ids: set[str]) -> bool:
-    """Keys that belong to the workspace entirely (others are shared with other workspaces)."""
-    if f"{{{workspace_id}}}" in key or key == keys.stream_state(f"workspace:{workspace_id}"):
-        return True
-    kind, _, rest = key.partition(":")
-    if kind == "app":
-        return rest in app_ids
-    return kind == "st" and rest.startswith("app:") and rest[4:] in app_ids

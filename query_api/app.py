@@ -11,7 +11,6 @@ from typing import Any
 import falcon
 import falcon.media
 import orjson
-import redis as redis_lib
 
 from query_api.bodies import system_parameters
 from query_api.errors import install_error_handlers
@@ -35,6 +34,7 @@ from query_api.resources import (
 )
 from query_api.routes import route_table
 from shared.errors import ConfigurationError
+from shared.readmodel.connection import connect
 from shared.settings import Settings
 
 
@@ -116,8 +116,4 @@ def connect_redis(settings: Settings) -> Any:
             "READMODEL_REDIS_URL: the query API needs a real Redis here; "
             "the embedded one is only shared in-process by `readmodel up`",
         )
-    if "cluster" in settings.redis_url.split("://", 1)[0]:
-        raise ConfigurationError(
-            "READMODEL_REDIS_URL: the query API reads one Redis (or a replica), not a cluster",
-        )
-    return redis_lib.Redis.from_url(settings.redis_url)
+    return connect(settings.redis_url)

@@ -8,7 +8,6 @@ from projector.capture.values import clean_features, json_text, start_variables,
 
 # Which apps publish what, per the contract.
 CONFIG_MODES = frozenset({"chat", "agent-chat", "completion"})
-WORKFLOW_MODES = frozenset({"workflow", "advanced-chat"})
 
 APP_UPDATE_KEYS = ("name", "description", "status", "enable_api", "is_universal", "updated_at")
 ACCOUNT_KEYS = ("name", "email", "status")

@@ -23,8 +23,9 @@ DEFAULT_BATCH_SIZE = 500
 Progress = Callable[[str], None]
 
 
-def _quiet(_line: str) -> None:
-    return None
+def quiet(_line: str) -> None:
+    """Progress that goes nowhere (the default)."""
+    return
 
 
 class CaptureStore(VersionSource, Protocol):
@@ -78,7 +79,7 @@ class CaptureRunner:
         *,
         schema: str = "public",
         batch_size: int = DEFAULT_BATCH_SIZE,
-        progress: Progress = _quiet,
+        progress: Progress = quiet,
     ) -> None:
         self._dify = dify
         self._store = store

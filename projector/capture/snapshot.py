@@ -19,11 +19,12 @@ from projector.capture.changes import ChangeFeed
 from projector.capture.dify import DifyState
 from projector.capture.drafts import OPENING_TYPES, Draft, DraftList
 from projector.capture.lock import capture_lock
-from projector.capture.runner import CURSOR_NAME, DEFAULT_BATCH_SIZE, CaptureStore, Progress
+from projector.capture.runner import CURSOR_NAME, DEFAULT_BATCH_SIZE, CaptureStore, Progress, quiet
 from projector.capture.tables import TABLES_BY_NAME, json_row, schema_name
 from projector.capture.values import utc_timestamp
 from projector.capture.versions import assign_versions
 from shared.errors import ReadModelError
+from shared.readmodel.documents import WORKFLOW_MODES
 
 _PAGE = "SELECT {row} FROM {s}.{table} t {where} ORDER BY t.created_at, t.id"
 # Workflow graphs can be large: fetch them a few at a time to keep memory bounded.
@@ -43,10 +44,6 @@ class SnapshotReport:
     events: int
 
 
-def _quiet(_line: str) -> None:
-    return None
-
-
 class Snapshotter:
     """Emits the current state of every watched row as events, then hands over to the feed."""
 
@@ -57,7 +54,7 @@ class Snapshotter:
         *,
         schema: str = "public",
         batch_size: int = DEFAULT_BATCH_SIZE,
-        progress: Progress = _quiet,
+        progress: Progress = quiet,
     ) -> None:
         self._dify = dify
         self._store = store
@@ -237,7 +234,7 @@ class _SnapshotReader:
                 data = rows.model_config_published(config, rows.annotation_reply(annotations.get(app_id)))
                 out.add("app.model_config_published", stream, workspace_id, data, occurred_at=self._taken_at)
             workflow = workflows.get(str(row.get("workflow_id")))
-            if workflow is not None and row.get("mode") in rows.WORKFLOW_MODES:
+            if workflow is not None and row.get("mode") in WORKFLOW_MODES:
                 data = rows.workflow_published(workflow)
                 out.add("app.workflow_published", stream, workspace_id, data, occurred_at=self._taken_at)
             drafts.extend(out.drafts)

@@ -10,6 +10,7 @@ from projector.capture.changes import DELETE, INSERT, UPDATE, Change
 from projector.capture.dify import DifyLookups
 from projector.capture.drafts import Draft, DraftList
 from projector.capture.values import utc_timestamp
+from shared.readmodel.documents import WORKFLOW_MODES
 
 
 def translate(changes: Sequence[Change], lookups: DifyLookups) -> list[Draft]:
@@ -266,7 +267,7 @@ class _Batch:
             self._publish_workflow(app, change.new, out)
 
     def _publish_workflow(self, app: dict[str, Any], workflow: dict[str, Any] | None, out: DraftList) -> None:
-        if workflow is None or app.get("mode") not in rows.WORKFLOW_MODES:
+        if workflow is None or app.get("mode") not in WORKFLOW_MODES:
             return
         data = rows.workflow_published(workflow)
         out.add("app.workflow_published", f"app:{app.get('id')}", str(app.get("tenant_id")), data)

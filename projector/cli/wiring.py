@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shared.errors import ConfigurationError
 from shared.settings import Settings
 
 if TYPE_CHECKING:
@@ -12,7 +11,7 @@ if TYPE_CHECKING:
 
 
 def open_store(settings: Settings, *, migrate_schema: bool = True) -> EventStore:
-    """The event store, with its schema brought up to date."""
+    """The event store, its schema brought up to date (unless told not to); close it, or use `with`."""
     from projector.migrations import migrate  # alembic is slow to import: only when needed
     from projector.store import EventStore, create_engine_for
 
@@ -29,11 +28,10 @@ def open_redis(settings: Settings, *, command: str) -> Any:
 
 
 def connect_redis(url: str) -> Any:
-    import redis
+    """A client of a real Redis at `url`."""
+    from shared.readmodel.connection import connect
 
-    if "+cluster" in url.split("://", 1)[0]:
-        raise ConfigurationError("READMODEL_REDIS_URL: Redis Cluster URLs are not supported yet")
-    return redis.Redis.from_url(url, health_check_interval=30, socket_keepalive=True)
+    return connect(url)
 
 
 def embedded_redis() -> Any:

@@ -19,6 +19,7 @@ from projector.seed import vocabulary as words
 from projector.seed.tokens import ACCOUNT_PREFIX, SSO_PREFIX, TOKEN_BYTES, encode_token, session_issued
 from shared.events import Event
 from shared.events.payloads import APP_MODES
+from shared.readmodel.documents import WORKFLOW_MODES
 
 START = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
 OFFSETS = tuple(timezone(timedelta(minutes=minutes)) for minutes in (0, 480, -300, 330, 120, -480, 540))
@@ -27,7 +28,6 @@ LIVE_FOR = timedelta(days=3650)
 EXPIRED_AFTER = timedelta(days=1)
 HIDDEN_STATUS = "disabled"
 CONFIG_MODES = ("chat", "agent-chat", "completion")
-WORKFLOW_MODES = ("workflow", "advanced-chat")
 NON_OWNER_ROLES = ("admin", "editor", "normal", "dataset_operator")
 CREATOR_ROLES = ("owner", "admin", "editor")
 DEMO_DEVICE = "readmodel demo"

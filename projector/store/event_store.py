@@ -150,6 +150,16 @@ class EventStore:
         statement = events.insert().returning(events.c.position, sort_by_parameter_order=True)
         return tuple(conn.execute(statement, rows).scalars())
 
+    def close(self) -> None:
+        """Release the engine's connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     # --- reading ------------------------------------------------------------------------
 
     def read_after(self, position: int, limit: int) -> list[StoredEvent]:

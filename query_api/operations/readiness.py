@@ -93,10 +93,6 @@ class Readiness:
         self._detector = StallDetector(stall_seconds)
         self._lock = threading.Lock()  # the detector's memory is shared by the worker's threads
 
-    @property
-    def has_store(self) -> bool:
-        return self._probe is not None
-
     def read_head(self) -> ReadModelHead:
         """The live generation and its watermark (one timed round trip, then one more)."""
         started = self._monotonic()

@@ -15,8 +15,6 @@ from query_api.operations.readiness import Readiness
 from shared.errors import StoreError
 from shared.readmodel import keys
 
-HEAL_RECORD = "rm:healed"  # written by the projector's self-healer: reason, at, generation
-
 
 def _glob_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("*", r"\*").replace("?", r"\?").replace("[", r"\[")
@@ -95,23 +93,22 @@ class OpsStatus:
 
     def _redis_figures(self, live: str | None) -> dict[str, Any]:
         raw_replay = self._redis.get(keys.REPLAY_POINTER)
-        healed = {k.decode(): v.decode() for k, v in self._redis.hgetall(HEAL_RECORD).items()}
+        replay = None if raw_replay is None else orjson.loads(raw_replay)
+        healed = {k.decode(): v.decode() for k, v in self._redis.hgetall(keys.HEAL_RECORD).items()}
         workspaces, complete = self._top_workspaces(live)
         return {
-            "generations": self._generations(live),
-            "replay": None if raw_replay is None else _replay(orjson.loads(raw_replay)),
+            "generations": self._generations(live, replay),
+            "replay": None if replay is None else _replay(replay),
             "last_self_heal": healed or None,
             "workspaces": workspaces,
             "workspaces_complete": complete,
         }
 
-    def _generations(self, live: str | None) -> list[dict[str, Any]]:
-        names: list[str] = []
-        for key in self._redis.scan_iter(match=f"{keys.PREFIX}g*:{keys.WATERMARK}", count=1000):
-            names.append(key.decode().split(":", 2)[1])
-            if len(names) >= 100:
-                break
-        names.sort()
+    def _generations(self, live: str | None, replay: dict[str, Any] | None) -> list[dict[str, Any]]:
+        # The live generation and the one a rebuild is writing are named by their pointers:
+        # no keyspace scan on a page that polls every few seconds.
+        rebuilding = None if replay is None else replay.get("generation")
+        names = sorted({name for name in (live, rebuilding) if isinstance(name, str)})
         pipe = self._redis.pipeline(transaction=False)
         for name in names:
             pipe.get(keys.full_key(name, keys.WATERMARK))

@@ -56,7 +56,6 @@ class Payload:
     """Base of every typed payload; `TYPE` is the event type it parses."""
 
     TYPE: ClassVar[str]
-    KIND: ClassVar[str]
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Payload:
@@ -69,7 +68,6 @@ class Payload:
 @dataclass(frozen=True, slots=True)
 class WorkspaceCreated(Payload):
     TYPE: ClassVar[str] = "workspace.created"
-    KIND: ClassVar[str] = "workspace"
     name: str
     status: str = "normal"
 
@@ -85,7 +83,6 @@ class WorkspaceCreated(Payload):
 @dataclass(frozen=True, slots=True)
 class WorkspaceRenamed(Payload):
     TYPE: ClassVar[str] = "workspace.renamed"
-    KIND: ClassVar[str] = "workspace"
     name: str
 
     @classmethod
@@ -96,7 +93,6 @@ class WorkspaceRenamed(Payload):
 @dataclass(frozen=True, slots=True)
 class WorkspaceMemberJoined(Payload):
     TYPE: ClassVar[str] = "workspace.member_joined"
-    KIND: ClassVar[str] = "workspace"
     account_id: str
     role: str
     current: bool
@@ -115,7 +111,6 @@ class WorkspaceMemberJoined(Payload):
 @dataclass(frozen=True, slots=True)
 class WorkspaceMemberRoleChanged(Payload):
     TYPE: ClassVar[str] = "workspace.member_role_changed"
-    KIND: ClassVar[str] = "workspace"
     account_id: str
     role: str
 
@@ -129,7 +124,6 @@ class WorkspaceMemberRoleChanged(Payload):
 @dataclass(frozen=True, slots=True)
 class WorkspaceMemberLeft(Payload):
     TYPE: ClassVar[str] = "workspace.member_left"
-    KIND: ClassVar[str] = "workspace"
     account_id: str
 
     @classmethod
@@ -145,7 +139,6 @@ class WorkspaceMemberLeft(Payload):
 @dataclass(frozen=True, slots=True)
 class AccountCreated(Payload):
     TYPE: ClassVar[str] = "account.created"
-    KIND: ClassVar[str] = "account"
     name: str
     email: str
     status: str
@@ -164,7 +157,6 @@ class AccountUpdated(Payload):
     """Any subset of name, email, status; None means "not in this event"."""
 
     TYPE: ClassVar[str] = "account.updated"
-    KIND: ClassVar[str] = "account"
     name: str | None = None
     email: str | None = None
     status: str | None = None
@@ -185,7 +177,6 @@ class AccountUpdated(Payload):
 @dataclass(frozen=True, slots=True)
 class AppCreated(Payload):
     TYPE: ClassVar[str] = "app.created"
-    KIND: ClassVar[str] = "app"
     name: str
     description: str
     mode: str
@@ -225,7 +216,6 @@ class AppUpdated(Payload):
     """Any subset of the mutable app fields; None means "not in this event"."""
 
     TYPE: ClassVar[str] = "app.updated"
-    KIND: ClassVar[str] = "app"
     name: str | None = None
     description: str | None = None
     status: str | None = None
@@ -254,7 +244,6 @@ class AppUpdated(Payload):
 @dataclass(frozen=True, slots=True)
 class AppTagsSet(Payload):
     TYPE: ClassVar[str] = "app.tags_set"
-    KIND: ClassVar[str] = "app"
     tags: tuple[str, ...]
 
     @classmethod
@@ -267,7 +256,6 @@ class AppModelConfigPublished(Payload):
     """The published model config; `config` holds the known keys that were present and not null."""
 
     TYPE: ClassVar[str] = "app.model_config_published"
-    KIND: ClassVar[str] = "app"
     config: dict[str, Any]
 
     @classmethod
@@ -278,7 +266,6 @@ class AppModelConfigPublished(Payload):
 @dataclass(frozen=True, slots=True)
 class AppWorkflowPublished(Payload):
     TYPE: ClassVar[str] = "app.workflow_published"
-    KIND: ClassVar[str] = "app"
     workflow_id: str
     features: dict[str, Any]
     start_variables: tuple[dict[str, Any], ...]
@@ -306,7 +293,6 @@ class AppWorkflowPublished(Payload):
 @dataclass(frozen=True, slots=True)
 class AppDeleted(Payload):
     TYPE: ClassVar[str] = "app.deleted"
-    KIND: ClassVar[str] = "app"
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> AppDeleted:
@@ -337,7 +323,6 @@ def check_feature_keys(data: dict[str, Any], *, prefix: str) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class SessionIssued(Payload):
     TYPE: ClassVar[str] = "session.issued"
-    KIND: ClassVar[str] = "session"
     token_hash: str
     prefix: str
     subject_type: str
@@ -386,7 +371,6 @@ class SessionIssued(Payload):
 @dataclass(frozen=True, slots=True)
 class SessionUsed(Payload):
     TYPE: ClassVar[str] = "session.used"
-    KIND: ClassVar[str] = "session"
     last_used_at: datetime
 
     @classmethod
@@ -399,7 +383,6 @@ class SessionUsed(Payload):
 @dataclass(frozen=True, slots=True)
 class SessionRevoked(Payload):
     TYPE: ClassVar[str] = "session.revoked"
-    KIND: ClassVar[str] = "session"
     revoked_at: datetime
 
     @classmethod

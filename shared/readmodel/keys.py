@@ -14,7 +14,6 @@ import hashlib
 PREFIX = "rm:"
 LIVE_POINTER = "rm:live"
 REPLAY_POINTER = "rm:replay"  # the generation a rebuild is writing, with its checkpoint
-GENERATIONS = "rm:generations"  # hash: generation -> JSON {state, created, position}
 
 
 def full_key(generation: str, suffix: str) -> str:
@@ -30,6 +29,8 @@ def generation_pattern(generation: str) -> str:
 # --- generation-wide ---------------------------------------------------------------------
 
 WATERMARK = "wm"  # the highest store position applied
+HEAL_RECORD = "rm:healed"  # hash: what the last self-heal found, when, into which generation
+HEAL_LOCK = "rm:healing"  # held by the one process rebuilding after a loss
 POISON = "poison"  # hash: position -> reason, events a rebuild could not apply
 
 

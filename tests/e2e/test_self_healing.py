@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -16,9 +15,9 @@ from projector.generations import live_generation
 from projector.migrations import migrate
 from projector.store import EventStore, create_engine_for
 from projector.verify import verify
+from shared.readmodel import keys
 from tests.fixtures.redis_server import RedisServer, free_port
-
-READMODEL = str(Path(sys.executable).parent / "readmodel")
+from tests.support.cli import READMODEL
 
 
 def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -68,7 +67,7 @@ def test_flushall_under_a_running_read_model_heals_itself(tmp_path: Path, redis_
         assert healed is not None
         assert healed != first
         _wait_for(lambda: verify(store.iter_all(), redis, healed) == [], 30, "the rebuilt model to verify")
-        assert redis.hget("rm:healed", "reason") is not None
+        assert redis.hget(keys.HEAL_RECORD, "reason") is not None
     finally:
         process.send_signal(signal.SIGTERM)
         try:

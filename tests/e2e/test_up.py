@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,8 +16,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.redis_server import free_port
-
-READMODEL = str(Path(sys.executable).parent / "readmodel")
+from tests.support.cli import READMODEL
 
 
 def _get(url: str, token: str | None = None) -> tuple[int, dict[str, str], Any]:

@@ -15,9 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 
 from projector.capture import (
     CURSOR_NAME,
@@ -38,8 +36,8 @@ from projector.cli.main import main
 from projector.migrations import migrate
 from projector.store import AppendPlan, Cursor, EventStore, create_engine_for
 from shared.events import Event, StoredEvent, parse_event
+from tests.fixtures.database import scratch_database
 from tests.fixtures.dify_schema import DifyActor, create_dify_schema, graph_with_start
-from tests.fixtures.services import POSTGRES_URL, need
 
 pytestmark = pytest.mark.integration
 
@@ -66,19 +64,9 @@ FEATURES = {"opening_statement": "Welcome", "file_upload": {"enabled": True, "al
 @pytest.fixture(scope="module")
 def dify_database() -> Iterator[str]:
     """A PostgreSQL database playing Dify's, made for this module and dropped after it."""
-    need("PostgreSQL", POSTGRES_URL, 5432)
-    name = f"readmodel_dify_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-            # Dify's PostgreSQL runs in UTC; its naive timestamps rely on it.
-            conn.exec_driver_sql(f"ALTER DATABASE \"{name}\" SET timezone TO 'UTC'")
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
+    # Dify's PostgreSQL runs in UTC; its naive timestamps rely on it.
+    with scratch_database("readmodel_dify", timezone="UTC") as url:
+        yield url
 
 
 @pytest.fixture

@@ -12,13 +12,11 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -43,10 +41,9 @@ from projector.store.schema import events as events_table
 from shared.settings import Settings
 from tests.fixtures.broker import remove_topology
 from tests.fixtures.services import REDIS_URL
+from tests.support.cli import READMODEL
 
 pytestmark = pytest.mark.integration
-
-READMODEL = Path(sys.executable).with_name("readmodel")
 
 
 @pytest.fixture

@@ -6,13 +6,11 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -30,10 +28,9 @@ from projector.store import EventStore
 from projector.store.schema import events as events_table
 from shared.events import Event
 from tests.fixtures.broker import drain
+from tests.support.cli import READMODEL
 
 pytestmark = pytest.mark.integration
-
-READMODEL = Path(sys.executable).with_name("readmodel")
 
 
 @pytest.fixture

@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import orjson
 import pytest
@@ -21,11 +19,10 @@ from projector.store import Cursor, EventStore, create_engine_for
 from projector.verify import verify
 from shared.readmodel import keys
 from tests.fixtures.redis_server import RedisServer
+from tests.support.cli import READMODEL
 from tests.support.histories import random_history
 
 pytestmark = pytest.mark.integration
-
-READMODEL = str(Path(sys.executable).parent / "readmodel")
 
 
 def _env(database_url: str, redis_url: str) -> dict[str, str]:

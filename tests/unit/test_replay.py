@@ -135,3 +135,28 @@ def test_replaying_one_workspace_repairs_it_and_leaves_the_others_alone(
     assert verify(event_store.iter_all(), fake_redis, live, workspace_id=other) != []
     replay_workspace(event_store, fake_redis, other)
     assert verify(event_store.iter_all(), fake_redis, live) == []
+
+
+def test_a_workspace_owns_its_members_entries_in_shared_account_keys(
+    event_store: EventStore, fake_redis: Any
+) -> None:
+    from projector.workspace_replay import replay_workspace
+
+    _seed(event_store, steps=120)
+    live = _rebuild(event_store, fake_redis).run().generation
+    workspaces = sorted(event_store.workspace_ids(None, 10))
+    target, other = workspaces[0], workspaces[1]
+    member = fake_redis.hkeys(keys.full_key(live, keys.workspace_members(target)))[0].decode()
+    # The account's membership entry for this workspace, in a key shared with others.
+    fake_redis.hset(
+        keys.full_key(live, keys.account_workspaces(member)), target, b'{"role":"wrong","jpos":1}'
+    )
+    fake_redis.hset(keys.full_key(live, keys.account_workspaces(member)), other, b'{"role":"wrong","jpos":1}')
+
+    differences = verify(event_store.iter_all(), fake_redis, live, workspace_id=target)
+    assert [d.key for d in differences] == [f"{keys.account_workspaces(member)} {target}"]
+
+    replay_workspace(event_store, fake_redis, target)
+    assert verify(event_store.iter_all(), fake_redis, live, workspace_id=target) == []
+    # The entry for the other workspace is that workspace's business.
+    assert verify(event_store.iter_all(), fake_redis, live, workspace_id=other) != []

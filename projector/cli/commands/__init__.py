@@ -3,31 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, TypeAlias
-
-if TYPE_CHECKING:
-    from projector.store import EventStore
-    from shared.settings import Settings
+from typing import TypeAlias
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-
-
-@contextmanager
-def open_store(settings: Settings, *, migrate_schema: bool = True) -> Iterator[EventStore]:
-    """The event store named by the settings (schema brought up to date), disposed afterwards."""
-    from projector.migrations import migrate
-    from projector.store import EventStore, create_engine_for
-
-    engine = create_engine_for(settings.database_url)
-    try:
-        if migrate_schema:
-            # Idempotent and quick once done: a fresh store works without a separate `migrate`.
-            migrate(engine)
-        yield EventStore(engine)
-    finally:
-        engine.dispose()
 
 
 def positive_int(text: str) -> int:

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
-    from projector.cli.commands import open_store
+    from projector.cli.wiring import open_store
     from projector.dead_letters import DeadLetterStore
 
     with open_store(settings) as store:

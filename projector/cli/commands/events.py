@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
-from projector.cli.commands import Subparsers, open_store
+from projector.cli.commands import Subparsers
+from projector.cli.wiring import open_store
 from shared.settings import Settings
 
 

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from itertools import islice
 from typing import TYPE_CHECKING, BinaryIO
 
-from projector.cli.commands import Subparsers, non_negative_int, open_store, positive_int
+from projector.cli.commands import Subparsers, non_negative_int, positive_int
+from projector.cli.wiring import open_store
 from shared.settings import Settings
 
 if TYPE_CHECKING:

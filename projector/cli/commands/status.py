@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from projector.cli.commands import Subparsers, open_store
+from projector.cli.commands import Subparsers
+from projector.cli.wiring import open_store
 from shared.errors import ReadModelError
 from shared.settings import Settings
 

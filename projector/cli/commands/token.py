@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from projector.cli.commands import Subparsers, open_store, positive_int
+from projector.cli.commands import Subparsers, positive_int
+from projector.cli.wiring import open_store
 from shared.settings import Settings
 
 if TYPE_CHECKING:

@@ -69,7 +69,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         lambda: store.load_cursor(ACKNOWLEDGED_CURSOR).position,
         clock=time.time,
     )
-    healer.check_and_heal()  # build the read model before the first request
+    rebuilt = healer.check_and_heal()  # build the read model before the first request
+    if rebuilt is not None:
+        # The new generation reflects the store up to the rebuild's cursor: note it as applied,
+        # so the in-process relay resumes there instead of re-sending the whole store.
+        store.save_cursor(ACKNOWLEDGED_CURSOR, rebuilt.cursor)
     from projector.broker.flow import build_event_flow
     from projector.dead_letters import DeadLetterStore
     from projector.observability.metrics import new_projector_metrics, observed

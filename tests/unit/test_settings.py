@@ -1,0 +1,68 @@
+"""Settings: read once from a mapping; a value that cannot work names its variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.errors import ConfigurationError
+from shared.settings import EMBEDDED, Settings
+
+
+def test_the_defaults_are_the_embedded_single_process_ones(tmp_path: Path) -> None:
+    settings = Settings.from_env({}, cwd=tmp_path)
+    assert settings.database_url == f"sqlite:///{tmp_path / 'var' / 'readmodel.db'}"
+    assert settings.broker_url == "memory://"
+    assert settings.redis_url == EMBEDDED
+    assert (settings.host, settings.port) == ("127.0.0.1", 5001)
+    assert settings.upload_limits.file_size_limit == 15
+
+
+def test_postgres_urls_get_the_psycopg_driver() -> None:
+    settings = Settings.from_env({"READMODEL_DATABASE_URL": "postgres://u@db/x"})
+    assert settings.database_url == "postgresql+psycopg://u@db/x"
+
+
+def test_upload_limits_use_difys_names() -> None:
+    settings = Settings.from_env({"UPLOAD_IMAGE_FILE_SIZE_LIMIT": "12", "WORKFLOW_FILE_UPLOAD_LIMIT": "3"})
+    assert settings.upload_limits.image_file_size_limit == 12
+    assert settings.upload_limits.workflow_file_upload_limit == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("READMODEL_DATABASE_URL", "mysql://db/x", "unsupported URL scheme"),
+        ("READMODEL_BROKER_URL", "amqp://", "no host"),
+        ("READMODEL_REDIS_URL", "redis://127.0.0.1:notaport/0", "bad port"),
+        ("READMODEL_REDIS_URL", "redis+cluster://127.0.0.1:7000", "Redis Cluster"),
+        ("READMODEL_PORT", "eighty", "expected an integer"),
+        ("READMODEL_PORT", "70000", "out of range"),
+        ("READMODEL_STALL_SECONDS", "-1", "must be positive"),
+    ],
+)
+def test_a_value_that_cannot_work_names_its_variable(name: str, value: str, says: str) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_env({name: value})
+    message = str(refused.value)
+    assert message.startswith(f"{name}: ")
+    assert says in message
+    assert "\n" not in message
+
+
+def test_multi_process_commands_refuse_the_embedded_services() -> None:
+    settings = Settings.from_env({})
+    with pytest.raises(ConfigurationError, match=r"^READMODEL_REDIS_URL: `serve`"):
+        settings.require_shared_redis("serve")
+    with pytest.raises(ConfigurationError, match=r"^READMODEL_BROKER_URL: `relay`"):
+        settings.require_shared_broker("relay")
+
+
+def test_secrets_are_redacted_for_the_startup_log() -> None:
+    settings = Settings.from_env(
+        {"READMODEL_BROKER_URL": "amqp://guest:s3cret@mq:5672//", "READMODEL_ADMIN_TOKEN": "t0ken"},
+    )
+    shown = str(settings.redacted())
+    assert "s3cret" not in shown
+    assert "t0ken" not in shown
