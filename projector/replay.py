@@ -26,11 +26,12 @@ from shared.readmodel import keys
 
 _FLIP_SCRIPT = """
 -- Make ARGV[1] live only if it is not behind the live generation's watermark, so a reader
--- never sees X-Readmodel-Position go backwards across the flip.
+-- never sees X-Readmodel-Position go backwards across the flip. The pointer and every
+-- generation's watermark share the {meta} hash tag: one slot, also on a Redis Cluster.
 local live = redis.call('GET', KEYS[1])
 if live then
-  local old = tonumber(redis.call('GET', 'rm:' .. live .. ':wm') or '0')
-  local new = tonumber(redis.call('GET', 'rm:' .. ARGV[1] .. ':wm') or '0')
+  local old = tonumber(redis.call('GET', 'rm:' .. live .. ':{meta}:wm') or '0')
+  local new = tonumber(redis.call('GET', 'rm:' .. ARGV[1] .. ':{meta}:wm') or '0')
   if new < old then return {'behind', tostring(old)} end
 end
 redis.call('SET', KEYS[1], ARGV[1])

@@ -135,7 +135,8 @@ def _candidates(
     keys, and the membership keys of accounts the live generation still lists as members."""
     found = {key for _, key, _ in desired}
     found.update(keys.stream_state(stream) for stream in streams)
-    found.update(keys.app(app_id) for app_id in scope.app_ids)
+    for app_id in scope.app_ids:
+        found.update((keys.app(scope.workspace_id, app_id), keys.app_workspace(app_id)))
     for member in redis.hkeys(keys.full_key(generation, keys.workspace_members(scope.workspace_id))):
         account_id = member.decode()
         found.update((keys.account_workspaces(account_id), keys.account_current(account_id)))

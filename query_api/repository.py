@@ -73,16 +73,16 @@ class Repository:
     def _sessions(self, query: SessionsQuery, token_hash: str, now_ms: int) -> SessionPageRead:
         page = query.page
         result = self._reader.session_page(
-            token_hash, now_ms, sso_set="", offset=page.offset, limit=page.limit
+            token_hash, now_ms, sso_subject="", offset=page.offset, limit=page.limit
         )
         token = result.head.token
         if token is None or token.subject_type != EXTERNAL_SSO:
             return result
         # An SSO subject's set is named by a digest of its email and issuer, which only the
         # token's own record tells: a second round trip, for these callers only.
-        sso_set = keys.sso_sessions(token.subject_email, token.subject_issuer)
+        subject = keys.sso_subject(token.subject_email, token.subject_issuer)
         return self._reader.session_page(
-            token_hash, now_ms, sso_set=sso_set, offset=page.offset, limit=page.limit
+            token_hash, now_ms, sso_subject=subject, offset=page.offset, limit=page.limit
         )
 
     def _saw(self, head: Head) -> None:

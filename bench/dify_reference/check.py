@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pages = max(1, -(-len(ordered) // PAGE_LIMIT))
     checked = sorted({1, (pages + 1) // 2, pages, pages + 1})
     for page in checked:
-        expected = _expected_page(model, ordered, page)
+        expected = _expected_page(model, history.workspace_id, ordered, page)
         answer = _get(args.url, _list_path(history.workspace_id, page), history.token)
         failures += _compare(f"page {page}", answer, expected)
         if args.against:
@@ -101,14 +101,16 @@ def _visible_app_ids(model: MemoryReadModel, workspace_id: str) -> list[str]:
     return [app_id for app_id, _ in sorted(index.items(), key=lambda item: (item[1], item[0]), reverse=True)]
 
 
-def _expected_page(model: MemoryReadModel, ordered: list[str], page: int) -> dict[str, Any]:
+def _expected_page(
+    model: MemoryReadModel, workspace_id: str, ordered: list[str], page: int
+) -> dict[str, Any]:
     chosen = ordered[(page - 1) * PAGE_LIMIT : page * PAGE_LIMIT]
     return {
         "page": page,
         "limit": PAGE_LIMIT,
         "total": len(ordered),
         "has_more": page * PAGE_LIMIT < len(ordered),
-        "data": [orjson.loads(model.hashes[keys.app(app_id)]["row"]) for app_id in chosen],
+        "data": [orjson.loads(model.hashes[keys.app(workspace_id, app_id)]["row"]) for app_id in chosen],
     }
 
 

@@ -68,8 +68,8 @@ def app_records(
     }
     if state.status != "normal":
         return records  # hidden from every read; kept in the fan-out sets only
-    key = keys.app(app_id)
-    records[(HASH, key, "ws")] = ws.encode()
+    records[(HASH, keys.app_workspace(app_id), "ws")] = ws.encode()
+    key = keys.app(ws, app_id)
     records[(HASH, key, "vis")] = b"1"
     if render:
         _render_documents(records, key, state, author, workspace_name)
@@ -155,7 +155,12 @@ def session_records(state: SessionState | None) -> Records:
     }
     if state.revoked:
         return records  # a revoked session only answers "token unknown or revoked"
-    session_key = keys.session(state.id)
+    if state.account_id is not None:
+        owner, subject_key = state.account_id, keys.account_sessions(state.account_id)
+    else:
+        owner = keys.sso_subject(state.subject_email, state.subject_issuer)
+        subject_key = keys.sso_sessions(owner)
+    session_key = keys.session(owner, state.id)
     records[(HASH, session_key, "exp")] = expires
     records[(HASH, session_key, "row")] = orjson.dumps(
         {
@@ -168,9 +173,5 @@ def session_records(state: SessionState | None) -> Records:
             "expires_at": state.expires_at,
         },
     )
-    if state.account_id is not None:
-        subject_key = keys.account_sessions(state.account_id)
-    else:
-        subject_key = keys.sso_sessions(state.subject_email, state.subject_issuer)
     records[(ZSET, subject_key, state.id)] = float(state.created_at_ms)
     return records

@@ -36,7 +36,9 @@ class WorkspaceScope:
         """The whole key (every member) belongs to the workspace."""
         if f"{{{self.workspace_id}}}" in key or key == keys.stream_state(f"workspace:{self.workspace_id}"):
             return True
-        return any(key in (keys.app(app_id), keys.stream_state(f"app:{app_id}")) for app_id in self.app_ids)
+        return any(
+            key in (keys.app_workspace(app_id), keys.stream_state(f"app:{app_id}")) for app_id in self.app_ids
+        )
 
     def owns_member(self, key: str, member: str) -> bool:
         """This member (field) of `key` belongs to the workspace."""

@@ -31,7 +31,7 @@ for _ = 1, ops do
   end
   i = i + 4
 end
-local watermark = prefix .. 'wm'
+local watermark = prefix .. '{meta}:wm'
 if position > tonumber(redis.call('GET', watermark) or '0') then
   redis.call('SET', watermark, position)
 end

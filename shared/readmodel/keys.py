@@ -2,9 +2,14 @@
 
 Every key lives under a generation: `rm:<generation>:<suffix>`. The pointer `rm:live`
 names the live generation; a rebuild writes a new generation beside it and flips the
-pointer. Functions here return suffixes; Lua scripts resolve the generation themselves so a
-flip is atomic with respect to every read and write. Workspace-scoped keys carry a
-`{<workspace_id>}` hash tag so a workspace's keys share one Redis Cluster slot.
+pointer. Functions here return suffixes; on one Redis the Lua scripts resolve the generation
+themselves so a flip is atomic with respect to every read and write.
+
+Every key carries a Redis Cluster hash tag that says which keys must share a slot: a
+workspace's keys and its apps' documents `{<workspace_id>}`, an account's keys and its
+sessions `{<account_id>}`, an SSO subject's sessions `{<digest>}`, and everything global
+(the pointers, each generation's watermark) `{meta}`, so a flip compares watermarks in one
+slot. Keys without braces (tokens, app locators, stream states) hash whole.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ from __future__ import annotations
 import hashlib
 
 PREFIX = "rm:"
-LIVE_POINTER = "rm:live"
-REPLAY_POINTER = "rm:replay"  # the generation a rebuild is writing, with its checkpoint
+LIVE_POINTER = "rm:{meta}:live"
+REPLAY_POINTER = "rm:{meta}:replay"  # the generation a rebuild is writing, with its checkpoint
 
 
 def full_key(generation: str, suffix: str) -> str:
@@ -28,10 +33,10 @@ def generation_pattern(generation: str) -> str:
 
 # --- generation-wide ---------------------------------------------------------------------
 
-WATERMARK = "wm"  # the highest store position applied
-HEAL_RECORD = "rm:healed"  # hash: what the last self-heal found, when, into which generation
-HEAL_LOCK = "rm:healing"  # held by the one process rebuilding after a loss
-POISON = "poison"  # hash: position -> reason, events a rebuild could not apply
+WATERMARK = "{meta}:wm"  # the highest store position applied
+HEAL_RECORD = "rm:{meta}:healed"  # hash: what the last self-heal found, when, into which generation
+HEAL_LOCK = "rm:{meta}:healing"  # held by the one process rebuilding after a loss
+POISON = "{meta}:poison"  # hash: position -> reason, events a rebuild could not apply
 
 
 # --- per stream: the folded state and its version ---------------------------------------
@@ -81,13 +86,18 @@ def app_names(workspace_id: str) -> str:
 # --- apps --------------------------------------------------------------------------------
 
 
-def app(app_id: str) -> str:
-    """Hash of one app's pre-serialised documents.
+def app(workspace_id: str, app_id: str) -> str:
+    """Hash of one visible app's pre-serialised documents, in its workspace's slot.
 
-    Fields: ws (workspace id), vis ("1" when status is normal), row (list row), summary
-    (GET /apps/{id}), info (describe info), params (parameters minus system_parameters;
-    absent with no published config), schema (describe input_schema).
+    Fields: vis ("1"), row (list row), summary (GET /apps/{id}), info (describe info), params
+    (parameters minus system_parameters; absent with no published config), schema (describe
+    input_schema).
     """
+    return f"app:{{{workspace_id}}}:{app_id}"
+
+
+def app_workspace(app_id: str) -> str:
+    """Hash {ws} of a visible app: where GET /apps/{id} finds the app's workspace."""
     return f"app:{app_id}"
 
 
@@ -96,12 +106,12 @@ def app(app_id: str) -> str:
 
 def account(account_id: str) -> str:
     """Hash {name, email, status}."""
-    return f"acct:{account_id}"
+    return f"acct:{{{account_id}}}"
 
 
 def account_workspaces(account_id: str) -> str:
     """Hash workspace_id -> JSON {role, jpos} of the account's memberships (jpos: join position)."""
-    return f"acct:{account_id}:ws"
+    return f"acct:{{{account_id}}}:ws"
 
 
 def account_current(account_id: str) -> str:
@@ -109,31 +119,39 @@ def account_current(account_id: str) -> str:
 
     Kept after the member leaves: that join cleared the flag in every other workspace.
     """
-    return f"acct:{account_id}:cur"
+    return f"acct:{{{account_id}}}:cur"
 
 
 def account_apps(account_id: str) -> str:
     """Set of the (not deleted) app ids the account created, for fan-out on rename."""
-    return f"acct:{account_id}:apps"
+    return f"acct:{{{account_id}}}:apps"
 
 
 def account_sessions(account_id: str) -> str:
     """Sorted set of the account's unrevoked session ids, score = created_at in ms."""
-    return f"acct:{account_id}:sessions"
+    return f"acct:{{{account_id}}}:sessions"
 
 
-def sso_sessions(subject_email: str | None, subject_issuer: str | None) -> str:
-    """Sorted set of an external SSO subject's unrevoked session ids."""
-    digest = hashlib.sha256(f"{subject_email or ''}\0{subject_issuer or ''}".encode()).hexdigest()
-    return f"sso:{digest[:32]}:sessions"
+def sso_subject(subject_email: str | None, subject_issuer: str | None) -> str:
+    """The tag of an external SSO subject's keys: a digest of its email and issuer."""
+    return hashlib.sha256(f"{subject_email or ''}\0{subject_issuer or ''}".encode()).hexdigest()[:32]
+
+
+def sso_sessions(subject: str) -> str:
+    """Sorted set of an external SSO subject's unrevoked session ids (`subject`: sso_subject)."""
+    return f"sso:{{{subject}}}:sessions"
 
 
 # --- sessions ----------------------------------------------------------------------------
 
 
-def session(session_id: str) -> str:
-    """Hash {row: session row JSON, exp: expires_at in ms or ''}."""
-    return f"sess:{session_id}"
+def session(owner: str, session_id: str) -> str:
+    """Hash {row: session row JSON, exp: expires_at in ms or ''}.
+
+    `owner` is the account id, or the sso_subject of an external SSO subject: a session lives
+    in the slot of the set that lists it.
+    """
+    return f"sess:{{{owner}}}:{session_id}"
 
 
 def token(token_hash: str) -> str:

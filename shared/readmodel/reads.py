@@ -159,10 +159,10 @@ class ReadModelReader:
         )
 
     def session_page(
-        self, token_hash: str, now_ms: int, *, sso_set: str, offset: int, limit: int
+        self, token_hash: str, now_ms: int, *, sso_subject: str, offset: int, limit: int
     ) -> SessionPageRead:
-        """A page of live sessions; an SSO caller's set is named by `sso_set` (a key suffix)."""
-        reply = self._run(self._sessions, token_hash, now_ms, sso_set, offset, limit)
+        """A page of live sessions; an SSO caller's are found by `sso_subject` (keys.sso_subject)."""
+        reply = self._run(self._sessions, token_hash, now_ms, sso_subject, offset, limit)
         return SessionPageRead(
             head=_head(reply),
             total=int(reply[9]),

@@ -38,8 +38,9 @@ from projector.relay import Relay
 from projector.seed import generate_history
 from projector.store import EventStore
 from projector.store.schema import events as events_table
+from shared.readmodel import keys
 from shared.settings import Settings
-from tests.fixtures.broker import remove_topology
+from tests.fixtures.broker import partitioned_suffix
 from tests.fixtures.services import REDIS_URL
 from tests.support.cli import READMODEL
 
@@ -53,10 +54,8 @@ def store_backend() -> str:
 
 @pytest.fixture
 def suffix(rabbitmq_url: str) -> Iterator[str]:
-    """A name suffix for this test's exchange and queues (three partitions), removed afterwards."""
-    value = f"test-{uuid.uuid4().hex[:12]}"
-    yield value
-    remove_topology(rabbitmq_url, Topology.with_suffix(value, partitions=3))
+    with partitioned_suffix(rabbitmq_url, 3) as value:
+        yield value
 
 
 @pytest.fixture
@@ -223,7 +222,7 @@ def test_killing_the_projector_at_random_points_leaves_no_trace(
     relay_thread.start()
 
     def watermark() -> int:
-        raw = redis_client.get(f"rm:{generation}:wm")
+        raw = redis_client.get(keys.full_key(generation, keys.WATERMARK))
         return 0 if raw is None else int(raw)
 
     rng = random.Random(2)

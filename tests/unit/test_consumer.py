@@ -22,6 +22,7 @@ from projector.seed import generate_history
 from projector.store import Cursor, EventStore
 from projector.writer import BatchResult, RedisProjector
 from shared.events import StoredEvent
+from shared.readmodel import keys
 from shared.settings import Settings
 from tests.fixtures.broker import publish_store, remove_topology, run_consumer_until
 
@@ -234,5 +235,5 @@ def _caught_up(redis: Any, store: EventStore) -> bool:
     generation = live_generation(redis)
     if generation is None:
         return False
-    raw = redis.get(f"rm:{generation}:wm")
+    raw = redis.get(keys.full_key(generation, keys.WATERMARK))
     return raw is not None and int(raw) == store.head_position()

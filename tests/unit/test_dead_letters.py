@@ -21,6 +21,7 @@ from projector.store import EventStore
 from projector.store.schema import events as events_table
 from projector.writer import RedisProjector
 from shared.events import StoredEvent
+from shared.readmodel import keys
 from tests.fixtures.broker import publish_raw, publish_store, run_consumer_until
 
 MALFORMED = b'{"id": "not even closed'
@@ -106,7 +107,7 @@ def _oracle(store: EventStore) -> dict[str, object]:
 
 
 def _live(redis: Any) -> dict[str, object]:
-    return dump_generation(redis, redis.get("rm:live").decode())
+    return dump_generation(redis, redis.get(keys.LIVE_POINTER).decode())
 
 
 def _last_app_events(store: EventStore) -> list[StoredEvent]:
@@ -214,9 +215,9 @@ class TestPoison:
         (left,) = letters.read()
         assert (left.position, left.attempts) == (None, 2)
         assert _live(fake_redis) == _oracle(event_store)
-        name = orjson.loads(
-            fake_redis.hget(f"rm:{fake_redis.get('rm:live').decode()}:app:{broken_app.stream_id}", "summary")
-        )["name"]
+        generation = fake_redis.get(keys.LIVE_POINTER).decode()
+        app_key = keys.app(broken_app.workspace_id, broken_app.stream_id)
+        name = orjson.loads(fake_redis.hget(keys.full_key(generation, app_key), "summary"))["name"]
         assert name == "Renamed later"
 
     def test_a_replay_of_letters_already_settled_meanwhile_just_removes_them(

@@ -31,6 +31,7 @@ from projector.store import Cursor, EventStore, create_engine_for
 from projector.writer import RedisProjector
 from query_api.operations.metrics import new_api_metrics, quantile
 from shared.events import Event, StoredEvent
+from shared.readmodel import keys
 from tests.fixtures.redis_server import free_port
 from tests.unit.api_events import Api, History, account_token, new_id
 
@@ -282,7 +283,9 @@ class TestProjectorMetrics:
         now = [0.0]
         store.append(workspace_history(History()))
         ensure_live_generation(fake_redis)
-        fake_redis.set("rm:replay", b'{"generation": "gnext", "phase": "bulk", "events": 4, "position": 4}')
+        fake_redis.set(
+            keys.REPLAY_POINTER, b'{"generation": "gnext", "phase": "bulk", "events": 4, "position": 4}'
+        )
         sampler = ProgressSampler(store, metrics, redis=fake_redis, stall_seconds=5, monotonic=lambda: now[0])
         assert not sampler.sample().stalled
         now[0] = 6.0

@@ -15,6 +15,7 @@ from projector.fold.redis_dump import dump_generation
 from projector.generations import ensure_live_generation
 from projector.writer import RedisProjector
 from shared.events import Event, StoredEvent, parse_event
+from shared.readmodel import keys
 from tests.fixtures.readmodel import EventLog
 from tests.fixtures.redis import make_fake_redis
 from tests.support.histories import random_history
@@ -35,7 +36,7 @@ def _build(events: list[Event]) -> tuple[Any, EventLog, list[StoredEvent], Redis
 
 
 def _live_dump(redis: Any) -> dict[str, object]:
-    generation = redis.get("rm:live").decode()
+    generation = redis.get(keys.LIVE_POINTER).decode()
     return dump_generation(redis, generation)
 
 

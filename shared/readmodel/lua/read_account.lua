@@ -7,15 +7,15 @@ reply[11] = false
 reply[12] = false
 reply[13] = false
 if not (authed and account) then return reply end
-local profile = redis.call('HMGET', key('acct:' .. account), 'name', 'email')
+local profile = redis.call('HMGET', key('acct:{' .. account .. '}'), 'name', 'email')
 reply[10] = profile[1]
 reply[11] = profile[2]
-local current = redis.call('ZREVRANGE', key('acct:' .. account .. ':cur'), 0, 0, 'WITHSCORES')
+local current = redis.call('ZREVRANGE', key('acct:{' .. account .. '}:cur'), 0, 0, 'WITHSCORES')
 if current[1] then
   reply[12] = current[1]
   reply[13] = current[2]
 end
-local memberships = redis.call('HGETALL', key('acct:' .. account .. ':ws'))
+local memberships = redis.call('HGETALL', key('acct:{' .. account .. '}:ws'))
 for i = 1, #memberships, 2 do
   local ws = memberships[i]
   local doc = redis.call('HMGET', key('ws:{' .. ws .. '}'), 'name', 'status')

@@ -6,10 +6,10 @@ reply[10] = false
 reply[11] = false
 local app_id = ARGV[3]
 if not (authed and app_id ~= '') then return reply end
-local app_key = key('app:' .. app_id)
-local found = redis.call('HMGET', app_key, 'ws', 'vis')
-local ws = found[1]
-if not ws or found[2] ~= '1' then return reply end
+local ws = redis.call('HGET', key('app:' .. app_id), 'ws')
+if not ws then return reply end
+local app_key = key('app:{' .. ws .. '}:' .. app_id)
+if redis.call('HGET', app_key, 'vis') ~= '1' then return reply end
 reply[10] = ws
 if not account then return reply end
 local role = redis.call('HGET', key('ws:{' .. ws .. '}:members'), account)

@@ -67,6 +67,6 @@ end
 
 reply[11] = total
 for i = 1, #ids do
-  reply[#reply + 1] = redis.call('HGET', key('app:' .. ids[i]), 'row') or false
+  reply[#reply + 1] = redis.call('HGET', key('app:{' .. ws .. '}:' .. ids[i]), 'row') or false
 end
 return reply

@@ -3,7 +3,7 @@
 -- `head` opens every reply: watermark, the token's sid, st, acct, email, iss, exp, rev,
 -- then the account's status. Missing values are false (nil in the reply); never put nil in
 -- a reply table, it would cut the array short.
-local gen = redis.call('GET', 'rm:live')
+local gen = redis.call('GET', 'rm:{meta}:live')
 local function key(suffix)
   return 'rm:' .. gen .. ':' .. suffix
 end
@@ -12,13 +12,13 @@ local authed = false
 local account = false
 local active = false
 if gen then
-  head[1] = redis.call('GET', key('wm')) or '0'
+  head[1] = redis.call('GET', key('{meta}:wm')) or '0'
   if ARGV[1] ~= '' then
     local tok = redis.call('HMGET', key('tok:' .. ARGV[1]), 'sid', 'st', 'acct', 'email', 'iss', 'exp', 'rev')
     for i = 1, 7 do head[i + 1] = tok[i] end
     if tok[1] and tok[3] and tok[3] ~= '' then
       account = tok[3]
-      head[9] = redis.call('HGET', key('acct:' .. account), 'status')
+      head[9] = redis.call('HGET', key('acct:{' .. account .. '}'), 'status')
       active = head[9] == 'active'
     end
     -- Only a usable token unlocks data; the API re-checks everything in the contract's order.

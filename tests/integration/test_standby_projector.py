@@ -1,0 +1,275 @@
+"""Two `readmodel project` processes on four partitions: the standby takes over from a killed one.
+
+Both processes subscribe to every partition queue; RabbitMQ's single active consumer makes
+the first one active on all of them and keeps the second waiting. The active one is killed
+(-9) while events flow; the waiting one must become active on every partition, and the read
+model must still equal the store's fold, stream by stream at the store's last version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_lib
+from prometheus_client.parser import text_string_to_metric_families
+
+from projector.broker.connection import connect
+from projector.broker.topology import Topology
+from projector.dead_letters import DeadLetterStore
+from projector.fold.memory import MemoryReadModel
+from projector.fold.redis_dump import dump_generation
+from projector.generations import ensure_live_generation
+from projector.relay import RELAY_CURSOR
+from projector.seed import generate_history
+from projector.store import EventStore
+from shared.events import Event
+from shared.readmodel import keys
+from tests.fixtures.broker import partitioned_suffix
+from tests.fixtures.redis import database_url
+from tests.support.cli import READMODEL
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = 4
+# The share of the history appended before the kill; the rest is appended after it, so
+# only the surviving process can have applied it.
+BEFORE_KILL = 0.6
+
+
+@pytest.fixture
+def store_backend() -> str:
+    return "postgres"
+
+
+@pytest.fixture
+def suffix(rabbitmq_url: str) -> Iterator[str]:
+    with partitioned_suffix(rabbitmq_url, PARTITIONS) as value:
+        yield value
+
+
+@pytest.fixture
+def redis_client(real_redis_db: int) -> Iterator[Any]:
+    """A client of this run's own Redis database, emptied before and after the test."""
+    client = redis_lib.Redis.from_url(database_url(real_redis_db))
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+class Process:
+    """A `readmodel` command in its own process group, its log kept in a file for failures."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        with log.open("wb") as out:
+            self.popen = subprocess.Popen(
+                [READMODEL, *argv],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a group of its own, so killpg reaches it and nothing else
+            )
+
+    def logged(self, text: str) -> bool:
+        return text in self.log.read_text(errors="replace")
+
+    def tail(self, lines: int = 15) -> str:
+        """The last lines of the log, without the migrations' chatter, for an assertion message."""
+        kept = [line for line in self.log.read_text(errors="replace").splitlines() if "alembic" not in line]
+        return "\n".join(kept[-lines:])
+
+    def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(10)
+
+    def stop(self) -> None:
+        """SIGTERM (the projector settles its buffer), then SIGKILL if it lingers."""
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(15)
+        if self.popen.poll() is None:
+            self.kill()
+
+
+class Projector(Process):
+    """`readmodel project` serving /metrics on its own port, to tell what this process applied."""
+
+    def __init__(self, env: dict[str, str], suffix: str, log: Path) -> None:
+        self.metrics_port = _free_port()
+        argv = ["project", "--names-suffix", suffix, "--batch-size", "50", "--prefetch", "100"]
+        argv += ["--metrics-host", "127.0.0.1", "--metrics-port", str(self.metrics_port)]
+        super().__init__(argv, env, log)
+
+    def applied(self) -> int:
+        """Events this process applied to Redis (duplicates not counted), from its /metrics."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+        return int(
+            sum(
+                sample.value
+                for family in text_string_to_metric_families(text)
+                for sample in family.samples
+                if sample.name == "readmodel_events_applied_total"
+            )
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return bool(condition())
+
+
+def _append_steadily(store: EventStore, events: list[Event], chunk: int = 10) -> None:
+    """Append a slice at a time, so events keep flowing while a projector is killed."""
+    for start in range(0, len(events), chunk):
+        store.append(events[start : start + chunk])
+        time.sleep(0.05)
+
+
+def _oracle(store: EventStore) -> dict[str, object]:
+    model = MemoryReadModel()
+    model.fold_all(store.iter_all())
+    return model.dump()
+
+
+def _stale_streams(store: EventStore, redis: Any, generation: str) -> list[str]:
+    """Streams whose document in Redis is not at the store's last version of that stream."""
+    last: dict[str, int] = {}
+    for stored in store.iter_all():
+        last[stored.event.stream] = stored.event.version
+    stale: list[str] = []
+    for stream, version in last.items():
+        raw = redis.hget(keys.full_key(generation, keys.stream_state(stream)), "v")
+        if raw is None or int(raw) != version:
+            stale.append(f"{stream}: Redis at {raw!r}, store at {version}")
+    return stale
+
+
+def _queue_figures(rabbitmq_url: str, topology: Topology) -> dict[int, tuple[int, int]]:
+    """Per partition: (messages ready, consumers), as RabbitMQ reports them."""
+    connection = connect(rabbitmq_url)
+    try:
+        channel: Any = connection.channel()
+        figures: dict[int, tuple[int, int]] = {}
+        for k in topology.all_partitions():
+            declared = channel.queue_declare(queue=topology.queue_name(k), passive=True)
+            figures[k] = (int(declared.message_count), int(declared.consumer_count))
+        channel.close()
+        return figures
+    finally:
+        connection.release()
+
+
+@pytest.mark.slow
+def test_the_standby_projector_takes_over_every_partition_of_a_killed_one(
+    event_store: EventStore,
+    store_url: str,
+    redis_client: Any,
+    real_redis_db: int,
+    rabbitmq_url: str,
+    suffix: str,
+    tmp_path: Path,
+) -> None:
+    history = list(generate_history(30, 4, seed=3))
+    cut = int(len(history) * BEFORE_KILL)
+    topology = Topology.with_suffix(suffix, partitions=PARTITIONS)
+    # Only the survivor can apply what is appended after the kill: it must span every partition.
+    assert {topology.partition_of(e) for e in history[cut:]} == set(topology.all_partitions())
+    generation, _ = ensure_live_generation(redis_client)
+    env = {
+        **os.environ,
+        "READMODEL_DATABASE_URL": store_url,
+        "READMODEL_BROKER_URL": rabbitmq_url,
+        "READMODEL_REDIS_URL": database_url(real_redis_db),
+        "READMODEL_PARTITIONS": str(PARTITIONS),
+        "READMODEL_METRICS_PORT": "0",  # the projectors get a port each, below
+    }
+
+    def watermark() -> int:
+        raw = redis_client.get(keys.full_key(generation, keys.WATERMARK))
+        return 0 if raw is None else int(raw)
+
+    processes: list[Process] = []
+    appender = threading.Thread(target=_append_steadily, args=(event_store, history[:cut]), daemon=True)
+    try:
+        relay_argv = ["relay", "--batch-size", "100", "--names-suffix", suffix]
+        relay = Process(relay_argv, env, tmp_path / "relay.log")
+        processes.append(relay)
+        first = Projector(env, suffix, tmp_path / "first.log")
+        processes.append(first)
+        assert _wait(lambda: first.logged("consuming"), timeout=20), first.tail()
+        # Subscribed after the first one to the same queues: waiting on every partition.
+        second = Projector(env, suffix, tmp_path / "second.log")
+        processes.append(second)
+        assert _wait(lambda: second.logged("consuming"), timeout=20), second.tail()
+
+        appender.start()
+        assert _wait(lambda: first.applied() > 0, timeout=20), first.tail()
+        time.sleep(random.Random(4).uniform(0.0, 0.5))  # somewhere in the flow, not at a batch edge
+        applied_by_first = first.applied()  # a lower bound: it may apply more before the signal lands
+        assert second.applied() == 0, "the second projector applied events while the first was active"
+        first.kill()  # -9, mid-stream: its unacknowledged deliveries go back to the queues
+        assert first.popen.returncode == -signal.SIGKILL
+        appender.join(30)
+        assert not appender.is_alive()
+        _append_steadily(event_store, history[cut:])
+
+        head = event_store.head_position()
+        assert head == len(history)
+        assert _wait(lambda: watermark() == head, timeout=30), second.tail()
+        expected = _oracle(event_store)
+        assert _wait(
+            lambda: dump_generation(redis_client, generation) == expected, timeout=15, interval=0.25
+        ), second.tail()
+
+        # Whatever the first had not applied, the second applied, and nothing twice: what it
+        # was redelivered of the first's work it found already in Redis.
+        assert len(history) - cut <= second.applied() <= len(history) - applied_by_first
+        assert second.popen.poll() is None, second.tail()
+        figures = _queue_figures(rabbitmq_url, topology)
+        # Every partition drained, by the one consumer left on it.
+        assert figures == dict.fromkeys(topology.all_partitions(), (0, 1))
+        verified = subprocess.run(
+            [READMODEL, "verify"], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert "no differences" in verified.stdout
+    finally:
+        if appender.is_alive():  # a failed wait: let it finish before the store is dropped
+            appender.join(30)
+        for process in reversed(processes):
+            process.stop()
+
+    assert event_store.load_cursor(RELAY_CURSOR).position == head
+    assert DeadLetterStore(event_store.engine).count() == 0
+    assert _stale_streams(event_store, redis_client, generation) == []
+    assert dump_generation(redis_client, generation) == expected
