@@ -4,6 +4,8 @@ Claims a free Redis database (the same claim keys the test fixtures use), loads 
 data set with load.py, starts `readmodel serve --workers 1` pinned to one core and runs wrk
 pinned to the other, against each target at 64 connections and at 1. Then the same for a
 Falcon hello-world on the same server, as the ceiling. Prints a Markdown table.
+`--workers`, `--server-cpus` and `--client-cpus` change the server's worker count and where
+server and wrk run (workers.py compares worker counts with them).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -110,52 +113,26 @@ def latency(output: str, percentile: str) -> float:
     return float(match.group(1)) * UNITS[match.group(2)]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379", help="the Redis server (no db)")
-    parser.add_argument("--port", type=int, default=5077)
-    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
-    parser.add_argument("--connections", default="64,1")
-    args = parser.parse_args()
-    connections = [int(c) for c in args.connections.split(",")]
+def serve_command(port: int, workers: int) -> list[str]:
+    """`readmodel serve` on loopback with `workers` granian workers."""
+    return [
+        "uv",
+        "run",
+        "--no-sync",
+        "readmodel",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
 
-    rows: list[tuple[str, int, Figures]] = []
-    with claimed_database(args.redis) as url:
-        loaded = subprocess.run(
-            [sys.executable, str(HERE / "load.py"), "--redis-url", url],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        data = json.loads(loaded.stdout)
-        print(f"loaded {data['events']} events; list of {data['apps_in_list']} apps", file=sys.stderr)
-        base = f"http://127.0.0.1:{args.port}/openapi/v1"
-        targets = {
-            "GET /apps (page 1)": f"{base}/apps?workspace_id={data['workspace_id']}&limit=20",
-            "GET /apps (page 3)": f"{base}/apps?workspace_id={data['workspace_id']}&limit=20&page=3",
-            "GET /apps/{id}/describe": f"{base}/apps/{data['app_id']}/describe",
-            "GET /account/sessions": f"{base}/account/sessions",
-        }
-        serve = [
-            "uv",
-            "run",
-            "--no-sync",
-            "readmodel",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(args.port),
-            "--workers",
-            "1",
-        ]
-        with server(serve, {"READMODEL_REDIS_URL": url}, args.port, core="1"):
-            for name, target in targets.items():
-                wrk(target, 8, 2, data["token"], core="0")  # warm up
-                for count in connections:
-                    rows.append((name, count, wrk(target, count, args.duration, data["token"], core="0")))
-    hello = [
+
+def hello_command(port: int, workers: int) -> list[str]:
+    """The Falcon hello-world under the same server, for the ceiling."""
+    return [
         "uv",
         "run",
         "--no-sync",
@@ -166,19 +143,65 @@ def main() -> None:
         "--host",
         "127.0.0.1",
         "--port",
-        str(args.port + 1),
+        str(port),
         "--workers",
-        "1",
+        str(workers),
         "--no-log",
         "--working-dir",
         str(HERE),
         "hello:create",
     ]
-    with server(hello, {}, args.port + 1, core="1"):
+
+
+def load_data(redis_url: str, *extra: str) -> dict[str, Any]:
+    """Run load.py into `redis_url` (flushed first) and return what it printed."""
+    loaded = subprocess.run(
+        [sys.executable, str(HERE / "load.py"), "--redis-url", redis_url, *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(loaded.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379", help="the Redis server (no db)")
+    parser.add_argument("--port", type=int, default=5077)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", default="64,1")
+    parser.add_argument("--workers", type=int, default=1, help="granian workers of both servers")
+    parser.add_argument("--server-cpus", default="1", help="taskset CPU list of the server")
+    parser.add_argument("--client-cpus", default="0", help="taskset CPU list of wrk")
+    args = parser.parse_args()
+    connections = [int(c) for c in args.connections.split(",")]
+
+    rows: list[tuple[str, int, Figures]] = []
+    with claimed_database(args.redis) as url:
+        data = load_data(url)
+        print(f"loaded {data['events']} events; list of {data['apps_in_list']} apps", file=sys.stderr)
+        base = f"http://127.0.0.1:{args.port}/openapi/v1"
+        targets = {
+            "GET /apps (page 1)": f"{base}/apps?workspace_id={data['workspace_id']}&limit=20",
+            "GET /apps (page 3)": f"{base}/apps?workspace_id={data['workspace_id']}&limit=20&page=3",
+            "GET /apps/{id}/describe": f"{base}/apps/{data['app_id']}/describe",
+            "GET /account/sessions": f"{base}/account/sessions",
+        }
+        serve = serve_command(args.port, args.workers)
+        with server(serve, {"READMODEL_REDIS_URL": url}, args.port, core=args.server_cpus):
+            for name, target in targets.items():
+                wrk(target, 8, 2, data["token"], core=args.client_cpus)  # warm up
+                for count in connections:
+                    figures = wrk(target, count, args.duration, data["token"], core=args.client_cpus)
+                    rows.append((name, count, figures))
+    hello = hello_command(args.port + 1, args.workers)
+    with server(hello, {}, args.port + 1, core=args.server_cpus):
         target = f"http://127.0.0.1:{args.port + 1}/hello"
-        wrk(target, 8, 2, None, core="0")
+        wrk(target, 8, 2, None, core=args.client_cpus)
         for count in connections:
-            rows.append(("Falcon hello (ceiling)", count, wrk(target, count, args.duration, None, core="0")))
+            figures = wrk(target, count, args.duration, None, core=args.client_cpus)
+            rows.append(("Falcon hello (ceiling)", count, figures))
 
     print("| target | connections | req/s | p50 ms | p99 ms | errors |")
     print("|---|---:|---:|---:|---:|---|")
