@@ -16,6 +16,7 @@ DEFAULT_DIFY_VERSION = "1.14.0"
 _DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
 _BROKER_SCHEMES = ("memory", "amqp", "amqps", "pyamqp", "redis", "rediss")
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")  # a Redis Cluster: any node, the others are discovered
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,7 @@ class Settings:
         _check_url("READMODEL_BROKER_URL", broker_url, _BROKER_SCHEMES)
         redis_url = env.get("READMODEL_REDIS_URL") or EMBEDDED
         if redis_url != EMBEDDED:
-            _check_url("READMODEL_REDIS_URL", redis_url, _REDIS_SCHEMES)
+            _check_url("READMODEL_REDIS_URL", redis_url, _REDIS_SCHEMES, cluster=True)
         limits = UploadLimits(
             image_file_size_limit=_int(env, "UPLOAD_IMAGE_FILE_SIZE_LIMIT", 10),
             video_file_size_limit=_int(env, "UPLOAD_VIDEO_FILE_SIZE_LIMIT", 100),
@@ -117,14 +118,14 @@ class Settings:
         }
 
 
-def _check_url(name: str, value: str, schemes: tuple[str, ...]) -> None:
+def _check_url(name: str, value: str, schemes: tuple[str, ...], *, cluster: bool = False) -> None:
     try:
         parts = urlsplit(value)
     except ValueError as exc:
         raise ConfigurationError(f"{name}: malformed URL ({exc})") from exc
-    if "cluster" in parts.scheme:
-        # The read and apply scripts span several hash slots (docs/architecture.md).
-        raise ConfigurationError(f"{name}: Redis Cluster URLs ({parts.scheme}://) are not supported yet")
+    if "cluster" in parts.scheme and not (cluster and parts.scheme in CLUSTER_SCHEMES):
+        expected = f" (expected one of {', '.join(CLUSTER_SCHEMES)})" if cluster else " (not supported here)"
+        raise ConfigurationError(f"{name}: Redis Cluster URL scheme {parts.scheme}://{expected}")
     scheme = parts.scheme.split("+", 1)[0]
     if scheme not in schemes:
         raise ConfigurationError(

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.broker",
     "tests.fixtures.redis_server",
+    "tests.fixtures.redis_cluster",
 ]

@@ -9,6 +9,7 @@ the per-event oracle.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from projector.fold.derive import (
@@ -22,9 +23,33 @@ from projector.fold.fold import fold
 from projector.fold.projection import Duplicate, Gap, StateView
 from projector.fold.records import Op, Records, diff
 from projector.fold.state import AccountState, AppState, SessionState, State, WorkspaceState
+from shared.errors import EventValidationError
 from shared.events import StoredEvent
 from shared.events.payloads import is_known_type
 from shared.readmodel import keys
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePart:
+    """The operations on one entity's records, and the stream versions they derive from.
+
+    On one Redis a batch applies atomically, so only `BatchChange.ops` matters. A Redis
+    Cluster applies a batch slot by slot, and uses `sources` (stream, start version, end
+    version) to refuse a difference that does not start where the slot's records are.
+    """
+
+    sources: tuple[tuple[str, int, int], ...]
+    ops: tuple[Op, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """One stream's folded state moving from `start` to `end`: `ops` write it."""
+
+    stream: str
+    start: int
+    end: int
+    ops: tuple[Op, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +58,16 @@ class BatchChange:
 
     position: int
     checks: tuple[tuple[str, int], ...]
-    ops: tuple[Op, ...]
+    states: tuple[StateChange, ...]
+    parts: tuple[ChangePart, ...]
+
+    @property
+    def ops(self) -> list[Op]:
+        """Every operation: the stream states, then the records."""
+        found = [op for state in self.states for op in state.ops]
+        for part in self.parts:
+            found.extend(part.ops)
+        return found
 
 
 @dataclass(slots=True)
@@ -54,6 +88,25 @@ class BatchFold:
             self.start[stream] = found
             self.current[stream] = found
         return found
+
+    def look_ahead(self, stream: str, events: Iterable[StoredEvent]) -> None:
+        """Read a stream as of later events than Redis holds, without taking it over.
+
+        For a stream another writer is applying: records derived from it (an app's author
+        name) use the later state, but its own records and state stay that writer's.
+        """
+        version, state = self.read(stream)
+        try:
+            for stored in events:
+                event = stored.event
+                if event.version != version + 1:
+                    break
+                if is_known_type(event.type):
+                    state = fold(state, event.payload(), event, stored.position)
+                version = event.version
+        except EventValidationError:
+            pass  # its writer dead-letters it; nothing read here can depend on it
+        self.start[stream] = self.current[stream] = (version, state)
 
     def step(self, stored: StoredEvent) -> Duplicate | Gap | str | None:
         """Fold one event; returns Duplicate, Gap, or why it was skipped (None when folded).
@@ -79,42 +132,48 @@ class BatchFold:
     def change(self) -> BatchChange:
         """The net operations from the start states to the end states."""
         self._app_index.clear()
-        old: Records = {}
-        new: Records = {}
+        states: list[StateChange] = []
+        parts: list[ChangePart] = []
         apps: dict[str, None] = {}
         for stream in list(self.changed):
             version, end = self.current[stream]
-            _, begin = self.start[stream]
-            new.update(stream_records(stream, version, end))
+            start_version, begin = self.start[stream]
+            states.append(
+                StateChange(
+                    stream, start_version, version, tuple(diff({}, stream_records(stream, version, end)))
+                )
+            )
             kind, _, entity_id = stream.partition(":")
             if kind == "app":
                 apps[stream] = None
             elif kind == "account":
                 assert begin is None or isinstance(begin, AccountState)
                 assert end is None or isinstance(end, AccountState)
-                old.update(account_records(begin))
-                new.update(account_records(end))
+                parts.append(self._part((stream,), account_records(begin), account_records(end)))
                 if _name(begin) != _name(end):
                     apps.update(self._fan_out(keys.account_apps(entity_id), "created_by", entity_id))
             elif kind == "workspace":
                 assert begin is None or isinstance(begin, WorkspaceState)
                 assert end is None or isinstance(end, WorkspaceState)
-                old.update(workspace_records(begin))
-                new.update(workspace_records(end))
+                parts.append(self._part((stream,), workspace_records(begin), workspace_records(end)))
                 if _name(begin) != _name(end):
                     apps.update(self._fan_out(keys.workspace_apps(entity_id), "workspace_id", entity_id))
             elif kind == "session":
                 assert begin is None or isinstance(begin, SessionState)
                 assert end is None or isinstance(end, SessionState)
-                old.update(session_records(begin))
-                new.update(session_records(end))
+                parts.append(self._part((stream,), session_records(begin), session_records(end)))
         for stream in apps:
-            self._app(stream, old, new)
+            parts.append(self._app(stream))
         return BatchChange(
             position=self.position,
             checks=tuple((stream, version) for stream, (version, _) in self.start.items()),
-            ops=tuple(diff(old, new)),
+            states=tuple(states),
+            parts=tuple(part for part in parts if part.ops),
         )
+
+    def _part(self, streams: tuple[str, ...], old: Records, new: Records) -> ChangePart:
+        sources = tuple((stream, self.start[stream][0], self.current[stream][0]) for stream in streams)
+        return ChangePart(sources, tuple(diff(old, new)))
 
     def _fan_out(self, set_key: str, attribute: str, entity_id: str) -> dict[str, None]:
         """Every app a rename reaches: those in Redis plus those this batch changed."""
@@ -135,18 +194,21 @@ class BatchFold:
             self._app_index[attribute] = index
         return index
 
-    def _app(self, stream: str, old: Records, new: Records) -> None:
+    def _app(self, stream: str) -> ChangePart:
         self.read(stream)
         _, begin = self.start[stream]
         _, end = self.current[stream]
         assert begin is None or isinstance(begin, AppState)
         assert end is None or isinstance(end, AppState)
         # Which records exist depends on the app alone, so the "before" side needs no names.
-        old.update(app_records(begin, None, None, render=False))
-        if end is not None:
-            _, account = self.read(f"account:{end.created_by}")
-            _, workspace = self.read(f"workspace:{end.workspace_id}")
-            new.update(app_records(end, _name(account), _name(workspace)))
+        old = app_records(begin, None, None, render=False)
+        if end is None:
+            return self._part((stream,), old, {})
+        account_stream, workspace_stream = f"account:{end.created_by}", f"workspace:{end.workspace_id}"
+        _, account = self.read(account_stream)
+        _, workspace = self.read(workspace_stream)
+        new = app_records(end, _name(account), _name(workspace))
+        return self._part((stream, account_stream, workspace_stream), old, new)
 
 
 def _name(state: State | None) -> str | None:

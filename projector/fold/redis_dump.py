@@ -6,8 +6,10 @@ from typing import Any
 
 from shared.readmodel import keys
 
-# The watermark and a rebuild's poison list are bookkeeping, not part of the folded documents.
+# The watermark, a rebuild's poison list and the cluster's bookkeeping are not documents.
 _EXCLUDED = frozenset({keys.WATERMARK, keys.POISON})
+# A cluster slot's dependency versions and a writer's stream locks.
+_BOOKKEEPING_PREFIXES = (f"{keys.DEPENDENCIES}:{{", keys.stream_lock(""))
 _SCAN_COUNT = 1000
 
 
@@ -19,7 +21,11 @@ def dump_generation(redis: Any, generation: str) -> dict[str, object]:
         name.decode() if isinstance(name, bytes) else name
         for name in redis.scan_iter(match=keys.generation_pattern(generation), count=_SCAN_COUNT)
     ]
-    names = [name for name in names if name[len(prefix) :] not in _EXCLUDED]
+    names = [
+        name
+        for name in names
+        if name[len(prefix) :] not in _EXCLUDED and not name[len(prefix) :].startswith(_BOOKKEEPING_PREFIXES)
+    ]
     pipe = redis.pipeline(transaction=False)
     for name in names:
         pipe.type(name)

@@ -18,19 +18,7 @@ for _ = 1, checks do
   if current ~= tonumber(ARGV[i + 1]) then return 'conflict' end
   i = i + 2
 end
-local ops = tonumber(ARGV[i])
-i = i + 1
-for _ = 1, ops do
-  local op, key = ARGV[i], prefix .. ARGV[i + 1]
-  if op == 'hset' then redis.call('HSET', key, ARGV[i + 2], ARGV[i + 3])
-  elseif op == 'hdel' then redis.call('HDEL', key, ARGV[i + 2])
-  elseif op == 'zadd' then redis.call('ZADD', key, ARGV[i + 3], ARGV[i + 2])
-  elseif op == 'zrem' then redis.call('ZREM', key, ARGV[i + 2])
-  elseif op == 'sadd' then redis.call('SADD', key, ARGV[i + 2])
-  elseif op == 'srem' then redis.call('SREM', key, ARGV[i + 2])
-  end
-  i = i + 4
-end
+apply_ops(prefix, i + 1, tonumber(ARGV[i]))
 local watermark = prefix .. '{meta}:wm'
 if position > tonumber(redis.call('GET', watermark) or '0') then
   redis.call('SET', watermark, position)

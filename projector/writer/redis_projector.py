@@ -9,20 +9,25 @@ a state that moved meanwhile is recomputed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any, Protocol
 
 from projector.fold.batch import BatchChange, BatchFold
 from projector.fold.projection import Duplicate, Gap
+from projector.writer.cluster_apply import OK, ClusterApplier, RetryPlan
 from projector.writer.redis_view import RedisView
+from projector.writer.scripts import lua_script
+from projector.writer.stream_locks import StreamLocks
 from shared.errors import EventValidationError, ReadModelError
 from shared.events import StoredEvent
 from shared.readmodel import keys
+from shared.readmodel.connection import is_cluster
 
-APPLY_SCRIPT = resources.files("projector.writer").joinpath("apply.lua").read_text()
-_MAX_ROUNDS = 5
+APPLY_SCRIPT = lua_script("apply.lua")
+_MAX_ROUNDS = 12
+_CONFLICT_PAUSE = 0.005  # seconds, times the round: lets the other writer finish its steps
 
 
 class StreamReader(Protocol):
@@ -69,6 +74,9 @@ class RedisProjector:
         self._store = store
         self._generation = generation
         self._apply = redis.register_script(APPLY_SCRIPT)
+        # A cluster cannot apply a batch in one script: it goes slot by slot (cluster_apply).
+        self._cluster = ClusterApplier(redis) if is_cluster(redis) else None
+        self._locks = StreamLocks(redis) if self._cluster is not None else None
 
     @property
     def generation(self) -> str | None:
@@ -86,26 +94,61 @@ class RedisProjector:
         """Apply a batch; events the batch could not settle are reported, never half-applied."""
         result = BatchResult()
         pending = sorted(events, key=lambda e: e.position)
-        for _ in range(_MAX_ROUNDS):
+        plan = RetryPlan()
+        for round_number in range(_MAX_ROUNDS):
             if not pending:
                 return result
-            pending = self._round(pending, result)
+            if round_number:
+                time.sleep(_CONFLICT_PAUSE * round_number)
+            pending = self._round(pending, result, plan)
         for stored in pending:
             result.poison.append(Poison(stored, "could not be applied after repeated conflicts"))
         return result
 
-    def _round(self, events: list[StoredEvent], result: BatchResult) -> list[StoredEvent]:
+    def _round(self, events: list[StoredEvent], result: BatchResult, plan: RetryPlan) -> list[StoredEvent]:
+        """Fold and apply `events` (following `plan`, then emptied); return those to retry."""
+        given = plan.take()
+        deferred = [stored for stored in events if given.holds_back(stored.event)]
+        if deferred:
+            events = [stored for stored in events if not given.holds_back(stored.event)]
         generation = self.live_generation()
+        owned = {stored.event.stream for stored in events}
+        held = self._locks.acquire(generation, owned) if self._locks is not None else None
+        try:
+            return self._fold_and_send(generation, events, result, given, plan, owned) + deferred
+        finally:
+            if held is not None and self._locks is not None:
+                self._locks.release(held)
+
+    def _fold_and_send(
+        self,
+        generation: str,
+        events: list[StoredEvent],
+        result: BatchResult,
+        given: RetryPlan,
+        plan: RetryPlan,
+        owned: set[str],
+    ) -> list[StoredEvent]:
         view = RedisView(self._redis, generation)
-        view.prefetch(stored.event.stream for stored in events)
+        view.prefetch([*given.targets, *owned])
         view.prefetch_app_context()
         view.prefetch_sets(_fan_out_sets(events))
         batch = BatchFold(view)
         folded: list[tuple[StoredEvent, str | None]] = []
         blocked: dict[str, str] = {}
+        for stream, version in given.targets.items():
+            # A cluster slot's records are past this stream's state: read its events up to
+            # there from the store first (cluster_apply.py explains when and why).
+            applied, _ = batch.read(stream)
+            later = self._store.read_stream(stream, applied + 1, version) if version > applied else []
+            if stream not in owned:
+                batch.look_ahead(stream, later)
+                continue
+            for earlier in later:
+                self._fold_one(earlier, batch, folded, blocked, result, fill_gaps=False)
         for stored in events:
             self._fold_one(stored, batch, folded, blocked, result, fill_gaps=True)
-        return self._send(batch, folded, result)
+        return self._send(generation, batch, folded, result, plan)
 
     def _fold_one(
         self,
@@ -145,17 +188,30 @@ class RedisProjector:
         folded.append((stored, outcome))
 
     def _send(
-        self, batch: BatchFold, folded: list[tuple[StoredEvent, str | None]], result: BatchResult
+        self,
+        generation: str,
+        batch: BatchFold,
+        folded: list[tuple[StoredEvent, str | None]],
+        result: BatchResult,
+        plan: RetryPlan,
     ) -> list[StoredEvent]:
         """Apply the batch's net effect in one atomic call; return the events to recompute."""
         if not folded:
             return []
         change = batch.change()
-        answer = self._apply(keys=[], args=apply_arguments(self._generation or "", change))
-        status = answer.decode() if isinstance(answer, bytes) else str(answer)
+        if self._cluster is not None:
+            # The generation was read before the fold: a flip since then sends this batch to
+            # the old generation, and the rebuild's catch-up after its flip applies it again.
+            outcome = self._cluster.apply(generation, change)
+            status = outcome.status
+            for stream, version in outcome.plan.targets.items():
+                plan.aim(stream, version, cap=stream in outcome.plan.capped)
+        else:
+            answer = self._apply(keys=[], args=apply_arguments(self._generation or "", change))
+            status = answer.decode() if isinstance(answer, bytes) else str(answer)
         if status == "nogen":
             raise NoGenerationError("the live generation disappeared while applying")
-        if status != "ok":  # a stream moved under us (another writer): recompute from Redis
+        if status != OK:  # a stream moved under us (another writer): recompute from Redis
             return [stored for stored, _ in folded]
         for stored, skipped in folded:
             result.applied.append(stored)
@@ -182,7 +238,8 @@ def apply_arguments(generation: str, change: BatchChange) -> list[Any]:
     for stream, version in change.checks:
         args.append(keys.stream_state(stream))
         args.append(version)
-    args.append(len(change.ops))
-    for op in change.ops:
+    ops = change.ops
+    args.append(len(ops))
+    for op in ops:
         args.extend(op)
     return args

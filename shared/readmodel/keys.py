@@ -37,6 +37,9 @@ WATERMARK = "{meta}:wm"  # the highest store position applied
 HEAL_RECORD = "rm:{meta}:healed"  # hash: what the last self-heal found, when, into which generation
 HEAL_LOCK = "rm:{meta}:healing"  # held by the one process rebuilding after a loss
 POISON = "{meta}:poison"  # hash: position -> reason, events a rebuild could not apply
+# On a Redis Cluster only: `deps:{<tag>}`, per slot, the stream versions its records derive
+# from (see projector/writer/cluster_apply.py). Bookkeeping, not part of the documents.
+DEPENDENCIES = "deps"
 
 
 # --- per stream: the folded state and its version ---------------------------------------
@@ -45,6 +48,11 @@ POISON = "{meta}:poison"  # hash: position -> reason, events a rebuild could not
 def stream_state(stream: str) -> str:
     """Hash {v: version, s: state JSON} of one stream; `v` drives the effectively-once check."""
     return f"st:{stream}"
+
+
+def stream_lock(stream: str) -> str:
+    """On a Redis Cluster only: a writer's short lock on a stream (projector/writer/stream_locks.py)."""
+    return f"lock:{stream}"
 
 
 # --- workspaces --------------------------------------------------------------------------

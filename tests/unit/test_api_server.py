@@ -56,8 +56,6 @@ def test_serve_refuses_the_embedded_redis(capsys: pytest.CaptureFixture[str]) ->
 def test_create_app_needs_a_real_redis_url_without_a_client() -> None:
     with pytest.raises(ConfigurationError, match="READMODEL_REDIS_URL"):
         create_app(Settings.from_env({}))
-    with pytest.raises(ConfigurationError, match="cluster"):
-        create_app(Settings.from_env({"READMODEL_REDIS_URL": "redis+cluster://127.0.0.1:7000"}))
 
 
 def test_a_redis_that_lost_the_scripts_gets_them_again(fake_redis: Any) -> None:

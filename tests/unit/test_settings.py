@@ -24,6 +24,11 @@ def test_postgres_urls_get_the_psycopg_driver() -> None:
     assert settings.database_url == "postgresql+psycopg://u@db/x"
 
 
+def test_a_redis_cluster_url_is_accepted_for_the_read_model() -> None:
+    settings = Settings.from_env({"READMODEL_REDIS_URL": "redis+cluster://127.0.0.1:7000"})
+    assert settings.redis_url == "redis+cluster://127.0.0.1:7000"
+
+
 def test_upload_limits_use_difys_names() -> None:
     settings = Settings.from_env({"UPLOAD_IMAGE_FILE_SIZE_LIMIT": "12", "WORKFLOW_FILE_UPLOAD_LIMIT": "3"})
     assert settings.upload_limits.image_file_size_limit == 12
@@ -36,7 +41,8 @@ def test_upload_limits_use_difys_names() -> None:
         ("READMODEL_DATABASE_URL", "mysql://db/x", "unsupported URL scheme"),
         ("READMODEL_BROKER_URL", "amqp://", "no host"),
         ("READMODEL_REDIS_URL", "redis://127.0.0.1:notaport/0", "bad port"),
-        ("READMODEL_REDIS_URL", "redis+cluster://127.0.0.1:7000", "Redis Cluster"),
+        ("READMODEL_REDIS_URL", "redis-cluster://127.0.0.1:7000", "redis+cluster"),
+        ("READMODEL_BROKER_URL", "redis+cluster://127.0.0.1:7000", "not supported"),
         ("READMODEL_PORT", "eighty", "expected an integer"),
         ("READMODEL_PORT", "70000", "out of range"),
         ("READMODEL_STALL_SECONDS", "-1", "must be positive"),

@@ -1,0 +1,29 @@
+-- Apply one batch's operations that fall in one Redis Cluster slot, unless they are stale.
+-- KEYS[1] the slot's dependency hash: stream -> the version its records here derive from.
+-- ARGV: the generation's key prefix, the number of sources, per source (stream, the version
+-- the batch started from, the version it ends at; equal for a stream only read), the number
+-- of operations, per operation (op, key suffix, field/member, value).
+-- The operations are a difference from the start versions, so they apply where the slot's
+-- records derive from at most the start version (or already from the end version: a retry).
+-- Otherwise nothing is written and the reply names the stream and the version seen:
+-- {'conflict', stream, v} when v is past the end (another projector got further: bring the
+-- stream up to v and recompute), {'split', stream, v} when v lies between (a batch that
+-- stopped half-way: recompute up to v first, then the rest).
+local deps = KEYS[1]
+local prefix = ARGV[1]
+local sources = tonumber(ARGV[2])
+local i = 3
+for _ = 1, sources do
+  local seen = tonumber(redis.call('HGET', deps, ARGV[i]) or '0')
+  local start, finish = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  if seen > finish then return {'conflict', ARGV[i], tostring(seen)} end
+  if seen > start and seen < finish then return {'split', ARGV[i], tostring(seen)} end
+  i = i + 3
+end
+apply_ops(prefix, i + 1, tonumber(ARGV[i]))
+i = 3
+for _ = 1, sources do
+  redis.call('HSET', deps, ARGV[i], ARGV[i + 2])
+  i = i + 3
+end
+return 'ok'
