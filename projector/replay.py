@@ -23,6 +23,8 @@ from projector.writer import RedisProjector
 from projector.writer.redis_projector import StreamReader
 from shared.events import StoredEvent
 from shared.readmodel import keys
+from shared.readmodel.cluster_reads import POINTER_TTL
+from shared.readmodel.connection import is_cluster
 
 _FLIP_SCRIPT = """
 -- Make ARGV[1] live only if it is not behind the live generation's watermark, so a reader
@@ -109,6 +111,7 @@ class Rebuild:
         on_progress: Callable[[Progress], None] | None = None,
         cursor_factory: Callable[[int | None, int], Any],
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._store = store
         self._redis = redis
@@ -116,7 +119,11 @@ class Rebuild:
         self._on_progress = on_progress or (lambda _: None)
         self._cursor_factory = cursor_factory
         self._clock = clock
+        self._sleep = sleep
         self._flip = redis.register_script(_FLIP_SCRIPT)
+        # Readers on a cluster keep the pointer they read for a while (cluster_reads.py):
+        # the old generation stays whole until none can still be reading it.
+        self._grace = 2 * POINTER_TTL if is_cluster(redis) else 0.0
 
     def run(self, *, restart: bool = False) -> ReplaySummary:
         started = self._clock()
@@ -133,6 +140,7 @@ class Rebuild:
             status, detail = self._try_flip(generation)
             if status == "flipped":
                 previous = detail or None
+                flipped_at = self._clock()
                 break
             self._catch_up(checkpoint, total, started, "catching up")
         else:
@@ -142,6 +150,7 @@ class Rebuild:
         self._catch_up(checkpoint, total, started, "after flip")
         self._redis.delete(keys.REPLAY_POINTER)
         if previous and previous != generation:
+            self._sleep(max(0.0, flipped_at + self._grace - self._clock()))
             delete_generation(self._redis, previous)
         seconds = self._clock() - started
         return ReplaySummary(

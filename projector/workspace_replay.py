@@ -3,8 +3,9 @@
 A whole-model rebuild writes a new generation; one workspace does not need that. Its
 streams (the workspace and its apps) are folded from the store in memory, their records
 derived with the live accounts' names, compared with what the live generation holds, and
-the difference is applied with the same guarded apply script as the projector: if the live
-projector moved any of those streams meanwhile, the repair is recomputed.
+the difference is applied with the same guarded apply script as the projector (slot by slot
+on a cluster): if the live projector moved any of those streams meanwhile, the repair is
+recomputed.
 """
 
 from __future__ import annotations
@@ -12,16 +13,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from projector.fold.batch import BatchChange, ChangePart, StateChange
 from projector.fold.derive import app_records, stream_records, workspace_records
 from projector.fold.memory import MemoryReadModel
-from projector.fold.records import HASH, SET, ZSET, RecordKey, Records, RecordValue, diff
+from projector.fold.records import HASH, SET, ZSET, Op, RecordKey, Records, RecordValue, diff
 from projector.fold.scope import WorkspaceScope
 from projector.fold.state import AccountState, AppState, State, WorkspaceState
 from projector.generations import live_generation
+from projector.writer.cluster_apply import OK, ClusterApplier
 from projector.writer.redis_projector import APPLY_SCRIPT, NoGenerationError
 from projector.writer.redis_view import RedisView
 from shared.events import StoredEvent
 from shared.readmodel import keys
+from shared.readmodel.connection import is_cluster
 
 _ATTEMPTS = 5
 
@@ -64,6 +68,7 @@ def replay_workspace(store: WorkspaceEvents, redis: Any, workspace_id: str) -> W
     workspace_id = workspace_id.lower()
     events = _workspace_events(store, workspace_id)
     apply = redis.register_script(APPLY_SCRIPT)
+    cluster = ClusterApplier(redis) if is_cluster(redis) else None
     for _ in range(_ATTEMPTS):
         generation = live_generation(redis)
         if generation is None:
@@ -78,16 +83,45 @@ def replay_workspace(store: WorkspaceEvents, redis: Any, workspace_id: str) -> W
         scope = WorkspaceScope(workspace_id, apps)
         actual = _actual(redis, generation, scope, _candidates(redis, generation, scope, desired, streams))
         ops = diff(actual, desired)
-        args: list[Any] = ["", keys.LIVE_POINTER, 0, len(checks)]
-        for stream, version in checks:
-            args.extend((keys.stream_state(stream), version))
-        args.append(len(ops))
-        for op in ops:
-            args.extend(op)
-        answer = apply(keys=[], args=args)
-        if (answer.decode() if isinstance(answer, bytes) else str(answer)) == "ok":
+        if cluster is not None:
+            applied = cluster.apply(generation, _cluster_change(model, checks, ops)).status == OK
+        else:
+            args: list[Any] = ["", keys.LIVE_POINTER, 0, len(checks)]
+            for stream, version in checks:
+                args.extend((keys.stream_state(stream), version))
+            args.append(len(ops))
+            for op in ops:
+                args.extend(op)
+            answer = apply(keys=[], args=args)
+            applied = (answer.decode() if isinstance(answer, bytes) else str(answer)) == "ok"
+        if applied:
             return WorkspaceRepair(workspace_id, generation, len(events), len(ops))
     raise RuntimeError(f"workspace {workspace_id} kept changing while it was being rebuilt; try again")
+
+
+def _cluster_change(model: MemoryReadModel, checks: list[tuple[str, int]], ops: list[Op]) -> BatchChange:
+    """The repair as a cluster applies it: each state moves only from the version read live,
+    and no record is written over one derived from a later version."""
+    by_state: dict[str, list[Op]] = {}
+    records: list[Op] = []
+    states = {keys.stream_state(stream): stream for stream, _ in checks}
+    for op in ops:
+        stream = states.get(op[1])
+        if stream is None:
+            records.append(op)
+        else:
+            by_state.setdefault(stream, []).append(op)
+    folded = {stream: model.state(stream)[0] for stream, _ in checks}
+    return BatchChange(
+        position=0,
+        checks=tuple(checks),
+        states=tuple(
+            StateChange(stream, live, folded[stream], tuple(by_state[stream]))
+            for stream, live in checks
+            if stream in by_state
+        ),
+        parts=(ChangePart(tuple((s, v, v) for s, v in folded.items()), tuple(records)),),
+    )
 
 
 def _workspace_events(store: WorkspaceEvents, workspace_id: str) -> list[StoredEvent]:

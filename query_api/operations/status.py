@@ -14,6 +14,7 @@ from query_api.operations.probe import StoreProbe
 from query_api.operations.readiness import Readiness
 from shared.errors import StoreError
 from shared.readmodel import keys
+from shared.readmodel.connection import bounded_scan
 
 
 def _glob_escape(text: str) -> str:
@@ -125,21 +126,14 @@ class OpsStatus:
         prefix = keys.full_key(live, "")
         pattern = _glob_escape(prefix) + keys.app_index("*")
         found: list[tuple[str, str]] = []
-        seen = 0
-        cursor = 0
-        complete = False
-        step = min(500, self._scan_budget)
-        while seen < self._scan_budget:
-            cursor, batch = self._redis.scan(cursor, match=pattern, count=step)
-            seen += step
-            for raw in batch:
-                key = raw.decode()
-                workspace = key[len(prefix) :].removeprefix("ws:{").removesuffix("}:idx")
-                if workspace and not any(c in workspace for c in "{}:"):
-                    found.append((workspace, key))
-            if cursor == 0:
-                complete = True
-                break
+        names, complete = bounded_scan(
+            self._redis, pattern, budget=self._scan_budget, step=min(500, self._scan_budget)
+        )
+        for raw in names:
+            key = raw.decode()
+            workspace = key[len(prefix) :].removeprefix("ws:{").removesuffix("}:idx")
+            if workspace and not any(c in workspace for c in "{}:"):
+                found.append((workspace, key))
         pipe = self._redis.pipeline(transaction=False)
         for _, key in found:
             pipe.zcard(key)

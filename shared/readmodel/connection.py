@@ -26,3 +26,26 @@ def connect(url: str) -> Any:
 def is_cluster(client: Any) -> bool:
     """True for a Redis Cluster client: multi-key scripts must then stay inside one slot."""
     return isinstance(client, RedisCluster)
+
+
+def bounded_scan(redis: Any, pattern: str, *, budget: int, step: int) -> tuple[list[bytes], bool]:
+    """Keys matching `pattern`, examining about `budget` keys at most (on every master of a
+    cluster together); True when the whole keyspace was examined."""
+    nodes = redis.get_primaries() if is_cluster(redis) else [None]
+    found: list[bytes] = []
+    examined = 0
+    for node in nodes:
+        cursor = 0
+        while True:
+            if examined >= budget:
+                return found, False
+            if node is None:
+                cursor, batch = redis.scan(cursor, match=pattern, count=step)
+            else:
+                cursors, batch = redis.scan(cursor, match=pattern, count=step, target_nodes=node)
+                cursor = cursors[node.name]
+            examined += step
+            found.extend(batch)
+            if cursor == 0:
+                break
+    return found, True

@@ -4,30 +4,29 @@ Each read script starts with `lua/read_prelude.lua` (live generation, watermark,
 caller's token and account status) and adds what its route needs, so a request costs one
 EVALSHA. Data comes back only for a caller the script can already tell is allowed; the
 API still decides every refusal itself, in the contract's order, from the returned facts.
+On a Redis Cluster the same scripts run in their data's slot, after one round trip for the
+caller (`cluster_reads.py`), and answer in the same shape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import orjson
 from redis.exceptions import NoScriptError
 
 from shared.auth.subjects import TokenRecord
+from shared.readmodel.cluster_reads import ClusterScripts
+from shared.readmodel.connection import is_cluster
+from shared.readmodel.read_scripts import ACCOUNT, APP, APPS, SCRIPTS, SESSIONS, read_script
 
 # Fields of an app's hash, by what they hold.
 SUMMARY = "summary"
 PARAMETERS = "params"
 INFO = "info"
 INPUT_SCHEMA = "schema"
-
-
-def _script(name: str) -> str:
-    folder = resources.files("shared.readmodel").joinpath("lua")
-    return folder.joinpath("read_prelude.lua").read_text() + folder.joinpath(name).read_text()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +93,9 @@ class ReadModelReader:
     """The read scripts, registered once on a Redis client (redis-py or fakeredis)."""
 
     def __init__(self, redis: Any) -> None:
-        self._redis = redis
-        self._apps = redis.register_script(_script("read_apps.lua"))
-        self._app = redis.register_script(_script("read_app.lua"))
-        self._account = redis.register_script(_script("read_account.lua"))
-        self._sessions = redis.register_script(_script("read_sessions.lua"))
+        self._run: Callable[..., list[Any]] = (
+            ClusterScripts(redis).run if is_cluster(redis) else _OneRedisScripts(redis).run
+        )
 
     def app_page(
         self,
@@ -113,7 +110,7 @@ class ReadModelReader:
         limit: int,
     ) -> AppPageRead:
         """A page of visible apps (created_at newest first, then id descending), filtered."""
-        reply = self._run(self._apps, token_hash, now_ms, workspace_id, mode, tag, name_needle, offset, limit)
+        reply = self._run(APPS, token_hash, now_ms, workspace_id, mode, tag, name_needle, offset, limit)
         return AppPageRead(
             head=_head(reply),
             workspace_id=workspace_id,
@@ -124,7 +121,7 @@ class ReadModelReader:
 
     def app(self, token_hash: str, now_ms: int, app_id: str, fields: Sequence[str]) -> AppRead:
         """An app's documents; `app_id` '' (not an id) finds nothing."""
-        reply = self._run(self._app, token_hash, now_ms, app_id, *fields)
+        reply = self._run(APP, token_hash, now_ms, app_id, *fields)
         values = reply[11:]
         return AppRead(
             head=_head(reply),
@@ -135,7 +132,7 @@ class ReadModelReader:
 
     def account(self, token_hash: str, now_ms: int) -> AccountRead:
         """The caller's account and memberships, ordered by when each was joined."""
-        reply = self._run(self._account, token_hash, now_ms)
+        reply = self._run(ACCOUNT, token_hash, now_ms)
         memberships: list[Membership] = []
         tail = reply[13:]
         for i in range(0, len(tail) - 3, 4):
@@ -162,17 +159,26 @@ class ReadModelReader:
         self, token_hash: str, now_ms: int, *, sso_subject: str, offset: int, limit: int
     ) -> SessionPageRead:
         """A page of live sessions; an SSO caller's are found by `sso_subject` (keys.sso_subject)."""
-        reply = self._run(self._sessions, token_hash, now_ms, sso_subject, offset, limit)
+        reply = self._run(SESSIONS, token_hash, now_ms, sso_subject, offset, limit)
         return SessionPageRead(
             head=_head(reply),
             total=int(reply[9]),
             rows=tuple(filter(None, reply[10:])),
         )
 
-    def _run(self, script: Any, *args: Any) -> list[Any]:
+
+class _OneRedisScripts:
+    """The read scripts on one Redis: everything in one EVALSHA."""
+
+    def __init__(self, redis: Any) -> None:
+        self._redis = redis
+        self._scripts = {name: redis.register_script(read_script(name)) for name in SCRIPTS}
+
+    def run(self, name: str, *args: Any) -> list[Any]:
         # EVALSHA straight through execute_command: redis-py's Script wrapper costs a few
         # microseconds a call on the hottest path. A server that lost the script (restart,
         # SCRIPT FLUSH) gets it loaded again by the wrapper.
+        script = self._scripts[name]
         try:
             return self._redis.execute_command("EVALSHA", script.sha, 0, *args)
         except NoScriptError:

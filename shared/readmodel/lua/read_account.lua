@@ -18,7 +18,8 @@ end
 local memberships = redis.call('HGETALL', key('acct:{' .. account .. '}:ws'))
 for i = 1, #memberships, 2 do
   local ws = memberships[i]
-  local doc = redis.call('HMGET', key('ws:{' .. ws .. '}'), 'name', 'status')
+  -- On a cluster each workspace is in its own slot: the API reads its name and status.
+  local doc = in_cluster and {false, false} or redis.call('HMGET', key('ws:{' .. ws .. '}'), 'name', 'status')
   reply[#reply + 1] = ws
   reply[#reply + 1] = memberships[i + 1]
   reply[#reply + 1] = doc[1]

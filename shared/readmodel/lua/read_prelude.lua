@@ -4,10 +4,13 @@
 -- then the account's status. Missing values are false (nil in the reply); never put nil in
 -- a reply table, it would cut the array short.
 local gen = redis.call('GET', 'rm:{meta}:live')
+local now_ms = tonumber(ARGV[2])
 local function key(suffix)
   return 'rm:' .. gen .. ':' .. suffix
 end
 local head = {'0', false, false, false, false, false, false, false, false}
+local located = false  -- an app's workspace, when the caller already knows it (a cluster)
+local in_cluster = false
 local authed = false
 local account = false
 local active = false
@@ -24,6 +27,6 @@ if gen then
     -- Only a usable token unlocks data; the API re-checks everything in the contract's order.
     local expires = tok[6]
     authed = tok[1] and tok[7] ~= '1'
-      and (not expires or expires == '' or (tonumber(expires) or 0) > tonumber(ARGV[2]))
+      and (not expires or expires == '' or (tonumber(expires) or 0) > now_ms)
   end
 end

@@ -15,7 +15,7 @@ elseif head[3] == 'external_sso' and ARGV[3] ~= '' then
 else
   return reply
 end
-local now, offset, limit = tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local now, offset, limit = now_ms, tonumber(ARGV[4]), tonumber(ARGV[5])
 local ids = redis.call('ZREVRANGE', set_key, 0, -1)
 local total = 0
 for i = 1, #ids do

@@ -1,0 +1,167 @@
+"""Reading the read model on a Redis Cluster: the caller's slots first, then the data's slot.
+
+A script there may only touch its own slot. So one round trip reads what lives elsewhere,
+in parallel on whichever nodes hold it: the watermark, the caller's token and, for
+GET /apps/{id}, the app's locator. A second runs the route's script (the same bodies as on
+one Redis, behind `lua/read_prelude_cluster.lua`) in the workspace's or account's slot,
+beside a read of the account's status. The answer is put together in the one-Redis shape,
+so everything after it is shared. GET /account needs a third, for its workspaces' names.
+
+The live generation is cached for `POINTER_TTL` seconds in each process instead of being
+read inside every script; a rebuild waits longer than that after its flip before it deletes
+the old generation, so a reader on the old pointer still finds it whole.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from redis.exceptions import NoScriptError
+
+from shared.readmodel import keys
+from shared.readmodel.read_scripts import ACCOUNT, APP, APPS, CLUSTER, SCRIPTS, SESSIONS, read_script
+
+POINTER_TTL = 1.0  # seconds a process keeps using the live generation it last read
+
+_TOKEN_FIELDS = ("sid", "st", "acct", "email", "iss", "exp", "rev")
+# What each script answers after the head when the caller gets no data (see the scripts).
+_NOTHING: dict[str, list[Any]] = {APPS: [None, 0], APP: [None, None], ACCOUNT: [None] * 4, SESSIONS: [0]}
+
+
+class LivePointer:
+    """The live generation's name, read at most once per `ttl` seconds."""
+
+    def __init__(
+        self, redis: Any, *, ttl: float = POINTER_TTL, monotonic: Callable[[], float] = time.monotonic
+    ):
+        self._redis = redis
+        self._ttl = ttl
+        self._monotonic = monotonic
+        self._value: str | None = None
+        self._expires = float("-inf")
+
+    def get(self) -> str | None:
+        now = self._monotonic()
+        if now < self._expires:
+            return self._value
+        raw = self._redis.get(keys.LIVE_POINTER)
+        self._value = None if raw is None else raw.decode()
+        # No generation yet is not cached: the first one appears as soon as it is built.
+        self._expires = now + self._ttl if self._value is not None else float("-inf")
+        return self._value
+
+
+class ClusterScripts:
+    """Runs a read script by name, answering exactly as the one-Redis script would."""
+
+    def __init__(self, redis: Any, *, pointer: LivePointer | None = None) -> None:
+        self._redis = redis
+        self._pointer = pointer or LivePointer(redis)
+        self._scripts = {name: redis.register_script(read_script(name, prelude=CLUSTER)) for name in SCRIPTS}
+
+    def run(self, name: str, token_hash: str, now_ms: int, *args: Any) -> list[Any]:
+        head: list[Any] = [b"0", None, None, None, None, None, None, None, None]
+        generation = self._pointer.get()
+        if generation is None:
+            return head + _NOTHING[name]
+        prefix = keys.full_key(generation, "")
+        pipe = self._redis.pipeline()
+        pipe.get(prefix + keys.WATERMARK)
+        if token_hash:
+            pipe.hmget(prefix + keys.token(token_hash), *_TOKEN_FIELDS)
+        if name == APP and args[0]:
+            pipe.hget(prefix + keys.app_workspace(args[0]), "ws")
+        answers = pipe.execute()
+        head[0] = answers[0] or b"0"
+        if token_hash:
+            head[1:8] = answers[1]
+        workspace = _text(answers[-1]) if name == APP and args[0] else (args[0] if name == APPS else None)
+        account = _text(head[3]) or None
+        route = self._route(name, prefix, head, now_ms, account, workspace, args)
+        if route is None:
+            if account:
+                head[8] = self._redis.hget(prefix + keys.account(account), "status")
+            return head + _NOTHING[name]
+        caller = {"authed": True, "st": _text(head[2]), "account": account, "ws": workspace, "now": now_ms}
+        script_args = [generation, orjson.dumps({k: v for k, v in caller.items() if v})]
+        reply = self._script(name, route, [*script_args, *args], prefix, account)
+        head[8] = reply[0]
+        answer = head + list(reply[1][9:])
+        if name == ACCOUNT:
+            self._workspace_names(prefix, answer)
+        return answer
+
+    @staticmethod
+    def _route(
+        name: str,
+        prefix: str,
+        head: list[Any],
+        now_ms: int,
+        account: str | None,
+        workspace: str | None,
+        args: tuple[Any, ...],
+    ) -> str | None:
+        """The key whose slot the script runs in, or None when the caller gets no data."""
+        if not _usable(head, now_ms):
+            return None
+        if name in (APPS, APP):
+            return prefix + keys.workspace_members(workspace) if workspace else None
+        if name == ACCOUNT:
+            return prefix + keys.account(account) if account else None
+        subject_type = _text(head[2])
+        if subject_type == "account" and account:
+            return prefix + keys.account_sessions(account)
+        if subject_type == "external_sso" and args[0]:
+            return prefix + keys.sso_sessions(args[0])
+        return None
+
+    def _script(self, name: str, route: str, args: list[Any], prefix: str, account: str | None) -> list[Any]:
+        """[account status, script reply] in one round trip (two nodes, in parallel)."""
+        script = self._scripts[name]
+        for attempt in (1, 2):
+            pipe = self._redis.pipeline()
+            if account:
+                pipe.hget(prefix + keys.account(account), "status")
+            # A raw EVALSHA: redis-py's cluster pipeline blocks evalsha() but routes this
+            # by its key.
+            pipe.execute_command("EVALSHA", script.sha, 1, route, *args)
+            try:
+                answers = pipe.execute()
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                self._redis.script_load(script.script)  # on every primary
+                continue
+            return [answers[0], answers[1]] if account else [None, answers[0]]
+        raise AssertionError("unreachable")
+
+    def _workspace_names(self, prefix: str, answer: list[Any]) -> None:
+        """Fill in the name and status of each membership's workspace (their own slots)."""
+        tail = range(13, len(answer) - 3, 4)
+        if not tail:
+            return
+        pipe = self._redis.pipeline()
+        for i in tail:
+            pipe.hmget(prefix + keys.workspace(answer[i].decode()), "name", "status")
+        for i, (name, status) in zip(tail, pipe.execute(), strict=True):
+            answer[i + 2], answer[i + 3] = name, status
+
+
+def _usable(head: list[Any], now_ms: int) -> bool:
+    """The token exists, is not revoked and has not expired: as read_prelude.lua judges it."""
+    if head[1] is None or head[7] == b"1":
+        return False
+    expires = head[6]
+    if expires is None or expires == b"":
+        return True
+    try:
+        return int(expires) > now_ms
+    except ValueError:
+        return False
+
+
+def _text(raw: Any) -> str | None:
+    return raw.decode() if isinstance(raw, bytes) else raw

@@ -1,0 +1,19 @@
+-- Prepended to every read script on a Redis Cluster, instead of read_prelude.lua. A script
+-- there may only touch its own slot, and the caller's token and account live in others: the
+-- API reads them first (shared/readmodel/cluster_reads.py) and passes what the script needs.
+-- ARGV[1] the live generation, ARGV[2] JSON {authed, account, st, ws, now}; the rest as on one
+-- Redis. `head` holds placeholders that the API replaces with what it read itself. The
+-- account's status is read beside the script, so data comes back for any usable token of a
+-- member, and the API refuses an inactive account before using it, as it always does.
+local gen = ARGV[1]
+local function key(suffix)
+  return 'rm:' .. gen .. ':' .. suffix
+end
+local caller = cjson.decode(ARGV[2])
+local now_ms = caller.now
+local head = {'0', false, caller.st or false, false, false, false, false, false, false}
+local authed = caller.authed == true
+local account = caller.account or false
+local active = authed and account ~= false
+local located = caller.ws or false
+local in_cluster = true
