@@ -40,11 +40,15 @@ class Up:
         return next(line.split()[-1] for line in self.lines if line.startswith(label))
 
 
-@pytest.fixture
-def up(tmp_path: Path) -> Iterator[Up]:
+@pytest.fixture(params=["embedded", "redis-cluster"])
+def up(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Up]:
+    """`readmodel up` on embedded defaults, and on a three-master Redis Cluster."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("READMODEL_")}
     env["READMODEL_METRICS_PORT"] = str(free_port())
+    if request.param == "redis-cluster":
+        request.getfixturevalue("redis_cluster")  # emptied before and after
+        env["READMODEL_REDIS_URL"] = request.getfixturevalue("redis_cluster_servers").url
     process = subprocess.Popen(
         [READMODEL, "up", "--port", str(port)],
         cwd=tmp_path,
@@ -61,8 +65,16 @@ def up(tmp_path: Path) -> Iterator[Up]:
         assert line, f"readmodel up exited early:\n{''.join(lines)}"
         lines.append(line)
         assert time.monotonic() < deadline, "".join(lines)
+    base = f"http://127.0.0.1:{port}/openapi/v1"
+    while True:  # with a real Redis the API is granian's, which listens a moment later
+        try:
+            urllib.request.urlopen(f"{base}/_health", timeout=2).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.1)
     try:
-        yield Up(process, f"http://127.0.0.1:{port}/openapi/v1", lines)
+        yield Up(process, base, lines)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

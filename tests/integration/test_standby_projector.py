@@ -59,12 +59,17 @@ def suffix(rabbitmq_url: str) -> Iterator[str]:
         yield value
 
 
-@pytest.fixture
-def redis_client(real_redis_db: int) -> Iterator[Any]:
-    """A client of this run's own Redis database, emptied before and after the test."""
-    client = redis_lib.Redis.from_url(database_url(real_redis_db))
+@pytest.fixture(params=["redis", "redis-cluster"])
+def read_model(request: pytest.FixtureRequest) -> Iterator[tuple[Any, str]]:
+    """(client, URL) of the read model's Redis: this run's own database of the shared Redis,
+    or the session's three-master cluster; emptied before and after the test."""
+    if request.param == "redis-cluster":
+        yield request.getfixturevalue("redis_cluster"), request.getfixturevalue("redis_cluster_servers").url
+        return
+    url = database_url(request.getfixturevalue("real_redis_db"))
+    client = redis_lib.Redis.from_url(url)
     client.flushdb()
-    yield client
+    yield client, url
     client.flushdb()
     client.close()
 
@@ -193,12 +198,12 @@ def _queue_figures(rabbitmq_url: str, topology: Topology) -> dict[int, tuple[int
 def test_the_standby_projector_takes_over_every_partition_of_a_killed_one(
     event_store: EventStore,
     store_url: str,
-    redis_client: Any,
-    real_redis_db: int,
+    read_model: tuple[Any, str],
     rabbitmq_url: str,
     suffix: str,
     tmp_path: Path,
 ) -> None:
+    redis_client, redis_url = read_model
     history = list(generate_history(30, 4, seed=3))
     cut = int(len(history) * BEFORE_KILL)
     topology = Topology.with_suffix(suffix, partitions=PARTITIONS)
@@ -209,7 +214,7 @@ def test_the_standby_projector_takes_over_every_partition_of_a_killed_one(
         **os.environ,
         "READMODEL_DATABASE_URL": store_url,
         "READMODEL_BROKER_URL": rabbitmq_url,
-        "READMODEL_REDIS_URL": database_url(real_redis_db),
+        "READMODEL_REDIS_URL": redis_url,
         "READMODEL_PARTITIONS": str(PARTITIONS),
         "READMODEL_METRICS_PORT": "0",  # the projectors get a port each, below
     }
