@@ -15,6 +15,13 @@ then:
 
 Every throughput row carries the 1-minute load average (as `uptime` prints it) from just
 before the run, because the machine is shared.
+
+`--start-redis single` or `cluster` loads into a private Redis started for the run (one
+server, or three masters) instead of a claimed database of the shared one; on a cluster the
+memory is summed over the masters, and the cluster's own bookkeeping (`deps:{<tag>}`
+hashes, `cluster_apply.py`) gets a column. "used_memory" is `INFO memory`'s figure summed
+over the servers, less what they used before the first load. `--no-throughput` measures
+memory only.
 """
 
 from __future__ import annotations
@@ -31,14 +38,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import redis
-from run import Figures, claimed_database, load_data, serve_command, server, wrk
+from run import Figures, bench_redis, load_data, serve_command, server, wrk
 
+from bench.redis_servers import TOPOLOGIES, all_keys, memory_usage, used_memory
 from projector.generations import live_generation
 from projector.seed.vocabulary import TAGS
 from shared.auth.chain import token_digest
 from shared.events.payloads import APP_MODES
 from shared.readmodel import keys
+from shared.readmodel.connection import connect
 from shared.readmodel.reads import ReadModelReader
 
 
@@ -50,7 +58,10 @@ class Memory:
     app_states: int  # bytes of every (not deleted) app's folded state
     indexes: int  # bytes of the workspace's list, mode, tag and name indexes
     index_entries: int
+    dependencies: int  # bytes of the cluster's `deps:{<tag>}` hashes (none on one Redis)
+    dependency_keys: int
     everything: int  # bytes of every key in the database
+    used: int  # used_memory over the servers, less their baseline before any load
 
     def per_visible_app(self, part: int) -> float:
         return part / max(1, self.visible)
@@ -68,24 +79,35 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--server-cpus", default="1")
     parser.add_argument("--client-cpus", default="0")
+    parser.add_argument(
+        "--start-redis",
+        choices=TOPOLOGIES,
+        help="load into a private Redis started for the run: one server or a 3-master cluster",
+    )
+    parser.add_argument("--no-throughput", action="store_true", help="measure memory only")
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",")]
 
     memory_rows: list[tuple[int, Memory]] = []
     rate_rows: list[tuple[int, str, float, Figures, float]] = []
-    with claimed_database(args.redis) as url:
+    with bench_redis(args.redis, args.start_redis) as url:
+        client: Any = connect(url)
+        baseline = used_memory(client)
+        client.close()
         for size in sizes:
             data = load_data(url, "--workspaces", "1", "--apps", str(size))
-            client: Any = redis.Redis.from_url(url)
-            memory = measure_memory(client, data["workspace_id"])
+            client = connect(url)
+            memory = measure_memory(client, data["workspace_id"], baseline)
             client.close()
             memory_rows.append((size, memory))
             print(f"{size} apps: {data['events']} events, {memory.visible} visible", file=sys.stderr)
+            if args.no_throughput:
+                continue
             with server(
                 serve_command(args.port, 1), {"READMODEL_REDIS_URL": url}, args.port, args.server_cpus
             ):
                 for target in targets(args.port, data, memory.visible):
-                    client = redis.Redis.from_url(url)
+                    client = connect(url)
                     alone = read_ms(client, data, target)
                     client.close()
                     wrk(target.url, 8, 1, data["token"], core=args.client_cpus)  # warm up
@@ -95,17 +117,23 @@ def main() -> None:
                     )
                     rate_rows.append((size, target.name, alone, figures, load))
 
+    print(f"Redis: {args.start_redis or 'shared'}")
     print(
         "| apps created | not deleted | visible | documents B per visible app | state B per app "
-        "| index B per entry | whole database | whole database per visible app |"
+        "| index B per entry | deps hashes (keys) | deps B per app | whole database "
+        "| whole database per visible app | used_memory | used_memory per visible app |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size, m in memory_rows:
         print(
             f"| {size:,} | {m.apps:,} | {m.visible:,} | {m.per_visible_app(m.app_documents):,.0f} "
             f"| {m.per_app(m.app_states):,.0f} | {m.indexes / max(1, m.index_entries):,.0f} "
-            f"| {m.everything / 1024:,.0f} KiB | {m.per_visible_app(m.everything):,.0f} |"
+            f"| {m.dependencies / 1024:,.0f} KiB ({m.dependency_keys:,}) | {m.per_app(m.dependencies):,.0f} "
+            f"| {m.everything / 1024:,.0f} KiB | {m.per_visible_app(m.everything):,.0f} "
+            f"| {m.used / 1024:,.0f} KiB | {m.per_visible_app(m.used):,.0f} |"
         )
+    if args.no_throughput:
+        return
     print()
     rate = f"req/s at {args.connections} connections"
     print(f"| apps created | request | one read alone, ms | {rate} | p50 ms | p99 ms | load | errors |")
@@ -119,7 +147,7 @@ def main() -> None:
         sys.exit("some requests failed (see the errors column)")
 
 
-def measure_memory(client: Any, workspace_id: str) -> Memory:
+def measure_memory(client: Any, workspace_id: str, baseline: int) -> Memory:
     generation = live_generation(client)
     assert generation is not None, "load.py leaves a live generation"
 
@@ -134,6 +162,9 @@ def measure_memory(client: Any, workspace_id: str) -> Memory:
     ]
     names_key = full(keys.app_names(workspace_id))
     entries = sum(client.zcard(key) for key in index_keys) + client.hlen(names_key)
+    every_key = list(all_keys(client))
+    dependency_prefix = full(f"{keys.DEPENDENCIES}:{{").encode()
+    dependency_keys = [key for key in every_key if key.startswith(dependency_prefix)]
     return Memory(
         apps=len(app_ids),
         visible=client.zcard(full(keys.app_index(workspace_id))),
@@ -144,16 +175,16 @@ def measure_memory(client: Any, workspace_id: str) -> Memory:
         app_states=_usage(client, (full(keys.stream_state(f"app:{a}")) for a in app_ids)),
         indexes=_usage(client, [*index_keys, names_key]),
         index_entries=entries,
-        everything=_usage(client, client.scan_iter(count=1000)),
+        dependencies=_usage(client, dependency_keys),
+        dependency_keys=len(dependency_keys),
+        everything=_usage(client, every_key),
+        used=used_memory(client) - baseline,
     )
 
 
 def _usage(client: Any, names: Iterable[Any]) -> int:
     """The summed MEMORY USAGE of the keys that exist, every element counted (SAMPLES 0)."""
-    pipe = client.pipeline(transaction=False)
-    for name in names:
-        pipe.memory_usage(name, samples=0)
-    return sum(size or 0 for size in pipe.execute())
+    return memory_usage(client, names)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 The data is `demo_history(seed, workspaces, apps)` (100 workspaces x 100 apps by default),
 plus 30 extra sessions of the benchmark user, projected by the real projector into the
-database named by --redis-url, which is flushed first: give it a database of its own.
+database named by --redis-url, which is flushed first: give it a database of its own (or a
+private cluster, `redis+cluster://host:port`, whose masters are all flushed).
 Prints a JSON object: the token, the workspace, an app id and the page count.
 """
 
@@ -15,13 +16,13 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-import redis
-
+from bench.redis_servers import flush
 from projector.generations import ensure_live_generation
 from projector.seed import demo_history, new_token, session_issued
 from projector.writer import RedisProjector
 from shared.auth.chain import token_digest
 from shared.events import Event, StoredEvent
+from shared.readmodel.connection import connect
 from shared.readmodel.reads import ReadModelReader
 
 EXTRA_SESSIONS = 30
@@ -76,8 +77,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    client = redis.Redis.from_url(args.redis_url)
-    client.flushdb()
+    client = connect(args.redis_url)
+    flush(client)
     demo = demo_history(args.seed, workspaces=args.workspaces, apps=args.apps)
     log = EventLog([*demo.events, *extra_sessions(demo.account_id, args.seed)])
     ensure_live_generation(client)

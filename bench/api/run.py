@@ -5,7 +5,10 @@ data set with load.py, starts `readmodel serve --workers 1` pinned to one core a
 pinned to the other, against each target at 64 connections and at 1. Then the same for a
 Falcon hello-world on the same server, as the ceiling. Prints a Markdown table.
 `--workers`, `--server-cpus` and `--client-cpus` change the server's worker count and where
-server and wrk run (workers.py compares worker counts with them).
+server and wrk run (workers.py compares worker counts with them). `--start-redis single` or
+`cluster` serves the data from a private Redis started for the run (one server, or three
+masters) instead of the shared one, `--targets` picks the targets, and every row carries
+the 1-minute load average from just before its run.
 """
 
 from __future__ import annotations
@@ -28,10 +31,13 @@ from typing import Any
 
 import redis
 
+from bench.redis_servers import TOPOLOGIES, private_redis
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 CLAIM = "readmodel-test:claim:{}"
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+TARGETS = ("list", "page3", "describe", "sessions", "hello")  # in the order they run
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,17 @@ def claimed_database(base_url: str) -> Iterator[str]:
     finally:
         redis.Redis.from_url(base_url, db=number).flushdb()
         admin.delete(CLAIM.format(number))
+
+
+@contextmanager
+def bench_redis(base_url: str, start: str | None) -> Iterator[str]:
+    """A private Redis of topology `start` if given, else a claimed database of `base_url`."""
+    if start is None:
+        with claimed_database(base_url) as url:
+            yield url
+    else:
+        with private_redis(start) as url:
+            yield url
 
 
 @contextmanager
@@ -174,40 +191,59 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="granian workers of both servers")
     parser.add_argument("--server-cpus", default="1", help="taskset CPU list of the server")
     parser.add_argument("--client-cpus", default="0", help="taskset CPU list of wrk")
+    parser.add_argument(
+        "--start-redis",
+        choices=TOPOLOGIES,
+        help="serve from a private Redis started for the run: one server or a 3-master cluster",
+    )
+    parser.add_argument(
+        "--targets", default=",".join(TARGETS), help=f"comma-separated, of: {', '.join(TARGETS)}"
+    )
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
+    chosen = args.targets.split(",")
+    if unknown := set(chosen) - set(TARGETS):
+        parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
 
-    rows: list[tuple[str, int, Figures]] = []
-    with claimed_database(args.redis) as url:
+    rows: list[tuple[str, int, Figures, float]] = []
+    with bench_redis(args.redis, args.start_redis) as url:
         data = load_data(url)
         print(f"loaded {data['events']} events; list of {data['apps_in_list']} apps", file=sys.stderr)
         base = f"http://127.0.0.1:{args.port}/openapi/v1"
         targets = {
-            "GET /apps (page 1)": f"{base}/apps?workspace_id={data['workspace_id']}&limit=20",
-            "GET /apps (page 3)": f"{base}/apps?workspace_id={data['workspace_id']}&limit=20&page=3",
-            "GET /apps/{id}/describe": f"{base}/apps/{data['app_id']}/describe",
-            "GET /account/sessions": f"{base}/account/sessions",
+            "list": ("GET /apps (page 1)", f"{base}/apps?workspace_id={data['workspace_id']}&limit=20"),
+            "page3": (
+                "GET /apps (page 3)",
+                f"{base}/apps?workspace_id={data['workspace_id']}&limit=20&page=3",
+            ),
+            "describe": ("GET /apps/{id}/describe", f"{base}/apps/{data['app_id']}/describe"),
+            "sessions": ("GET /account/sessions", f"{base}/account/sessions"),
         }
         serve = serve_command(args.port, args.workers)
         with server(serve, {"READMODEL_REDIS_URL": url}, args.port, core=args.server_cpus):
-            for name, target in targets.items():
+            for key in (key for key in TARGETS if key in chosen and key in targets):
+                name, target = targets[key]
                 wrk(target, 8, 2, data["token"], core=args.client_cpus)  # warm up
                 for count in connections:
+                    load = os.getloadavg()[0]
                     figures = wrk(target, count, args.duration, data["token"], core=args.client_cpus)
-                    rows.append((name, count, figures))
-    hello = hello_command(args.port + 1, args.workers)
-    with server(hello, {}, args.port + 1, core=args.server_cpus):
-        target = f"http://127.0.0.1:{args.port + 1}/hello"
-        wrk(target, 8, 2, None, core=args.client_cpus)
-        for count in connections:
-            figures = wrk(target, count, args.duration, None, core=args.client_cpus)
-            rows.append(("Falcon hello (ceiling)", count, figures))
+                    rows.append((name, count, figures, load))
+    if "hello" in chosen:
+        hello = hello_command(args.port + 1, args.workers)
+        with server(hello, {}, args.port + 1, core=args.server_cpus):
+            target = f"http://127.0.0.1:{args.port + 1}/hello"
+            wrk(target, 8, 2, None, core=args.client_cpus)
+            for count in connections:
+                load = os.getloadavg()[0]
+                figures = wrk(target, count, args.duration, None, core=args.client_cpus)
+                rows.append(("Falcon hello (ceiling)", count, figures, load))
 
-    print("| target | connections | req/s | p50 ms | p99 ms | errors |")
-    print("|---|---:|---:|---:|---:|---|")
-    for name, count, f in rows:
+    print(f"Redis: {args.start_redis or 'shared'}")
+    print("| target | connections | req/s | p50 ms | p99 ms | load | errors |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for name, count, f, load in rows:
         rate = f"{f.requests_per_second:,.0f}"
-        print(f"| {name} | {count} | {rate} | {f.p50_ms:.3f} | {f.p99_ms:.2f} | {f.errors} |")
+        print(f"| {name} | {count} | {rate} | {f.p50_ms:.3f} | {f.p99_ms:.2f} | {load:.2f} | {f.errors} |")
 
 
 if __name__ == "__main__":

@@ -1,31 +1,45 @@
 """Events per second the writer applies to a real Redis in batches (no broker, no store).
 
 A seeded history is folded through `RedisProjector.apply` in batches, as the consumer
-hands them over, into a claimed database of the local Redis. Streams never have gaps here,
-so the stream reader is an in-memory index. `--profile` prints where the time goes.
+hands them over, into a claimed database of the local Redis, or with `--start-redis single`
+or `cluster` into a private Redis started for the run (one server, or three masters: the
+writer then applies each batch slot by slot). Streams never have gaps here, so the stream
+reader is an in-memory index. `--profile` prints where the time goes.
 
     uv run python bench/projector/apply.py                       # ~200k events
     uv run python bench/projector/apply.py --workspaces 200 --profile
+    uv run python bench/projector/apply.py --workspaces 400 --start-redis cluster
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
 from common import claimed_database
 
+from bench.redis_servers import (
+    TOPOLOGIES,
+    command_seconds,
+    key_count,
+    private_redis,
+    reset_stats,
+    used_memory,
+)
 from projector.generations import ensure_live_generation
 from projector.seed import generate_history
 from projector.writer import RedisProjector
 from shared.events import StoredEvent
+from shared.readmodel.connection import connect
 
 
 class StreamIndex:
@@ -43,6 +57,17 @@ class StreamIndex:
         return [s for s in self._streams.get(stream, []) if from_version <= s.event.version <= top]
 
 
+@contextmanager
+def bench_redis(base_url: str, start: str | None) -> Iterator[str]:
+    """A private Redis of topology `start` if given, else a claimed database of `base_url`."""
+    if start is None:
+        with claimed_database(base_url) as url:
+            yield url
+    else:
+        with private_redis(start) as url:
+            yield url
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="Events per second the writer applies to a real Redis.")
     parser.add_argument("--workspaces", type=int, default=1600)
@@ -51,6 +76,11 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--profile", action="store_true", help="run under cProfile and print the top")
+    parser.add_argument(
+        "--start-redis",
+        choices=TOPOLOGIES,
+        help="apply into a private Redis started for the run: one server or a 3-master cluster",
+    )
     args = parser.parse_args()
 
     now = datetime.now(UTC)
@@ -62,13 +92,15 @@ def main() -> int:
     print(f"generated {len(events):,} events in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     index = StreamIndex(events)
 
-    with claimed_database(args.redis) as url:
-        client: Any = redis.Redis.from_url(url)
+    with bench_redis(args.redis, args.start_redis) as url:
+        client: Any = connect(url)
+        baseline = used_memory(client)
         ensure_live_generation(client)
         projector = RedisProjector(client, index)
         profiler = cProfile.Profile() if args.profile else None
         applied = poison = 0
-        client.config_resetstat()
+        reset_stats(client)
+        load = os.getloadavg()[0]
         started = time.perf_counter()
         if profiler is not None:
             profiler.enable()
@@ -80,15 +112,16 @@ def main() -> int:
             profiler.disable()
         seconds = time.perf_counter() - started
         # Time Redis itself spent executing commands (the Lua apply above all), per command.
-        stats = client.info("commandstats")
-        redis_seconds = {name: fields["usec"] / 1e6 for name, fields in stats.items()}
-        keys = client.dbsize()
-        memory = client.info("memory")["used_memory_human"]
+        redis_seconds = command_seconds(client)
+        keys = key_count(client)
+        memory = (used_memory(client) - baseline) / 2**20  # over every master of a cluster
         client.close()
 
     print(
         f"applied {applied:,} events in {seconds:.1f}s: {applied / seconds:,.0f} events/s "
-        f"(batches of {args.batch}; {poison} poison; {keys:,} keys, Redis memory {memory})"
+        f"(Redis {args.start_redis or 'shared'}, batches of {args.batch}; {poison} poison; {keys:,} keys, "
+        f"Redis memory +{memory:,.1f} MiB; load average {load:.2f} before, "
+        f"{os.getloadavg()[0]:.2f} after)"
     )
     busiest = sorted(redis_seconds.items(), key=lambda item: -item[1])[:4]
     print(

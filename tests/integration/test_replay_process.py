@@ -90,7 +90,7 @@ def test_verify_command_reports_a_tampered_document(
         [READMODEL, "verify"], check=False, env=env, capture_output=True, text=True, timeout=60
     )
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    app_key = next(redis.scan_iter(match=keys.full_key(generation, "app:*")))
+    app_key = next(redis.scan_iter(match=keys.full_key(generation, "app:{*")))  # documents, not locators
     redis.hset(app_key, "summary", b'{"tampered":true}')
     dirty = subprocess.run(
         [READMODEL, "verify"], check=False, env=env, capture_output=True, text=True, timeout=60
