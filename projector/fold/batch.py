@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from projector.fold.derive import (
+    APP_DOCUMENTS,
     account_records,
     app_records,
     session_records,
@@ -163,7 +164,7 @@ class BatchFold:
                 assert end is None or isinstance(end, SessionState)
                 parts.append(self._part((stream,), session_records(begin), session_records(end)))
         for stream in apps:
-            parts.append(self._app(stream))
+            parts.extend(self._apps(stream))
         return BatchChange(
             position=self.position,
             checks=tuple((stream, version) for stream, (version, _) in self.start.items()),
@@ -194,21 +195,40 @@ class BatchFold:
             self._app_index[attribute] = index
         return index
 
-    def _app(self, stream: str) -> ChangePart:
+    def _apps(self, stream: str) -> list[ChangePart]:
+        """An app's records in two parts: its documents derive from the app, its author and
+        its workspace; everything else (locator, indexes, fan-out sets) from the app alone."""
         self.read(stream)
         _, begin = self.start[stream]
         _, end = self.current[stream]
         assert begin is None or isinstance(begin, AppState)
         assert end is None or isinstance(end, AppState)
         # Which records exist depends on the app alone, so the "before" side needs no names.
-        old = app_records(begin, None, None, render=False)
+        old_structure, old_documents = _split_documents(app_records(begin, None, None, render=False))
         if end is None:
-            return self._part((stream,), old, {})
-        account_stream, workspace_stream = f"account:{end.created_by}", f"workspace:{end.workspace_id}"
-        _, account = self.read(account_stream)
-        _, workspace = self.read(workspace_stream)
-        new = app_records(end, _name(account), _name(workspace))
-        return self._part((stream, account_stream, workspace_stream), old, new)
+            new_structure, new_documents = {}, {}
+            sources: tuple[str, ...] = (stream,)
+        else:
+            account_stream, workspace_stream = f"account:{end.created_by}", f"workspace:{end.workspace_id}"
+            _, account = self.read(account_stream)
+            _, workspace = self.read(workspace_stream)
+            new_structure, new_documents = _split_documents(
+                app_records(end, _name(account), _name(workspace))
+            )
+            sources = (stream, account_stream, workspace_stream)
+        return [
+            self._part((stream,), old_structure, new_structure),
+            self._part(sources, old_documents, new_documents),
+        ]
+
+
+def _split_documents(records: Records) -> tuple[Records, Records]:
+    """(everything else, the rendered documents) of an app's records."""
+    structure: Records = {}
+    documents: Records = {}
+    for record_key, value in records.items():
+        (documents if record_key[2] in APP_DOCUMENTS else structure)[record_key] = value
+    return structure, documents
 
 
 def _name(state: State | None) -> str | None:

@@ -15,6 +15,10 @@ from shared.readmodel.documents import (
     tag_list,
 )
 
+# The rendered fields of an app's document hash: they also derive from its author's and its
+# workspace's names. Its other records (visibility, indexes, locator) derive from the app alone.
+APP_DOCUMENTS = frozenset({"row", "summary", "info", "params", "schema"})
+
 
 def stream_records(stream: str, version: int, state: State | None) -> Records:
     """The stream's version and folded state, kept beside the documents."""

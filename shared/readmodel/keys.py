@@ -9,7 +9,8 @@ Every key carries a Redis Cluster hash tag that says which keys must share a slo
 workspace's keys and its apps' documents `{<workspace_id>}`, an account's keys and its
 sessions `{<account_id>}`, an SSO subject's sessions `{<digest>}`, and everything global
 (the pointers, each generation's watermark) `{meta}`, so a flip compares watermarks in one
-slot. Keys without braces (tokens, app locators, stream states) hash whole.
+slot; keys found by an id alone (tokens, app locators) are spread over 256 buckets by the
+id's first two characters. Stream states have no braces and hash whole.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def app(workspace_id: str, app_id: str) -> str:
 
 def app_workspace(app_id: str) -> str:
     """Hash {ws} of a visible app: where GET /apps/{id} finds the app's workspace."""
-    return f"app:{app_id}"
+    return f"app:{{{bucket(app_id)}}}:{app_id}"
 
 
 # --- accounts ----------------------------------------------------------------------------
@@ -167,4 +168,10 @@ def token(token_hash: str) -> str:
 
     Fields: sid, st (subject_type), acct, email, iss, exp (ms or ''), rev ("1" once revoked).
     """
-    return f"tok:{token_hash}"
+    return f"tok:{{{bucket(token_hash)}}}:{token_hash}"
+
+
+def bucket(identifier: str) -> str:
+    """One of 256 slot groups for keys found by an id alone (app locators, tokens): few enough
+    that a cluster keeps one small bookkeeping hash per group, not one per key."""
+    return identifier[:2]

@@ -6,7 +6,7 @@ reply[10] = false
 reply[11] = false
 local app_id = ARGV[3]
 if not (authed and app_id ~= '') then return reply end
-local ws = located or redis.call('HGET', key('app:' .. app_id), 'ws')
+local ws = located or redis.call('HGET', key('app:{' .. string.sub(app_id, 1, 2) .. '}:' .. app_id), 'ws')
 if not ws then return reply end
 local app_key = key('app:{' .. ws .. '}:' .. app_id)
 if redis.call('HGET', app_key, 'vis') ~= '1' then return reply end

@@ -17,7 +17,8 @@ local active = false
 if gen then
   head[1] = redis.call('GET', key('{meta}:wm')) or '0'
   if ARGV[1] ~= '' then
-    local tok = redis.call('HMGET', key('tok:' .. ARGV[1]), 'sid', 'st', 'acct', 'email', 'iss', 'exp', 'rev')
+    local token_key = key('tok:{' .. string.sub(ARGV[1], 1, 2) .. '}:' .. ARGV[1])
+    local tok = redis.call('HMGET', token_key, 'sid', 'st', 'acct', 'email', 'iss', 'exp', 'rev')
     for i = 1, 7 do head[i + 1] = tok[i] end
     if tok[1] and tok[3] and tok[3] ~= '' then
       account = tok[3]
