@@ -136,6 +136,7 @@ class BatchFold:
         states: list[StateChange] = []
         parts: list[ChangePart] = []
         apps: dict[str, None] = {}
+        sessions: dict[str, None] = {}
         for stream in list(self.changed):
             version, end = self.current[stream]
             start_version, begin = self.start[stream]
@@ -153,6 +154,8 @@ class BatchFold:
                 parts.append(self._part((stream,), account_records(begin), account_records(end)))
                 if _name(begin) != _name(end):
                     apps.update(self._fan_out(keys.account_apps(entity_id), "created_by", entity_id))
+                if _status(begin) != _status(end):
+                    sessions.update(self._account_sessions(entity_id))
             elif kind == "workspace":
                 assert begin is None or isinstance(begin, WorkspaceState)
                 assert end is None or isinstance(end, WorkspaceState)
@@ -160,11 +163,11 @@ class BatchFold:
                 if _name(begin) != _name(end):
                     apps.update(self._fan_out(keys.workspace_apps(entity_id), "workspace_id", entity_id))
             elif kind == "session":
-                assert begin is None or isinstance(begin, SessionState)
-                assert end is None or isinstance(end, SessionState)
-                parts.append(self._part((stream,), session_records(begin), session_records(end)))
+                sessions[stream] = None
         for stream in apps:
             parts.extend(self._apps(stream))
+        for stream in sessions:
+            parts.append(self._session(stream))
         return BatchChange(
             position=self.position,
             checks=tuple((stream, version) for stream, (version, _) in self.start.items()),
@@ -175,6 +178,35 @@ class BatchFold:
     def _part(self, streams: tuple[str, ...], old: Records, new: Records) -> ChangePart:
         sources = tuple((stream, self.start[stream][0], self.current[stream][0]) for stream in streams)
         return ChangePart(sources, tuple(diff(old, new)))
+
+    def _account_sessions(self, account_id: str) -> dict[str, None]:
+        """Every live session of an account, whose tokens carry its status: those in Redis
+        plus those this batch changed."""
+        streams = dict.fromkeys(
+            f"session:{sid}" for sid in sorted(self.view.members(keys.account_sessions(account_id)))
+        )
+        for stream in self.changed:
+            if stream.startswith("session:"):
+                _, state = self.current[stream]
+                if isinstance(state, SessionState) and state.account_id == account_id:
+                    streams[stream] = None
+        return streams
+
+    def _session(self, stream: str) -> ChangePart:
+        self.read(stream)
+        _, begin = self.start[stream]
+        _, end = self.current[stream]
+        assert begin is None or isinstance(begin, SessionState)
+        assert end is None or isinstance(end, SessionState)
+        subject = end or begin
+        if subject is None or subject.account_id is None:
+            return self._part((stream,), session_records(begin), session_records(end))
+        account_stream = f"account:{subject.account_id}"
+        self.read(account_stream)
+        before, after = _status(self.start[account_stream][1]), _status(self.current[account_stream][1])
+        return self._part(
+            (stream, account_stream), session_records(begin, before), session_records(end, after)
+        )
 
     def _fan_out(self, set_key: str, attribute: str, entity_id: str) -> dict[str, None]:
         """Every app a rename reaches: those in Redis plus those this batch changed."""
@@ -229,6 +261,10 @@ def _split_documents(records: Records) -> tuple[Records, Records]:
     for record_key, value in records.items():
         (documents if record_key[2] in APP_DOCUMENTS else structure)[record_key] = value
     return structure, documents
+
+
+def _status(state: State | None) -> str | None:
+    return state.status if isinstance(state, AccountState) else None
 
 
 def _name(state: State | None) -> str | None:

@@ -143,7 +143,9 @@ def _render_documents(
         records[(HASH, key, "schema")] = orjson.dumps(input_schema(form, state.mode))
 
 
-def session_records(state: SessionState | None) -> Records:
+def session_records(state: SessionState | None, account_status: str | None = None) -> Records:
+    """A session's token and row; an account's token also carries the account's status, so
+    authentication reads one key (on a cluster: one slot) for both."""
     if state is None:
         return {}
     expires = b"" if state.expires_at_ms is None else str(state.expires_at_ms).encode()
@@ -159,6 +161,8 @@ def session_records(state: SessionState | None) -> Records:
     }
     if state.revoked:
         return records  # a revoked session only answers "token unknown or revoked"
+    if state.account_id is not None:
+        records[(HASH, token_key, "as")] = (account_status or "").encode()
     if state.account_id is not None:
         owner, subject_key = state.account_id, keys.account_sessions(state.account_id)
     else:

@@ -80,7 +80,8 @@ class MemoryReadModel(KeyValues):
         return (int(fields["v"]), decode_state(stream.split(":", 1)[0], fields.get("s")))
 
     def members(self, key: str) -> set[str]:
-        return set(self.sets.get(key, ()))
+        """The members of a set or a sorted set."""
+        return set(self.sets.get(key, ())) | set(self.zsets.get(key, {}))
 
     def fold_all(self, events: Iterable[StoredEvent]) -> None:
         """Fold events in store order, one at a time; invalid events are recorded and skipped."""

@@ -17,7 +17,9 @@ class StateView(Protocol):
 
     def state(self, stream: str) -> tuple[int, State | None]: ...
 
-    def members(self, key: str) -> set[str]: ...
+    def members(self, key: str) -> set[str]:
+        """The members of a fan-out set (or sorted set): who a change reaches."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -227,6 +227,7 @@ def _fan_out_sets(events: Sequence[StoredEvent]) -> list[str]:
         event = stored.event
         if event.type in ("account.created", "account.updated"):
             found.append(keys.account_apps(event.stream_id))
+            found.append(keys.account_sessions(event.stream_id))
         elif event.type in ("workspace.created", "workspace.renamed"):
             found.append(keys.workspace_apps(event.stream_id))
     return found

@@ -48,7 +48,7 @@ class RedisView:
             return
         pipe = self._redis.pipeline(transaction=False)
         for key in missing:
-            pipe.smembers(self._key(key))
+            _read_members(pipe, self._key(key))
         for key, members in zip(missing, pipe.execute(), strict=True):
             self._sets[key] = {m.decode() for m in members}
 
@@ -62,8 +62,8 @@ class RedisView:
     def members(self, key: str) -> set[str]:
         cached = self._sets.get(key)
         if cached is None:
-            cached = {m.decode() for m in self._redis.smembers(self._key(key))}
-            self._sets[key] = cached
+            self.prefetch_sets([key])
+            cached = self._sets[key]
         return set(cached)
 
     @staticmethod
@@ -71,3 +71,11 @@ class RedisView:
         if version is None:
             return (0, None)
         return (int(version), decode_state(stream.split(":", 1)[0], raw))
+
+
+def _read_members(pipe: Any, key: str) -> None:
+    """Queue the read of a fan-out set's members; session sets are sorted (keys.py)."""
+    if key.endswith(":sessions"):
+        pipe.zrange(key, 0, -1)
+    else:
+        pipe.smembers(key)

@@ -1,11 +1,11 @@
 """Reading the read model on a Redis Cluster: the caller's slots first, then the data's slot.
 
 A script there may only touch its own slot. So one round trip reads what lives elsewhere,
-in parallel on whichever nodes hold it: the watermark, the caller's token and, for
-GET /apps/{id}, the app's locator. A second runs the route's script (the same bodies as on
-one Redis, behind `lua/read_prelude_cluster.lua`) in the workspace's or account's slot,
-beside a read of the account's status. The answer is put together in the one-Redis shape,
-so everything after it is shared. GET /account needs a third, for its workspaces' names.
+in parallel on whichever nodes hold it: the watermark, the caller's token (which carries
+its account's status) and, for GET /apps/{id}, the app's locator. A second runs the route's
+script (the same bodies as on one Redis, behind `lua/read_prelude_cluster.lua`) in the
+workspace's or account's slot. The answer is put together in the one-Redis shape, so
+everything after it is shared. GET /account needs a third, for its workspaces' names.
 
 The live generation is cached for `POINTER_TTL` seconds in each process instead of being
 read inside every script; a rebuild waits longer than that after its flip before it deletes
@@ -26,7 +26,7 @@ from shared.readmodel.read_scripts import ACCOUNT, APP, APPS, CLUSTER, SCRIPTS, 
 
 POINTER_TTL = 1.0  # seconds a process keeps using the live generation it last read
 
-_TOKEN_FIELDS = ("sid", "st", "acct", "email", "iss", "exp", "rev")
+_TOKEN_FIELDS = ("sid", "st", "acct", "email", "iss", "exp", "rev", "as")  # as: account status
 # What each script answers after the head when the caller gets no data (see the scripts).
 _NOTHING: dict[str, list[Any]] = {APPS: [None, 0], APP: [None, None], ACCOUNT: [None] * 4, SESSIONS: [0]}
 
@@ -68,6 +68,8 @@ class ClusterScripts:
         if generation is None:
             return head + _NOTHING[name]
         prefix = keys.full_key(generation, "")
+        # The watermark is read before the data, so it never claims more than the data shows
+        # (the writer raises it only after a batch's records and states are in).
         pipe = self._redis.pipeline()
         pipe.get(prefix + keys.WATERMARK)
         if token_hash:
@@ -77,19 +79,15 @@ class ClusterScripts:
         answers = pipe.execute()
         head[0] = answers[0] or b"0"
         if token_hash:
-            head[1:8] = answers[1]
+            head[1:9] = answers[1]
         workspace = _text(answers[-1]) if name == APP and args[0] else (args[0] if name == APPS else None)
         account = _text(head[3]) or None
         route = self._route(name, prefix, head, now_ms, account, workspace, args)
         if route is None:
-            if account:
-                head[8] = self._redis.hget(prefix + keys.account(account), "status")
             return head + _NOTHING[name]
         caller = {"authed": True, "st": _text(head[2]), "account": account, "ws": workspace, "now": now_ms}
         script_args = [generation, orjson.dumps({k: v for k, v in caller.items() if v})]
-        reply = self._script(name, route, [*script_args, *args], prefix, account)
-        head[8] = reply[0]
-        answer = head + list(reply[1][9:])
+        answer = head + list(self._script(name, route, [*script_args, *args])[9:])
         if name == ACCOUNT:
             self._workspace_names(prefix, answer)
         return answer
@@ -118,25 +116,14 @@ class ClusterScripts:
             return prefix + keys.sso_sessions(args[0])
         return None
 
-    def _script(self, name: str, route: str, args: list[Any], prefix: str, account: str | None) -> list[Any]:
-        """[account status, script reply] in one round trip (two nodes, in parallel)."""
+    def _script(self, name: str, route: str, args: list[Any]) -> list[Any]:
         script = self._scripts[name]
-        for attempt in (1, 2):
-            pipe = self._redis.pipeline()
-            if account:
-                pipe.hget(prefix + keys.account(account), "status")
-            # A raw EVALSHA: redis-py's cluster pipeline blocks evalsha() but routes this
-            # by its key.
-            pipe.execute_command("EVALSHA", script.sha, 1, route, *args)
-            try:
-                answers = pipe.execute()
-            except NoScriptError:
-                if attempt == 2:
-                    raise
-                self._redis.script_load(script.script)  # on every primary
-                continue
-            return [answers[0], answers[1]] if account else [None, answers[0]]
-        raise AssertionError("unreachable")
+        try:
+            # A raw EVALSHA, routed by its one key to the node of that slot.
+            return self._redis.execute_command("EVALSHA", script.sha, 1, route, *args)
+        except NoScriptError:
+            self._redis.script_load(script.script)  # on every primary
+            return self._redis.execute_command("EVALSHA", script.sha, 1, route, *args)
 
     def _workspace_names(self, prefix: str, answer: list[Any]) -> None:
         """Fill in the name and status of each membership's workspace (their own slots)."""

@@ -18,11 +18,11 @@ if gen then
   head[1] = redis.call('GET', key('{meta}:wm')) or '0'
   if ARGV[1] ~= '' then
     local token_key = key('tok:{' .. string.sub(ARGV[1], 1, 2) .. '}:' .. ARGV[1])
-    local tok = redis.call('HMGET', token_key, 'sid', 'st', 'acct', 'email', 'iss', 'exp', 'rev')
-    for i = 1, 7 do head[i + 1] = tok[i] end
+    -- An account's token carries the account's status ('as'), kept current by the projector.
+    local tok = redis.call('HMGET', token_key, 'sid', 'st', 'acct', 'email', 'iss', 'exp', 'rev', 'as')
+    for i = 1, 8 do head[i + 1] = tok[i] end
     if tok[1] and tok[3] and tok[3] ~= '' then
       account = tok[3]
-      head[9] = redis.call('HGET', key('acct:{' .. account .. '}'), 'status')
       active = head[9] == 'active'
     end
     -- Only a usable token unlocks data; the API re-checks everything in the contract's order.

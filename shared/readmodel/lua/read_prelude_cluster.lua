@@ -2,9 +2,9 @@
 -- there may only touch its own slot, and the caller's token and account live in others: the
 -- API reads them first (shared/readmodel/cluster_reads.py) and passes what the script needs.
 -- ARGV[1] the live generation, ARGV[2] JSON {authed, account, st, ws, now}; the rest as on one
--- Redis. `head` holds placeholders that the API replaces with what it read itself. The
--- account's status is read beside the script, so data comes back for any usable token of a
--- member, and the API refuses an inactive account before using it, as it always does.
+-- Redis. `head` holds placeholders that the API replaces with what it read itself (the
+-- token carries the account's status). The API refuses an inactive account before using
+-- any data, as it always does.
 local gen = ARGV[1]
 local function key(suffix)
   return 'rm:' .. gen .. ':' .. suffix
