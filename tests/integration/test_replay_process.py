@@ -80,22 +80,29 @@ def test_verify_command_reports_a_tampered_document(
     fresh_postgres_url: str, redis_server: RedisServer
 ) -> None:
     engine = create_engine_for(fresh_postgres_url)
-    migrate(engine)
-    store = EventStore(engine)
-    store.append(list(generate_history(3, 10, 4)))
-    redis = redis_server.client()
-    generation = Rebuild(store, redis, cursor_factory=Cursor).run().generation
-    env = _env(fresh_postgres_url, redis_server.url)
-    clean = subprocess.run(
-        [READMODEL, "verify"], check=False, env=env, capture_output=True, text=True, timeout=60
-    )
-    assert clean.returncode == 0, clean.stdout + clean.stderr
-    app_key = next(redis.scan_iter(match=keys.full_key(generation, "app:{*")))  # documents, not locators
-    redis.hset(app_key, "summary", b'{"tampered":true}')
-    dirty = subprocess.run(
-        [READMODEL, "verify"], check=False, env=env, capture_output=True, text=True, timeout=60
-    )
-    assert dirty.returncode == 1
-    assert "different" in dirty.stdout
-    assert "tampered" in dirty.stdout
-    engine.dispose()
+    try:
+        migrate(engine)
+        store = EventStore(engine)
+        store.append(list(generate_history(3, 10, 4)))
+        redis = redis_server.client()
+        generation = Rebuild(store, redis, cursor_factory=Cursor).run().generation
+        env = _env(fresh_postgres_url, redis_server.url)
+        clean = subprocess.run(
+            [READMODEL, "verify"], check=False, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+        # An app's document hash (it has a summary), not its locator.
+        app_key = next(
+            key
+            for key in redis.scan_iter(match=keys.full_key(generation, "app:{*"))
+            if redis.hexists(key, "summary")
+        )
+        redis.hset(app_key, "summary", b'{"tampered":true}')
+        dirty = subprocess.run(
+            [READMODEL, "verify"], check=False, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert dirty.returncode == 1
+        assert "different" in dirty.stdout
+        assert "tampered" in dirty.stdout
+    finally:
+        engine.dispose()
