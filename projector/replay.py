@@ -152,6 +152,7 @@ class Rebuild:
         if previous and previous != generation:
             self._sleep(max(0.0, flipped_at + self._grace - self._clock()))
             delete_generation(self._redis, previous)
+        self._retire_first_layout()
         seconds = self._clock() - started
         return ReplaySummary(
             generation=generation,
@@ -162,6 +163,13 @@ class Rebuild:
             peak_rss_mb=peak_rss_mb(),
             resumed=resumed,
         )
+
+    def _retire_first_layout(self) -> None:
+        """A read model written by the first key layout is dead weight once this one is live."""
+        legacy = self._redis.get(keys.LEGACY_LIVE_POINTER)
+        if legacy is not None:
+            delete_generation(self._redis, legacy.decode())
+            self._redis.delete(keys.LEGACY_LIVE_POINTER)
 
     def discard_unfinished(self) -> None:
         """Drop an unfinished rebuild's generation (never the live one)."""

@@ -19,7 +19,9 @@ import hashlib
 
 PREFIX = "rm:"
 LIVE_POINTER = "rm:{meta}:live"
-REPLAY_POINTER = "rm:{meta}:replay"  # the generation a rebuild is writing, with its checkpoint
+REPLAY_POINTER = "rm:{meta}:replay"
+# The first layout's pointer (keys without hash tags): a rebuild deletes what it names.
+LEGACY_LIVE_POINTER = "rm:live"  # the generation a rebuild is writing, with its checkpoint
 
 
 def full_key(generation: str, suffix: str) -> str:

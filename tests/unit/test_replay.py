@@ -160,3 +160,16 @@ def test_a_workspace_owns_its_members_entries_in_shared_account_keys(
     assert verify(event_store.iter_all(), fake_redis, live, workspace_id=target) == []
     # The entry for the other workspace is that workspace's business.
     assert verify(event_store.iter_all(), fake_redis, live, workspace_id=other) != []
+
+
+def test_a_rebuild_retires_a_read_model_of_the_first_key_layout(
+    event_store: EventStore, fake_redis: Any
+) -> None:
+    fake_redis.set(keys.LEGACY_LIVE_POINTER, "gold")
+    fake_redis.hset("rm:gold:app:x", "ws", "w")
+    fake_redis.set("rm:gold:wm", 5)
+    _seed(event_store, steps=20)
+    summary = _rebuild(event_store, fake_redis).run()
+    assert fake_redis.get(keys.LEGACY_LIVE_POINTER) is None
+    assert list(fake_redis.scan_iter(match="rm:gold:*")) == []
+    assert verify(event_store.iter_all(), fake_redis, summary.generation) == []
