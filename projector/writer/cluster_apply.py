@@ -1,17 +1,19 @@
 """Applying a batch on a Redis Cluster, where one script may only touch one hash slot.
 
 On one Redis a batch is one atomic script. A cluster cannot run that across slots, so a
-batch is applied in three steps, each safe to repeat:
+batch is applied in four steps, each safe to repeat:
 
+0. its intent: each changed stream's state hash notes the version the batch takes it to;
 1. the records, one script per slot (hash tag): each slot keeps, per stream, the version
    its records were derived from, and refuses records derived from an older one;
 2. the streams' folded states, one script per stream, each moving only from the version the
-   batch started at (already there: a retry);
+   batch started at (already there: a retry), the intent cleared;
 3. the generation's watermark, raised, never lowered.
 
-A crash between steps leaves the states behind the records; a redelivery recomputes the
-same records from the same states (rewriting them changes nothing) and then moves the
-states. A conflict at any step stops the batch before its states move, so it is recomputed.
+A crash between steps leaves the states behind the records. The next writer of a stream
+with an intent first redoes exactly that step (`RedisView.pending`), which rewrites the
+same records, then goes on. A conflict at any step stops the batch before its states move,
+so it is recomputed.
 
 The records are a difference from the batch's start states, so a slot takes them only
 where its records derive from those states (or already from the end ones). When not, it
@@ -39,6 +41,7 @@ from shared.readmodel import keys
 
 _RECORDS = lua_script("cluster_records.lua")
 _STATE = lua_script("cluster_state.lua")
+_INTENT = lua_script("cluster_intent.lua")
 _WATERMARK = lua_script("cluster_watermark.lua")
 
 OK = "ok"
@@ -69,7 +72,7 @@ class _Slot:
 @dataclass(slots=True)
 class RetryPlan:
     """How to recompute a refused batch: bring `targets` streams up to their versions from
-    the store first, and fold nothing of the `capped` ones beyond that (until next round)."""
+    the store first, and fold nothing of the `capped` ones beyond that, until a round lands."""
 
     targets: dict[str, int] = field(default_factory=dict)
     capped: set[str] = field(default_factory=set)
@@ -85,12 +88,13 @@ class RetryPlan:
         """The event lies past its stream's cap: it waits for the next round."""
         return event.stream in self.capped and event.version > self.targets[event.stream]
 
-    def take(self) -> RetryPlan:
-        """This plan, leaving an empty one in its place."""
-        taken = RetryPlan(dict(self.targets), set(self.capped))
+    def merge(self, other: RetryPlan) -> None:
+        for stream, version in other.targets.items():
+            self.aim(stream, version, cap=stream in other.capped)
+
+    def clear(self) -> None:
         self.targets.clear()
         self.capped.clear()
-        return taken
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,19 +121,23 @@ class ClusterApplier:
                 slot.ops.append(op)
                 for stream, start, end in part.sources:
                     slot.sources[stream] = (start, end)
-        calls: list[tuple[str, str, list[Any]]] = []
+        writes: list[tuple[str, str, list[Any]]] = []
         for tag, slot in slots.items():
-            args: list[Any] = [prefix, len(slot.sources)]
+            sources: list[Any] = [len(slot.sources)]
             for stream, (start, end) in slot.sources.items():
-                args.extend((stream, start, end))
-            args.append(len(slot.ops))
+                sources.extend((stream, start, end))
+            ops: list[Any] = [len(slot.ops)]
             for op in slot.ops:
-                args.extend(op)
-            calls.append(("records", dependencies_key(prefix, tag), args))
-        plan = RetryPlan()
-        for answer in self._run(calls):
-            if isinstance(answer, list):  # [conflict or split, stream, version seen]
-                plan.aim(_text(answer[1]), int(answer[2]), cap=_text(answer[0]) == "split")
+                ops.extend(op)
+            key = dependencies_key(prefix, tag)
+            writes.append(("records", key, [prefix, *sources, *ops]))
+        intents = [
+            ("intent", prefix + keys.stream_state(state.stream), [state.start, state.end])
+            for state in change.states
+        ]
+        if any(_text(answer) != OK for answer in self._run(intents)):
+            return ClusterOutcome(CONFLICT)  # another writer moved a state: recompute
+        plan = self._refusals(writes)
         if plan.targets:
             return ClusterOutcome(CONFLICT, plan)
         states = [
@@ -140,6 +148,14 @@ class ClusterApplier:
             return ClusterOutcome(CONFLICT)  # another projector moved a state: recompute
         self._run([("watermark", prefix + keys.WATERMARK, [change.position])])
         return ClusterOutcome(OK)
+
+    def _refusals(self, calls: list[tuple[str, str, list[Any]]]) -> RetryPlan:
+        plan = RetryPlan()
+        for answer in self._run(calls):
+            if isinstance(answer, list):  # (conflict or split, stream, version seen) triples
+                for k in range(0, len(answer) - 2, 3):
+                    plan.aim(_text(answer[k + 1]), int(answer[k + 2]), cap=_text(answer[k]) == "split")
+        return plan
 
     def _run(self, calls: list[tuple[str, str, list[Any]]]) -> list[Any]:
         """Run the calls in one pipeline (the client sends each to its slot's node)."""
@@ -162,7 +178,7 @@ class ClusterApplier:
 
 
 def _bodies() -> dict[str, str]:
-    return {"records": _RECORDS, "state": _STATE, "watermark": _WATERMARK}
+    return {"intent": _INTENT, "records": _RECORDS, "state": _STATE, "watermark": _WATERMARK}
 
 
 def _fields(ops: Iterable[Op]) -> list[Any]:

@@ -5,21 +5,32 @@
 -- of operations, per operation (op, key suffix, field/member, value).
 -- The operations are a difference from the start versions, so they apply where the slot's
 -- records derive from at most the start version (or already from the end version: a retry).
--- Otherwise nothing is written and the reply names the stream and the version seen:
--- {'conflict', stream, v} when v is past the end (another projector got further: bring the
--- stream up to v and recompute), {'split', stream, v} when v lies between (a batch that
--- stopped half-way: recompute up to v first, then the rest).
+-- Otherwise nothing is written and the reply names every such stream with the version seen,
+-- as triples: 'conflict', stream, v when v is past the end (another projector got further:
+-- bring the stream up to v and recompute); 'split', stream, v when v lies between (a batch
+-- that stopped half-way: recompute up to v first, then the rest).
 local deps = KEYS[1]
 local prefix = ARGV[1]
 local sources = tonumber(ARGV[2])
+local refused = {}
 local i = 3
 for _ = 1, sources do
   local seen = tonumber(redis.call('HGET', deps, ARGV[i]) or '0')
   local start, finish = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
-  if seen > finish then return {'conflict', ARGV[i], tostring(seen)} end
-  if seen > start and seen < finish then return {'split', ARGV[i], tostring(seen)} end
+  local kind = false
+  if seen > finish then
+    kind = 'conflict'
+  elseif seen > start and seen < finish then
+    kind = 'split'
+  end
+  if kind then
+    refused[#refused + 1] = kind
+    refused[#refused + 1] = ARGV[i]
+    refused[#refused + 1] = tostring(seen)
+  end
   i = i + 3
 end
+if #refused > 0 then return refused end
 apply_ops(prefix, i + 1, tonumber(ARGV[i]))
 i = 3
 for _ = 1, sources do

@@ -69,13 +69,22 @@ class BatchResult:
 class RedisProjector:
     """Applies stored events to one generation (or whichever is live)."""
 
-    def __init__(self, redis: Any, store: StreamReader, *, generation: str | None = None) -> None:
+    def __init__(
+        self,
+        redis: Any,
+        store: StreamReader,
+        *,
+        generation: str | None = None,
+        cluster_applier: ClusterApplier | None = None,
+    ) -> None:
         self._redis = redis
         self._store = store
         self._generation = generation
         self._apply = redis.register_script(APPLY_SCRIPT)
         # A cluster cannot apply a batch in one script: it goes slot by slot (cluster_apply).
-        self._cluster = ClusterApplier(redis) if is_cluster(redis) else None
+        if cluster_applier is None and is_cluster(redis):
+            cluster_applier = ClusterApplier(redis)
+        self._cluster = cluster_applier
         self._locks = StreamLocks(redis) if self._cluster is not None else None
 
     @property
@@ -106,16 +115,18 @@ class RedisProjector:
         return result
 
     def _round(self, events: list[StoredEvent], result: BatchResult, plan: RetryPlan) -> list[StoredEvent]:
-        """Fold and apply `events` (following `plan`, then emptied); return those to retry."""
-        given = plan.take()
-        deferred = [stored for stored in events if given.holds_back(stored.event)]
-        if deferred:
-            events = [stored for stored in events if not given.holds_back(stored.event)]
-        generation = self.live_generation()
+        """Fold and apply `events` following `plan` (emptied once a round lands); return those
+        to retry."""
+        # Every stream with events here is this writer's, those held back for later included:
+        # it folds a held-back stream from the store up to its cap, then the rest next round.
         owned = {stored.event.stream for stored in events}
+        deferred = [stored for stored in events if plan.holds_back(stored.event)]
+        if deferred:
+            events = [stored for stored in events if not plan.holds_back(stored.event)]
+        generation = self.live_generation()
         held = self._locks.acquire(generation, owned) if self._locks is not None else None
         try:
-            return self._fold_and_send(generation, events, result, given, plan, owned) + deferred
+            return self._fold_and_send(generation, events, result, plan, owned) + deferred
         finally:
             if held is not None and self._locks is not None:
                 self._locks.release(held)
@@ -125,18 +136,19 @@ class RedisProjector:
         generation: str,
         events: list[StoredEvent],
         result: BatchResult,
-        given: RetryPlan,
         plan: RetryPlan,
         owned: set[str],
     ) -> list[StoredEvent]:
         view = RedisView(self._redis, generation)
-        view.prefetch([*given.targets, *owned])
+        view.prefetch([*plan.targets, *owned])
+        if self._cluster is not None and self._redo_unfinished(view, plan, owned):
+            return events  # the next round first redoes what a writer before us left half-done
         view.prefetch_app_context()
         view.prefetch_sets(_fan_out_sets(events))
         batch = BatchFold(view)
         folded: list[tuple[StoredEvent, str | None]] = []
         blocked: dict[str, str] = {}
-        for stream, version in given.targets.items():
+        for stream, version in plan.targets.items():
             # A cluster slot's records are past this stream's state: read its events up to
             # there from the store first (cluster_apply.py explains when and why).
             applied, _ = batch.read(stream)
@@ -149,6 +161,22 @@ class RedisProjector:
         for stored in events:
             self._fold_one(stored, batch, folded, blocked, result, fill_gaps=True)
         return self._send(generation, batch, folded, result, plan)
+
+    @staticmethod
+    def _redo_unfinished(view: RedisView, plan: RetryPlan, owned: set[str]) -> bool:
+        """Cap each owned stream a dead writer left half-applied at the version it was going
+        to; True when that changes the plan."""
+        changed = False
+        for stream in owned:
+            pending = view.pending(stream)
+            if (
+                pending is not None
+                and pending > view.state(stream)[0]
+                and not (stream in plan.capped and plan.targets[stream] == pending)
+            ):
+                plan.aim(stream, pending, cap=True)
+                changed = True
+        return changed
 
     def _fold_one(
         self,
@@ -204,8 +232,10 @@ class RedisProjector:
             # the old generation, and the rebuild's catch-up after its flip applies it again.
             outcome = self._cluster.apply(generation, change)
             status = outcome.status
-            for stream, version in outcome.plan.targets.items():
-                plan.aim(stream, version, cap=stream in outcome.plan.capped)
+            if status == OK:
+                plan.clear()  # what was held back follows in the next round, as it is
+            else:
+                plan.merge(outcome.plan)
         else:
             answer = self._apply(keys=[], args=apply_arguments(self._generation or "", change))
             status = answer.decode() if isinstance(answer, bytes) else str(answer)

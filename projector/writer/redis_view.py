@@ -16,6 +16,7 @@ class RedisView:
         self._redis = redis
         self._generation = generation
         self._states: dict[str, tuple[int, State | None]] = {}
+        self._pending: dict[str, int] = {}
         self._sets: dict[str, set[str]] = {}
 
     def _key(self, suffix: str) -> str:
@@ -28,9 +29,11 @@ class RedisView:
             return
         pipe = self._redis.pipeline(transaction=False)
         for stream in missing:
-            pipe.hmget(self._key(keys.stream_state(stream)), "v", "s")
-        for stream, (version, raw) in zip(missing, pipe.execute(), strict=True):
+            pipe.hmget(self._key(keys.stream_state(stream)), "v", "s", "p")
+        for stream, (version, raw, pending) in zip(missing, pipe.execute(), strict=True):
             self._states[stream] = self._decode(stream, version, raw)
+            if pending is not None:
+                self._pending[stream] = int(pending)
 
     def prefetch_app_context(self) -> None:
         """Load the accounts and workspaces the cached apps render with, in one round trip."""
@@ -58,6 +61,11 @@ class RedisView:
             version, raw = self._redis.hmget(self._key(keys.stream_state(stream)), "v", "s")
             cached = self._states[stream] = self._decode(stream, version, raw)
         return cached
+
+    def pending(self, stream: str) -> int | None:
+        """The version a writer on a Redis Cluster set out to take a prefetched stream to and
+        did not finish (cluster_apply.py), if any."""
+        return self._pending.get(stream)
 
     def members(self, key: str) -> set[str]:
         cached = self._sets.get(key)
