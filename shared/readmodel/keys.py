@@ -1,6 +1,6 @@
 """Key names of the read model.
 
-Every key lives under a generation: `rm:<generation>:<suffix>`. The pointer `rm:live`
+Every key lives under a generation: `rm:<generation>:<suffix>`. The pointer `rm:{meta}:live`
 names the live generation; a rebuild writes a new generation beside it and flips the
 pointer. Functions here return suffixes; on one Redis the Lua scripts resolve the generation
 themselves so a flip is atomic with respect to every read and write.
@@ -19,9 +19,9 @@ import hashlib
 
 PREFIX = "rm:"
 LIVE_POINTER = "rm:{meta}:live"
-REPLAY_POINTER = "rm:{meta}:replay"
+REPLAY_POINTER = "rm:{meta}:replay"  # the generation a rebuild is writing, with its checkpoint
 # The first layout's pointer (keys without hash tags): a rebuild deletes what it names.
-LEGACY_LIVE_POINTER = "rm:live"  # the generation a rebuild is writing, with its checkpoint
+LEGACY_LIVE_POINTER = "rm:live"
 
 
 def full_key(generation: str, suffix: str) -> str:
