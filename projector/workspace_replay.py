@@ -89,6 +89,7 @@ def replay_workspace(store: WorkspaceEvents, redis: Any, workspace_id: str) -> W
             args: list[Any] = ["", keys.LIVE_POINTER, 0, len(checks)]
             for stream, version in checks:
                 args.extend((keys.stream_state(stream), version))
+            args.append(0)  # no fan-out set walked
             args.append(len(ops))
             for op in ops:
                 args.extend(op)

@@ -61,6 +61,10 @@ class BatchChange:
     checks: tuple[tuple[str, int], ...]
     states: tuple[StateChange, ...]
     parts: tuple[ChangePart, ...]
+    # Fan-out sets a rename or a status change walked, as (SCARD or ZCARD, key, size read):
+    # a member added meanwhile by another partition's writer would be missed, so the size
+    # must still be the same when the batch applies.
+    sizes: tuple[tuple[str, str, int], ...] = ()
 
     @property
     def ops(self) -> list[Op]:
@@ -81,6 +85,7 @@ class BatchFold:
     changed: dict[str, None] = field(default_factory=dict)  # ordered set
     position: int = 0
     _app_index: dict[str, dict[str, dict[str, None]]] = field(default_factory=dict)
+    _sizes: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def read(self, stream: str) -> tuple[int, State | None]:
         found = self.current.get(stream)
@@ -133,6 +138,7 @@ class BatchFold:
     def change(self) -> BatchChange:
         """The net operations from the start states to the end states."""
         self._app_index.clear()
+        self._sizes.clear()
         states: list[StateChange] = []
         parts: list[ChangePart] = []
         apps: dict[str, None] = {}
@@ -173,6 +179,7 @@ class BatchFold:
             checks=tuple((stream, version) for stream, (version, _) in self.start.items()),
             states=tuple(states),
             parts=tuple(part for part in parts if part.ops),
+            sizes=tuple((command, key, size) for key, (command, size) in self._sizes.items()),
         )
 
     def _part(self, streams: tuple[str, ...], old: Records, new: Records) -> ChangePart:
@@ -210,7 +217,9 @@ class BatchFold:
 
     def _fan_out(self, set_key: str, attribute: str, entity_id: str) -> dict[str, None]:
         """Every app a rename reaches: those in Redis plus those this batch changed."""
-        streams = dict.fromkeys(f"app:{app_id}" for app_id in sorted(self.view.members(set_key)))
+        members = self.view.members(set_key)
+        self._sizes[set_key] = ("SCARD", len(members))
+        streams = dict.fromkeys(f"app:{app_id}" for app_id in sorted(members))
         streams.update(self._changed_apps_by(attribute).get(entity_id, {}))
         return streams
 
@@ -228,39 +237,45 @@ class BatchFold:
         return index
 
     def _apps(self, stream: str) -> list[ChangePart]:
-        """An app's records in two parts: its documents derive from the app, its author and
-        its workspace; everything else (locator, indexes, fan-out sets) from the app alone."""
+        """An app's records in three parts, by what they derive from: the locator, indexes and
+        workspace set from the app alone; its entry in its creator's app set from the app and
+        the creator (so joining it cannot pass a rename of the creator unseen); the rendered
+        documents from the app, its creator and its workspace."""
         self.read(stream)
         _, begin = self.start[stream]
         _, end = self.current[stream]
         assert begin is None or isinstance(begin, AppState)
         assert end is None or isinstance(end, AppState)
         # Which records exist depends on the app alone, so the "before" side needs no names.
-        old_structure, old_documents = _split_documents(app_records(begin, None, None, render=False))
+        old = _split_app_records(app_records(begin, None, None, render=False), begin)
         if end is None:
-            new_structure, new_documents = {}, {}
-            sources: tuple[str, ...] = (stream,)
-        else:
-            account_stream, workspace_stream = f"account:{end.created_by}", f"workspace:{end.workspace_id}"
-            _, account = self.read(account_stream)
-            _, workspace = self.read(workspace_stream)
-            new_structure, new_documents = _split_documents(
-                app_records(end, _name(account), _name(workspace))
-            )
-            sources = (stream, account_stream, workspace_stream)
+            return [self._part((stream,), records, {}) for records in old]
+        account_stream, workspace_stream = f"account:{end.created_by}", f"workspace:{end.workspace_id}"
+        _, account = self.read(account_stream)
+        _, workspace = self.read(workspace_stream)
+        new = _split_app_records(app_records(end, _name(account), _name(workspace)), end)
         return [
-            self._part((stream,), old_structure, new_structure),
-            self._part(sources, old_documents, new_documents),
+            self._part((stream,), old[0], new[0]),
+            self._part((stream, account_stream), old[1], new[1]),
+            self._part((stream, account_stream, workspace_stream), old[2], new[2]),
         ]
 
 
-def _split_documents(records: Records) -> tuple[Records, Records]:
-    """(everything else, the rendered documents) of an app's records."""
-    structure: Records = {}
+def _split_app_records(records: Records, state: AppState | None) -> tuple[Records, Records, Records]:
+    """(what derives from the app alone, its entry in its creator's app set, its rendered
+    documents) of an app's records."""
+    own: Records = {}
+    author: Records = {}
     documents: Records = {}
+    creator_set = keys.account_apps(state.created_by) if state is not None else None
     for record_key, value in records.items():
-        (documents if record_key[2] in APP_DOCUMENTS else structure)[record_key] = value
-    return structure, documents
+        if record_key[2] in APP_DOCUMENTS:
+            documents[record_key] = value
+        elif record_key[1] == creator_set:
+            author[record_key] = value
+        else:
+            own[record_key] = value
+    return own, author, documents
 
 
 def _status(state: State | None) -> str | None:

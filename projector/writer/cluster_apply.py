@@ -66,6 +66,7 @@ def dependencies_key(prefix: str, tag: str) -> str:
 @dataclass(slots=True)
 class _Slot:
     sources: dict[str, tuple[int, int]] = field(default_factory=dict)
+    sizes: list[tuple[str, str, int]] = field(default_factory=list)
     ops: list[Op] = field(default_factory=list)
 
 
@@ -76,6 +77,11 @@ class RetryPlan:
 
     targets: dict[str, int] = field(default_factory=dict)
     capped: set[str] = field(default_factory=set)
+    recompute: bool = False  # a fan-out set moved: nothing to catch up, just fold again
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.targets) or self.recompute
 
     def aim(self, stream: str, version: int, *, cap: bool) -> None:
         if cap:
@@ -95,6 +101,7 @@ class RetryPlan:
     def clear(self) -> None:
         self.targets.clear()
         self.capped.clear()
+        self.recompute = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,16 +128,20 @@ class ClusterApplier:
                 slot.ops.append(op)
                 for stream, start, end in part.sources:
                     slot.sources[stream] = (start, end)
+        for size in change.sizes:
+            slots.setdefault(hash_tag(prefix + size[1]), _Slot()).sizes.append(size)
         writes: list[tuple[str, str, list[Any]]] = []
         for tag, slot in slots.items():
-            sources: list[Any] = [len(slot.sources)]
+            args: list[Any] = [prefix, len(slot.sources)]
             for stream, (start, end) in slot.sources.items():
-                sources.extend((stream, start, end))
-            ops: list[Any] = [len(slot.ops)]
+                args.extend((stream, start, end))
+            args.append(len(slot.sizes))
+            for size in slot.sizes:
+                args.extend(size)
+            args.append(len(slot.ops))
             for op in slot.ops:
-                ops.extend(op)
-            key = dependencies_key(prefix, tag)
-            writes.append(("records", key, [prefix, *sources, *ops]))
+                args.extend(op)
+            writes.append(("records", dependencies_key(prefix, tag), args))
         intents = [
             ("intent", prefix + keys.stream_state(state.stream), [state.start, state.end])
             for state in change.states
@@ -138,7 +149,7 @@ class ClusterApplier:
         if any(_text(answer) != OK for answer in self._run(intents)):
             return ClusterOutcome(CONFLICT)  # another writer moved a state: recompute
         plan = self._refusals(writes)
-        if plan.targets:
+        if plan.refused:
             return ClusterOutcome(CONFLICT, plan)
         states = [
             ("state", prefix + keys.stream_state(state.stream), [state.start, state.end, *_fields(state.ops)])
@@ -152,9 +163,13 @@ class ClusterApplier:
     def _refusals(self, calls: list[tuple[str, str, list[Any]]]) -> RetryPlan:
         plan = RetryPlan()
         for answer in self._run(calls):
-            if isinstance(answer, list):  # (conflict or split, stream, version seen) triples
+            if isinstance(answer, list):  # (conflict, split or moved, what, version or size)
                 for k in range(0, len(answer) - 2, 3):
-                    plan.aim(_text(answer[k + 1]), int(answer[k + 2]), cap=_text(answer[k]) == "split")
+                    kind = _text(answer[k])
+                    if kind == "moved":
+                        plan.recompute = True
+                    else:
+                        plan.aim(_text(answer[k + 1]), int(answer[k + 2]), cap=kind == "split")
         return plan
 
     def _run(self, calls: list[tuple[str, str, list[Any]]]) -> list[Any]:

@@ -269,6 +269,9 @@ def apply_arguments(generation: str, change: BatchChange) -> list[Any]:
     for stream, version in change.checks:
         args.append(keys.stream_state(stream))
         args.append(version)
+    args.append(len(change.sizes))
+    for size in change.sizes:
+        args.extend(size)
     ops = change.ops
     args.append(len(ops))
     for op in ops:

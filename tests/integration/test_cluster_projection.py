@@ -144,3 +144,34 @@ def test_a_batch_cut_short_between_slots_and_redelivered_with_more_equals_the_or
     # The crashed batch's intents made the next writer redo exactly its step first.
     assert recording.outcomes[0].status == "ok"
     assert _live_dump(redis_cluster) == _oracle(stored)
+
+
+class _BeforeApply(ClusterApplier):
+    """Runs `hook` once, between this writer's fold and its apply."""
+
+    def __init__(self, redis: Any, hook: Any) -> None:
+        super().__init__(redis)
+        self._hook = hook
+
+    def apply(self, generation: str, change: BatchChange) -> ClusterOutcome:
+        hook, self._hook = self._hook, None
+        if hook is not None:
+            hook()
+        return super().apply(generation, change)
+
+
+@pytest.mark.parametrize("first", ["rename", "creation"])
+def test_a_rename_and_an_app_its_account_creates_meanwhile_meet_right(redis_cluster: Any, first: str) -> None:
+    """Different partitions' writers: whichever lands between the other's fold and apply,
+    the new app ends with the new author name."""
+    from tests.support.races import rename_and_creation
+
+    before, rename, creation = rename_and_creation()
+    log = EventLog()
+    ensure_live_generation(redis_cluster)
+    RedisProjector(redis_cluster, log).apply(log.record(before))
+    renamed, created = log.record([rename, creation])
+    inner, outer = (renamed, created) if first == "rename" else (created, renamed)
+    racing = _BeforeApply(redis_cluster, lambda: RedisProjector(redis_cluster, log).apply([inner]))
+    assert not RedisProjector(redis_cluster, log, cluster_applier=racing).apply([outer]).poison
+    assert _live_dump(redis_cluster) == _oracle(log.events)

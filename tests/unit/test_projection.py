@@ -139,3 +139,20 @@ def test_in_order_delivery_on_real_redis(real_redis: Any) -> None:
     for start in range(0, len(delivery), 25):
         assert not projector.apply(delivery[start : start + 25]).poison
     assert _live_dump(real_redis) == _oracle(stored)
+
+
+@pytest.mark.parametrize("first", ["rename", "creation"])
+def test_a_rename_and_an_app_its_account_creates_meanwhile_meet_right(first: str) -> None:
+    """Different partitions' writers: whichever lands between the other's fold and apply, the
+    new app ends with the new author name (a rename that read the account's app set before
+    the app joined it must notice the set moved and fold again)."""
+    from tests.support.races import BeforeFirstScript, rename_and_creation
+
+    before, rename, creation = rename_and_creation()
+    redis, log, stored, projector = _build(before)
+    projector.apply(stored)
+    renamed, created = log.record([rename, creation])
+    inner, outer = (renamed, created) if first == "rename" else (created, renamed)
+    racing = BeforeFirstScript(redis, lambda: RedisProjector(redis, log).apply([inner]))
+    assert not RedisProjector(racing, log).apply([outer]).poison
+    assert _live_dump(redis) == _oracle(log.events)
