@@ -24,6 +24,8 @@ from typing import Any
 
 from redis.cluster import RedisCluster
 
+from shared.readmodel.connection import is_cluster
+
 MASTERS = 3
 TOPOLOGIES = ("single", "cluster")
 
@@ -98,10 +100,6 @@ def _wait_for(command: list[str], expected: str, timeout: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{' '.join(command)} never answered {expected!r} (last: {answer!r})")
         time.sleep(0.1)
-
-
-def is_cluster(client: Any) -> bool:
-    return isinstance(client, RedisCluster)
 
 
 def flush(client: Any) -> None:

@@ -31,11 +31,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.exceptions import NoScriptError
-
 from projector.fold.batch import BatchChange
 from projector.fold.records import Op
-from projector.writer.scripts import lua_script
+from projector.writer.scripts import lua_script, run_scripts
 from shared.events import Event
 from shared.readmodel import keys
 
@@ -173,23 +171,7 @@ class ClusterApplier:
         return plan
 
     def _run(self, calls: list[tuple[str, str, list[Any]]]) -> list[Any]:
-        """Run the calls in one pipeline (the client sends each to its slot's node)."""
-        if not calls:
-            return []
-        try:
-            return self._pipeline(calls)
-        except NoScriptError:  # a node restarted and forgot the scripts: load them, once more
-            for script in self._scripts.values():
-                self._redis.script_load(script.script)
-            return self._pipeline(calls)
-
-    def _pipeline(self, calls: Iterable[tuple[str, str, list[Any]]]) -> list[Any]:
-        pipe = self._redis.pipeline()
-        for name, key, args in calls:
-            # EVALSHA by command: redis-py's cluster pipeline blocks its evalsha() helper, but
-            # routes a raw EVALSHA by its first key.
-            pipe.execute_command("EVALSHA", self._scripts[name].sha, 1, key, *args)
-        return pipe.execute()
+        return run_scripts(self._redis, [(self._scripts[name], key, args) for name, key, args in calls])
 
 
 def _bodies() -> dict[str, str]:

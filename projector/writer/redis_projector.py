@@ -120,9 +120,11 @@ class RedisProjector:
         # Every stream with events here is this writer's, those held back for later included:
         # it folds a held-back stream from the store up to its cap, then the rest next round.
         owned = {stored.event.stream for stored in events}
-        deferred = [stored for stored in events if plan.holds_back(stored.event)]
-        if deferred:
-            events = [stored for stored in events if not plan.holds_back(stored.event)]
+        now: list[StoredEvent] = []
+        deferred: list[StoredEvent] = []
+        for stored in events:
+            (deferred if plan.holds_back(stored.event) else now).append(stored)
+        events = now
         generation = self.live_generation()
         held = self._locks.acquire(generation, owned) if self._locks is not None else None
         try:
@@ -223,8 +225,10 @@ class RedisProjector:
         result: BatchResult,
         plan: RetryPlan,
     ) -> list[StoredEvent]:
-        """Apply the batch's net effect in one atomic call; return the events to recompute."""
+        """Apply the batch's net effect (one atomic call on one Redis, slot by slot on a
+        cluster); return the events to recompute."""
         if not folded:
+            plan.clear()  # nothing left to redo up to a cap: what was held back comes next
             return []
         change = batch.change()
         if self._cluster is not None:

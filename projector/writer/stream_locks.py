@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import NoScriptError, TryAgainError
+from redis.exceptions import TryAgainError
 
+from projector.writer.scripts import run_scripts
 from shared.readmodel import keys
 
 _RELEASE = """
@@ -79,17 +80,4 @@ class StreamLocks:
 
     def _free(self, names: list[str], token: str) -> None:
         """Release our locks in one pipeline (each only if still ours: it may have expired)."""
-        if not names:
-            return
-        for attempt in (1, 2):
-            pipe = self._redis.pipeline()
-            for name in names:
-                # A raw EVALSHA: the cluster pipeline blocks evalsha() but routes this by key.
-                pipe.execute_command("EVALSHA", self._release.sha, 1, name, token)
-            try:
-                pipe.execute()
-                return
-            except NoScriptError:
-                if attempt == 2:
-                    raise
-                self._redis.script_load(self._release.script)
+        run_scripts(self._redis, [(self._release, name, [token]) for name in names])

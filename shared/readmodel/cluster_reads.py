@@ -85,7 +85,7 @@ class ClusterScripts:
         route = self._route(name, prefix, head, now_ms, account, workspace, args)
         if route is None:
             return head + _NOTHING[name]
-        caller = {"authed": True, "st": _text(head[2]), "account": account, "ws": workspace, "now": now_ms}
+        caller = {"st": _text(head[2]), "account": account, "ws": workspace, "now": now_ms}
         script_args = [generation, orjson.dumps({k: v for k, v in caller.items() if v})]
         answer = head + list(self._script(name, route, [*script_args, *args])[9:])
         if name == ACCOUNT:

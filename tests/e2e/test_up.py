@@ -48,7 +48,7 @@ def up(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Up]:
     env["READMODEL_METRICS_PORT"] = str(free_port())
     if request.param == "redis-cluster":
         request.getfixturevalue("redis_cluster")  # emptied before and after
-        env["READMODEL_REDIS_URL"] = request.getfixturevalue("redis_cluster_servers").url
+        env["READMODEL_REDIS_URL"] = request.getfixturevalue("redis_cluster_url")
     process = subprocess.Popen(
         [READMODEL, "up", "--port", str(port)],
         cwd=tmp_path,

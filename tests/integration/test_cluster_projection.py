@@ -57,19 +57,23 @@ def test_batches_in_any_split_with_duplicates_equal_the_oracle(redis_cluster: An
     assert _live_dump(redis_cluster) == _oracle(stored)
 
 
-def test_the_keys_of_a_workspace_and_of_an_account_share_their_slots(redis_cluster: Any) -> None:
+def test_every_key_but_a_stream_state_has_a_slot_group_and_the_data_spreads(redis_cluster: Any) -> None:
+    """Keys a script reads together must carry the same hash tag; only stream states (read
+    one at a time) may hash whole. And the data lands on all three masters."""
     log = EventLog()
     stored = log.record(random_history(random.Random(11), steps=120))
-    ensure_live_generation(redis_cluster)
+    generation, _ = ensure_live_generation(redis_cluster)
     RedisProjector(redis_cluster, log).apply(stored)
-    slots: dict[str, set[int]] = {}
-    for raw in redis_cluster.scan_iter(match="rm:*", count=1000):
-        name = raw.decode()
-        slots.setdefault(hash_tag(name), set()).add(redis_cluster.keyslot(name))
-    assert slots
-    assert all(len(found) == 1 for found in slots.values())
-    # ...and the data really is spread over the three masters.
-    nodes = {redis_cluster.get_node_from_key(raw).name for raw in redis_cluster.scan_iter(match="rm:*")}
+    prefix = keys.full_key(generation, "")
+    untagged = [
+        name
+        for raw in redis_cluster.scan_iter(match=f"{prefix}*", count=1000)
+        if hash_tag(name := raw.decode()) == name and not name.startswith(prefix + keys.stream_state(""))
+    ]
+    assert untagged == []
+    tags = {hash_tag(raw.decode()) for raw in redis_cluster.scan_iter(match=f"{prefix}*", count=1000)}
+    assert any(tag == "meta" for tag in tags)
+    nodes = {redis_cluster.get_node_from_key(raw).name for raw in redis_cluster.scan_iter(match=f"{prefix}*")}
     assert len(nodes) == 3
 
 

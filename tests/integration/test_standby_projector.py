@@ -64,7 +64,7 @@ def read_model(request: pytest.FixtureRequest) -> Iterator[tuple[Any, str]]:
     """(client, URL) of the read model's Redis: this run's own database of the shared Redis,
     or the session's three-master cluster; emptied before and after the test."""
     if request.param == "redis-cluster":
-        yield request.getfixturevalue("redis_cluster"), request.getfixturevalue("redis_cluster_servers").url
+        yield request.getfixturevalue("redis_cluster"), request.getfixturevalue("redis_cluster_url")
         return
     url = database_url(request.getfixturevalue("real_redis_db"))
     client = redis_lib.Redis.from_url(url)

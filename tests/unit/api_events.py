@@ -291,6 +291,15 @@ class ApiContract:
     def api(self, redis_client: Any) -> Api:
         return Api(redis_client)
 
+    @pytest.fixture
+    def world(self, api: Api) -> dict[str, Any]:
+        """A workspace, its owner with a token, and one published chat app."""
+        ws = api.workspace("Alpha")
+        owner, token = api.member(ws, "Ada", "owner")
+        app = api.app(ws, owner, name="Planner")
+        api.project(api.history.model_config_published(app, ws))
+        return {"ws": ws, "owner": owner, "token": token, "app": app}
+
 
 SECURITY_HEADERS = {"x-frame-options": "DENY", "content-security-policy": "frame-ancestors 'none'"}
 

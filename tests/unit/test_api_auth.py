@@ -22,14 +22,6 @@ APP_ROUTES = ("", "/parameters", "/describe")
 
 
 class AuthContract(ApiContract):
-    @pytest.fixture
-    def world(self, api: Api) -> dict[str, Any]:
-        ws = api.workspace("Alpha")
-        owner, token = api.member(ws, "Ada", "owner")
-        app = api.app(ws, owner, name="Planner")
-        api.project(api.history.model_config_published(app, ws))
-        return {"ws": ws, "owner": owner, "token": token, "app": app}
-
     def protected_paths(self, world: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         app = world["app"]
         return [

@@ -1,7 +1,7 @@
 -- Prepended to every read script on a Redis Cluster, instead of read_prelude.lua. A script
 -- there may only touch its own slot, and the caller's token and account live in others: the
 -- API reads them first (shared/readmodel/cluster_reads.py) and passes what the script needs.
--- ARGV[1] the live generation, ARGV[2] JSON {authed, account, st, ws, now}; the rest as on one
+-- ARGV[1] the live generation, ARGV[2] JSON {account, st, ws, now}; the rest as on one
 -- Redis. `head` holds placeholders that the API replaces with what it read itself (the
 -- token carries the account's status). The API refuses an inactive account before using
 -- any data, as it always does.
@@ -12,7 +12,7 @@ end
 local caller = cjson.decode(ARGV[2])
 local now_ms = caller.now
 local head = {'0', false, caller.st or false, false, false, false, false, false, false}
-local authed = caller.authed == true
+local authed = true  -- the API runs a script only for a usable token
 local account = caller.account or false
 local active = authed and account ~= false
 local located = caller.ws or false
