@@ -9,16 +9,18 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 
+from shared.store_encoding import require_utf8
+
 # An execution option asking for SQLite's write lock when the transaction begins.
 WRITE_LOCK = "readmodel_write_lock"
 BUSY_TIMEOUT_MS = 30_000
 
 
 def create_engine_for(url: str) -> Engine:
-    """Build the engine for a store URL: SQLite (WAL, busy timeout) or PostgreSQL (pre-ping)."""
+    """Build the engine for a store URL: SQLite (WAL, busy timeout) or PostgreSQL (pre-ping, UTF-8)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        return require_utf8(sa.create_engine(parsed, pool_pre_ping=True))
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from shared.errors import StoreUnavailableError
+from shared.store_encoding import require_utf8
 
 RELAY_CURSOR = "relay"  # the relay's row in the store's cursor table
 
@@ -146,7 +147,7 @@ class SqlStoreProbe:
 def sql_store_probe(database_url: str) -> SqlStoreProbe:
     """A probe with an engine of its own: one pooled connection is plenty for it."""
     engine = sa.create_engine(database_url, pool_size=1, max_overflow=1, pool_pre_ping=True)
-    return SqlStoreProbe(engine)
+    return SqlStoreProbe(require_utf8(engine))
 
 
 def _aware(value: datetime | str) -> datetime:

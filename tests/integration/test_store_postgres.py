@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from datetime import UTC, datetime
 
@@ -12,8 +13,12 @@ from sqlalchemy.engine import Connection
 
 from projector.store import Cursor, EventStore
 from projector.store.schema import events as events_table
+from query_api.operations import sql_store_probe
 from shared.errors import StoreError, VersionConflictError
 from shared.events import Event
+from shared.settings import Settings
+from tests.fixtures.database import scratch_database
+from tests.support.cli import READMODEL
 from tests.unit.test_store import (
     WAIT_SECONDS,
     StoreContract,
@@ -133,3 +138,25 @@ class TestPostgresStore(StoreContract):
         inspector = sa.inspect(event_store.engine)
         indexes = {index["name"]: index["column_names"] for index in inspector.get_indexes("events")}
         assert indexes["ix_events_txid_position"] == ["txid", "position"]
+
+
+@pytest.mark.parametrize("encoding", ["SQL_ASCII", "LATIN1"])
+def test_a_database_not_in_utf8_is_refused_in_one_line(encoding: str) -> None:
+    with scratch_database("readmodel_encoding", encoding=encoding) as url:
+        result = subprocess.run(
+            [READMODEL, "migrate"],
+            env={"READMODEL_DATABASE_URL": url, "PATH": ""},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.splitlines() == [
+            f"readmodel: the event store's database is encoded {encoding}, not UTF8; create it with "
+            "ENCODING 'UTF8' (e.g. createdb -E UTF8 -T template0 NAME)"
+        ]
+        # The API's read-only look at the store refuses it the same way.
+        probe = sql_store_probe(Settings.from_env({"READMODEL_DATABASE_URL": url}).database_url)
+        with pytest.raises(StoreError, match=f"encoded {encoding}, not UTF8"):
+            probe.head()
