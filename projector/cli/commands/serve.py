@@ -58,6 +58,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers,
         factory=True,
         workers_kill_timeout=WORKER_KILL_TIMEOUT_SECONDS,
+        # A worker that dies (kill -9, out of memory) is replaced and the others keep serving;
+        # granian still exits when a replacement dies again within seconds (a crash loop).
+        respawn_failed_workers=True,
     )
     try:
         server.serve()

@@ -157,6 +157,7 @@ def _serve_granian(host: str, port: int, workers: int) -> None:
         factory=True,
         # Without it granian 2.8 can hang on SIGINT with several workers and hiredis loaded.
         workers_kill_timeout=WORKER_KILL_TIMEOUT_SECONDS,
+        respawn_failed_workers=True,  # as `readmodel serve`
     ).serve()
     if metrics_dir is not None:
         metrics_dir.cleanup()
