@@ -76,8 +76,10 @@ def test_a_worker_killed_with_sigkill_is_replaced_while_the_api_keeps_answering(
             victim = min(workers)
             os.kill(victim, signal.SIGKILL)
             _wait_for(
-                lambda: served.process.poll() is not None
-                or (len(children := child_processes(master)) == WORKERS and victim not in children),
+                lambda: (
+                    served.process.poll() is not None
+                    or (len(children := child_processes(master)) == WORKERS and victim not in children)
+                ),
                 60,
                 "the killed worker's replacement",
             )
