@@ -237,6 +237,11 @@ def _watch(
         time.sleep(POLL_SECONDS)
     assert first is not None
     started, at_start, cpu_at_start, machine_at_start = first
+    if done == at_start:  # no second sample to time from
+        raise SystemExit(
+            f"all {total:,} messages were settled by the first poll that saw any: too few to time "
+            "(use more --workspaces)"
+        )
     cpu = [_cpu_seconds(p.pid) - before for p, before in zip(processes, cpu_at_start, strict=True)]
     machine = Machine.now()
     return Drained(

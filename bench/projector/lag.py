@@ -36,6 +36,7 @@ from projector.generations import ensure_live_generation
 from projector.migrations import migrate
 from projector.seed import generate_history
 from projector.store import EventStore, create_engine_for
+from shared.readmodel import keys
 
 READMODEL = Path(sys.executable).with_name("readmodel")
 
@@ -126,7 +127,7 @@ def _measure(
     lags: list[float] = []
     relayed: list[float] = []
     done = threading.Event()
-    watermark_key = f"rm:{generation}:wm"
+    watermark_key = keys.full_key(generation, keys.WATERMARK)
 
     def tap() -> None:
         """A queue of the bench's own on the events exchange: when does the broker deliver?"""

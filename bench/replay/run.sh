@@ -20,12 +20,21 @@ if ! psql -h 127.0.0.1 -U postgres -tAc "select 1 from pg_database where datname
   echo "seeding ${WORKSPACES} workspaces x ${APPS} apps into ${DB} (once; reused by later runs)" >&2
   uv run readmodel seed --workspaces "$WORKSPACES" --apps "$APPS" --seed 1 >&2
 fi
-echo "store: $(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc 'select count(*) from events') events" >&2
+STORED=$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc 'select count(*) from events')
+echo "store: ${STORED} events" >&2
 
 taskset -c 1 redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
   --pidfile "/tmp/readmodel-bench-redis-${PORT}.pid" --logfile "/tmp/readmodel-bench-redis-${PORT}.log"
 trap 'redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true' EXIT
 for _ in $(seq 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
-taskset -c 0 uv run readmodel replay --batch-size "${BATCH:-2000}" --json
+SUMMARY=$(taskset -c 0 uv run readmodel replay --batch-size "${BATCH:-2000}" --json)
+echo "$SUMMARY"
 redis-cli -p "$PORT" info memory | grep -E '^used_memory_human' >&2
+# A rebuild reads what is settled: a transaction left open anywhere on this PostgreSQL
+# server (any database) holds back what counts as settled, and the figures would be for less.
+REPLAYED=$(echo "$SUMMARY" | uv run python -c 'import json, sys; print(json.load(sys.stdin)["events"])')
+if [ "$REPLAYED" -ne "$STORED" ]; then
+  echo "run.sh: the replay rebuilt ${REPLAYED} of ${STORED} events (a transaction open elsewhere on the server?)" >&2
+  exit 1
+fi
