@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fixtures.redis_server import free_port
+from tests.support.cli import READMODEL
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
@@ -47,18 +47,7 @@ def serving(redis_url: str, workers: int, tmp_path: Path) -> Iterator[Served]:
     log_path = tmp_path / "serve.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from projector.cli.main import main; raise SystemExit(main())",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
+        [READMODEL, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         env={**os.environ, "READMODEL_REDIS_URL": redis_url},
         start_new_session=True,
         stdout=log,  # granian's own lines
