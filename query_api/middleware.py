@@ -8,7 +8,7 @@ from typing import Any
 
 import falcon
 
-from query_api.queries import AppQuery, Parsed
+from query_api.queries import Parsed
 from query_api.repository import Caller, Read, Repository
 from query_api.routes import Access, Route
 from query_api.validation import first_values
@@ -88,7 +88,7 @@ class AuthMiddleware:
                 assert isinstance(read, AppPageRead | MembersRead)
                 authorize_workspace(ctx, read.workspace, route.scope)
             case Access.APP:
-                assert isinstance(read, AppRead) and isinstance(parsed.query, AppQuery)
+                assert isinstance(read, AppRead)
                 authorize_app(ctx, read.app, parsed.requested_workspace, route.scope)
             case Access.PUBLIC:
                 pass

@@ -21,7 +21,16 @@ from shared.readmodel.reads import INFO, INPUT_SCHEMA, PARAMETERS, SUMMARY
 MAX_PAGE_LIMIT = 200
 # Dify's list filters at most this much of `name` (its service cuts the rest off).
 NAME_FILTER_LENGTH = 30
-APP_MODES = ("completion", "workflow", "chat", "advanced-chat", "agent-chat", "agent", "channel", "rag-pipeline")
+APP_MODES = (
+    "completion",
+    "workflow",
+    "chat",
+    "advanced-chat",
+    "agent-chat",
+    "agent",
+    "channel",
+    "rag-pipeline",
+)
 DESCRIBE_BLOCKS = ("info", "parameters", "input_schema")
 _BLOCK_FIELDS = {"info": INFO, "parameters": PARAMETERS, "input_schema": INPUT_SCHEMA}
 

@@ -74,7 +74,9 @@ class RequestModel:
             known = {name for name, _ in self.fields}
             for name in params:
                 if name not in known:
-                    details.append({"type": "extra_forbidden", "loc": [name], "msg": "Extra inputs are not permitted"})
+                    details.append(
+                        {"type": "extra_forbidden", "loc": [name], "msg": "Extra inputs are not permitted"}
+                    )
         if details:
             raise Unprocessable(VALIDATION_FAILED, details=details)
         return values

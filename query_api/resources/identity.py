@@ -61,4 +61,6 @@ class SessionsResource:
         read: SessionPageRead = served.read  # type: ignore[assignment]
         page = query.page
         assert page is not None
-        send_tagged(req, resp, page_body(page.page, page.limit, read.total, read.rows), served.auth.session_id)
+        send_tagged(
+            req, resp, page_body(page.page, page.limit, read.total, read.rows), served.auth.session_id
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import falcon
 import orjson
 
+
 class OpsResource:
     """GET /_version, GET /_health and GET /openapi.json; none reads the read model."""
 

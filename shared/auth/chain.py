@@ -22,7 +22,7 @@ from shared.auth.subjects import ACCOUNT, ACTIVE, AuthContext, TokenRecord
 BEARER_REQUIRED = "bearer required"
 UNKNOWN_PREFIX = "unknown token prefix"
 UNKNOWN_OR_REVOKED = "token unknown or revoked"
-UNSUPPORTED_TOKEN_TYPE = "unsupported_token_type"
+UNSUPPORTED_TOKEN_TYPE = "unsupported_token_type"  # noqa: S105 (a message, not a secret)
 ACCOUNT_NOT_FOUND = "account not found"
 INSUFFICIENT_SCOPE = "insufficient_scope"
 APP_NOT_FOUND = "app not found"

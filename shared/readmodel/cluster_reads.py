@@ -87,7 +87,9 @@ class ClusterScripts:
         head[0] = answers[0] or b"0"
         if token_hash:
             head[1:9] = answers[1]
-        workspace = _text(answers[-1]) if name == APP and args[0] else (args[0] if name in (APPS, MEMBERS) else None)
+        workspace = (
+            _text(answers[-1]) if name == APP and args[0] else (args[0] if name in (APPS, MEMBERS) else None)
+        )
         account = _text(head[3]) or None
         route = self._route(name, prefix, head, now_ms, account, workspace, args)
         if route is None:

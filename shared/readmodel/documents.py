@@ -86,7 +86,9 @@ def parameters(
     as the parameters mapping's.
     """
     retriever_default = {"enabled": True} if model_config else DISABLED
-    sensitive_default = MODEL_CONFIG_SENSITIVE_WORD_AVOIDANCE if model_config else DEFAULT_SENSITIVE_WORD_AVOIDANCE
+    sensitive_default = (
+        MODEL_CONFIG_SENSITIVE_WORD_AVOIDANCE if model_config else DEFAULT_SENSITIVE_WORD_AVOIDANCE
+    )
     return {
         "opening_statement": features.get("opening_statement"),
         "suggested_questions": features.get("suggested_questions", []),
@@ -184,7 +186,11 @@ def _variable_schema(form_type: str, variable: Mapping[str, Any]) -> dict[str, A
         return schema
     if form_type == "select":
         options = variable.get("options")
-        return {"type": "string", **titled, "enum": list(options) if isinstance(options, str | list | dict) else []}
+        return {
+            "type": "string",
+            **titled,
+            "enum": list(options) if isinstance(options, str | list | dict) else [],
+        }
     if form_type == "number":
         return {"type": "number", **titled}
     if form_type == "file":

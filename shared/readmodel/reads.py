@@ -193,7 +193,9 @@ class ReadModelReader:
             current_workspace_id=_current(reply[11], reply[12], memberships),
         )
 
-    def session_page(self, token_hash: str, now_ms: int, *, offset: int | None, limit: int = 0) -> SessionPageRead:
+    def session_page(
+        self, token_hash: str, now_ms: int, *, offset: int | None, limit: int = 0
+    ) -> SessionPageRead:
         """A page of the account's live sessions; `offset` None reads only the caller."""
         bounds = ("", "") if offset is None else (min(offset, _MAX_OFFSET), limit)
         reply = self._run(SESSIONS, token_hash, now_ms, *bounds)

@@ -61,7 +61,9 @@ class World:
         self.kit = kit
         self.dify_url = dify_url
         self.env = {"READMODEL_DATABASE_URL": store_url, "PATH": "/usr/bin:/bin"}
-        self.settings = Settings.from_env({"READMODEL_DATABASE_URL": store_url, "READMODEL_DIFY_VERSION": "1.14.2"})
+        self.settings = Settings.from_env(
+            {"READMODEL_DATABASE_URL": store_url, "READMODEL_DIFY_VERSION": "1.14.2"}
+        )
         self.redis = connect(redis_url)
         self.store: EventStore = open_store(self.settings)
         self.flow: EventFlow | None = None
@@ -76,7 +78,7 @@ class World:
                 }
             ),
             redis=self.redis,
-            clock=lambda: kit.recorded_at_epoch(),
+            clock=kit.recorded_at_epoch,
         )
         self.client = falcon.testing.TestClient(app)
 
@@ -132,7 +134,7 @@ class World:
         result = self.client.simulate_get(
             request.path, query_string=request.query_string or None, headers=headers
         )
-        kept = {name: value for name, value in result.headers.items()}
+        kept = dict(result.headers.items())
         content_type = kept.get("content-type")
         compared = {
             "Content-Type": content_type,
@@ -145,7 +147,9 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(kit: Kit, dify_url: str, tmp_path_factory: pytest.TempPathFactory, real_redis_db: int) -> Iterator[World]:
+def world(
+    kit: Kit, dify_url: str, tmp_path_factory: pytest.TempPathFactory, real_redis_db: int
+) -> Iterator[World]:
     store_url = f"sqlite:///{tmp_path_factory.mktemp('golden') / 'events.db'}"
     world = World(kit, dify_url, store_url, database_url(real_redis_db))
     world.redis.flushdb()
@@ -218,5 +222,3 @@ def _psql(url: str, script: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-
-

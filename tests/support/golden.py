@@ -186,7 +186,11 @@ def intended(kit: Kit, request: Request, recorded: Answer) -> tuple[Answer, str 
     """
     answers = kit.answers[request.phase]
     json_headers = {"Content-Type": "application/json"}
-    if recorded.status == 500 and request.path.startswith(f"{BASE}/workspaces/") and "not-a-uuid" in request.path:
+    if (
+        recorded.status == 500
+        and request.path.startswith(f"{BASE}/workspaces/")
+        and "not-a-uuid" in request.path
+    ):
         body = _error(404, "not_found", "workspace not found")
         return Answer(404, json_headers, body), "a non-UUID workspace id is unknown, not a 500"
     if recorded.status == 500:
@@ -229,7 +233,9 @@ def _seed_route_answer(kit: Kit, request: Request, answers: dict[str, Answer]) -
     app_id, parameters = match.group(1), match.group(2)
     sibling = _describe_of(kit, request, app_id)
     if sibling is None or sibling.status != 200:
-        return sibling or Answer(404, {"Content-Type": "application/json"}, _error(404, "not_found", "app not found"))
+        return sibling or Answer(
+            404, {"Content-Type": "application/json"}, _error(404, "not_found", "app not found")
+        )
     headers = {"Content-Type": "application/json"}
     if parameters:
         block = sibling.body["parameters"]
@@ -245,11 +251,9 @@ def _seed_route_answer(kit: Kit, request: Request, answers: dict[str, Answer]) -
 def _describe_of(kit: Kit, request: Request, app_id: str) -> Answer | None:
     """Dify's describe answer for the same app, caller and phase."""
     for other in kit.phase(request.phase):
-        if other.path == f"{BASE}/apps/{app_id}/describe" and other.query_string == "":
-            if other.token_label == request.token_label and other.authorization is None:
-                return kit.answers[request.phase][other.id]
-    if app_id == "00000000-0000-0000-0000-000000001234":
-        return Answer(404, {"Content-Type": "application/json"}, _error(404, "not_found", "app not found"))
+        same_caller = other.token_label == request.token_label and other.authorization is None
+        if other.path == f"{BASE}/apps/{app_id}/describe" and other.query_string == "" and same_caller:
+            return kit.answers[request.phase][other.id]
     return None
 
 
@@ -257,10 +261,10 @@ def _wide_page(kit: Kit, request: Request, answers: dict[str, Answer]) -> Answer
     """A limit of 101-200 answers as limit=100 does, echoing the limit asked for."""
     limit = int(dict(part.split("=", 1) for part in request.query_string.split("&"))["limit"])
     for other in kit.phase(request.phase):
-        if other.path_and_query == request.path_and_query.replace(f"limit={limit}", "limit=100"):
-            if other.token_label == request.token_label:
-                page = dict(answers[other.id].body)
-                page["limit"] = limit
-                page["has_more"] = page["page"] * limit < page["total"]
-                return Answer(200, answers[other.id].headers, page)
+        sibling = other.path_and_query == request.path_and_query.replace(f"limit={limit}", "limit=100")
+        if sibling and other.token_label == request.token_label:
+            page = dict(answers[other.id].body)
+            page["limit"] = limit
+            page["has_more"] = page["page"] * limit < page["total"]
+            return Answer(200, answers[other.id].headers, page)
     raise AssertionError(f"no limit=100 sibling of {request.id}")
