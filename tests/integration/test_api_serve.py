@@ -41,7 +41,9 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
 def test_serve_answers_from_the_real_redis(api_real_redis: Any, api_redis_db: int, tmp_path: Path) -> None:
     api = Api(api_real_redis)
     ws = api.workspace("Alpha")
-    owner, token = api.member(ws, "Ada", "owner")
+    owner = api.account("Ada")
+    api.join(ws, owner, "owner")
+    token = api.login(owner, expires_at=None)  # the server judges expiry by the real clock
     app = api.app(ws, owner, name="Planner")
     redis_url = redis_url_for(api_redis_db)
     port = free_port()
@@ -80,7 +82,7 @@ def test_serve_answers_from_the_real_redis(api_real_redis: Any, api_redis_db: in
         assert status == 200, body
         assert [row["id"] for row in body["data"]] == [app]
         status, body = get(f"{base}/apps?workspace_id={ws}")
-        assert (status, body["message"]) == (401, "missing bearer token")
+        assert (status, body["message"]) == (401, "bearer required")
     finally:
         os.kill(process.pid, signal.SIGINT)  # as Ctrl-C in a terminal reaches the server
         try:
