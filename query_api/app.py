@@ -30,6 +30,7 @@ from query_api.resources import (
     AppsResource,
     OpsResource,
     SessionsResource,
+    WorkspaceResource,
     WorkspacesResource,
 )
 from query_api.routes import route_table
@@ -45,6 +46,7 @@ class Resources:
     apps: AppsResource
     app: AppResource
     workspaces: WorkspacesResource
+    workspace: WorkspaceResource
     account: AccountResource
     sessions: SessionsResource
     ops: OpsResource
@@ -82,9 +84,10 @@ def create_app(
         apps=AppsResource(),
         app=AppResource(system_parameters(settings.upload_limits)),
         workspaces=WorkspacesResource(),
+        workspace=WorkspaceResource(),
         account=AccountResource(),
         sessions=SessionsResource(),
-        ops=OpsResource(settings.dify_version, openapi_document()),
+        ops=OpsResource(settings.dify_version, settings.dify_edition, openapi_document()),
         ready=operations.ready,
         metrics=operations.metrics_resource,
         ops_page=operations.ops_page,

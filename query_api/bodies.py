@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -13,7 +14,7 @@ from shared.readmodel.documents import (
     UNPUBLISHED_PARAMETERS,
     with_system_parameters,
 )
-from shared.readmodel.reads import INFO, INPUT_SCHEMA, PARAMETERS, AccountRead
+from shared.readmodel.reads import INFO, INPUT_SCHEMA, PARAMETERS, AccountRead, Member, Membership
 from shared.settings import UploadLimits
 
 _NULL = b"null"
@@ -33,9 +34,13 @@ def system_parameters(limits: UploadLimits) -> bytes:
     )
 
 
-def page_body(page: PageRequest, total: int, rows: tuple[bytes, ...]) -> bytes:
+def page_body(page: int, limit: int, total: int, rows: Sequence[bytes]) -> bytes:
     """A list page: stored row documents spliced into the envelope."""
-    return render_spliced(PaginationEnvelope(page=page.page, limit=page.limit, total=total, data=rows))
+    return render_spliced(PaginationEnvelope(page=page, limit=limit, total=total, data=rows))
+
+
+def empty_page(page: PageRequest) -> bytes:
+    return page_body(page.page, page.limit, 0, ())
 
 
 def parameters_body(stored: bytes, system: bytes) -> bytes:
@@ -44,7 +49,7 @@ def parameters_body(stored: bytes, system: bytes) -> bytes:
 
 def describe_body(fields: dict[str, bytes | None], system: bytes) -> bytes:
     """`{info, parameters, input_schema}`: blocks not asked for are null; unpublished apps get
-    the contract's placeholders instead of failing."""
+    Dify's placeholders instead of failing."""
     info = fields.get(INFO) or _NULL
     parameters = _NULL
     if PARAMETERS in fields:
@@ -56,44 +61,58 @@ def describe_body(fields: dict[str, bytes | None], system: bytes) -> bytes:
     return b'{"info":' + info + b',"parameters":' + parameters + b',"input_schema":' + schema + b"}"
 
 
-def workspaces_body(ctx: AuthContext, read: AccountRead) -> bytes:
-    """`{"workspaces": [...]}` in join order; an SSO caller has none."""
-    if not ctx.is_account:
-        return orjson.dumps({"workspaces": []})
+def workspaces_body(read: AccountRead) -> bytes:
+    """`{"workspaces": [...]}`, oldest workspace first (by its creation time, as Dify orders)."""
     current = read.current_workspace_id
-    return orjson.dumps(
-        {
-            "workspaces": [
-                {
-                    "id": m.workspace_id,
-                    "name": m.name,
-                    "role": m.role,
-                    "status": m.status or "normal",
-                    "current": m.workspace_id == current,
-                }
-                for m in read.memberships
-            ],
-        },
-    )
+    ordered = sorted(read.memberships, key=lambda m: (m.created_at or "", m.workspace_id))
+    return orjson.dumps({"workspaces": [_summary(m, current) for m in ordered]})
+
+
+def workspace_body(membership: Membership, read: AccountRead) -> bytes:
+    """One workspace of the caller's, with its creation time."""
+    body = _summary(membership, read.current_workspace_id)
+    body["created_at"] = membership.created_at
+    return orjson.dumps(body)
+
+
+def _summary(membership: Membership, current: str | None) -> dict[str, Any]:
+    return {
+        "id": membership.workspace_id,
+        "name": membership.name,
+        "role": membership.role,
+        "status": membership.status or "normal",
+        "current": membership.workspace_id == current,
+    }
+
+
+def members_body(page: PageRequest, members: Sequence[Member]) -> bytes:
+    """A page of a workspace's members."""
+    rows = [
+        orjson.dumps(
+            {
+                "id": m.account_id,
+                "name": m.name,
+                "email": m.email,
+                "role": m.role,
+                "status": m.status,
+                "avatar": None,
+            },
+        )
+        for m in members[page.offset : page.offset + page.limit]
+    ]
+    return page_body(page.page, page.limit, len(members), rows)
 
 
 def account_body(ctx: AuthContext, read: AccountRead) -> bytes:
-    """The caller as /account shows it: the session's subject, its account and memberships."""
+    """The caller as /account shows it: its account, its memberships, its default workspace."""
+    memberships = read.memberships
+    default = read.current_workspace_id or (memberships[0].workspace_id if memberships else None)
     body: dict[str, Any] = {
         "subject_type": ctx.subject_type,
-        "subject_email": ctx.subject_email,
-        "subject_issuer": ctx.subject_issuer,
-        "account": None,
-        "workspaces": [],
-        "default_workspace_id": None,
+        "subject_email": read.email,
+        "subject_issuer": None,
+        "account": {"id": ctx.account_id, "email": read.email, "name": read.name},
+        "workspaces": [{"id": m.workspace_id, "name": m.name, "role": m.role} for m in memberships],
+        "default_workspace_id": default,
     }
-    if ctx.is_account:
-        body["account"] = {"id": ctx.account_id, "email": read.email, "name": read.name}
-        body["workspaces"] = [
-            {"id": m.workspace_id, "name": m.name, "role": m.role} for m in read.memberships
-        ]
-        if read.current_workspace_id is not None:
-            body["default_workspace_id"] = read.current_workspace_id
-        elif read.memberships:
-            body["default_workspace_id"] = read.memberships[0].workspace_id
     return orjson.dumps(body)

@@ -21,7 +21,10 @@ from shared.auth.errors import (
 
 logger = logging.getLogger(__name__)
 
-ROUTE_NOT_FOUND = "The requested URL was not found on the server."
+ROUTE_NOT_FOUND = (
+    "The requested URL was not found on the server. "
+    "If you entered the URL manually please check your spelling and try again."
+)
 METHOD_NOT_ALLOWED = "The method is not allowed for the requested URL."
 
 _BY_STATUS: dict[int, type[RequestError]] = {

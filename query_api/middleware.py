@@ -1,31 +1,29 @@
-"""Falcon adapters: the auth chain before every protected responder, headers on every response."""
+"""Falcon adapters: Dify's auth pipeline before every protected responder, headers on every response."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import falcon
 
-from query_api.queries import AppQuery, Query
-from query_api.repository import Read, Repository
+from query_api.queries import Parsed
+from query_api.repository import Caller, Read, Repository
 from query_api.routes import Access, Route
+from query_api.validation import first_values
 from shared.auth.chain import (
-    APP_NOT_FOUND,
-    account_or_404,
-    require_scope,
-    require_workspace_member,
-    validate_bearer,
+    authenticate,
+    authorize_app,
+    authorize_workspace,
+    require_account,
+    require_account_token,
+    require_bearer,
+    require_known_prefix,
+    token_digest,
 )
-from shared.auth.errors import NotFound, RequestError
-from shared.auth.scopes import APPS_READ
-from shared.auth.subjects import TokenRecord
-from shared.readmodel.reads import AppPageRead, AppRead
-
-QueryBuilder = Callable[[Mapping[str, str], Mapping[str, str]], Query]
-
-# With parameters already refused, only the caller is read: an app read of no app.
-_CALLER_ONLY = AppQuery(app_id="", fields=())
+from shared.auth.subjects import AuthContext
+from shared.readmodel.reads import AppPageRead, AppRead, MembersRead
 
 SECURITY_HEADERS = (
     ("X-Frame-Options", "DENY"),
@@ -34,45 +32,32 @@ SECURITY_HEADERS = (
 POSITION_HEADER = "X-Readmodel-Position"
 
 
-class RequestRead:
-    """The auth chain's lookup over the request's one read, made when the chain first asks."""
+@dataclass(frozen=True, slots=True)
+class Served:
+    """What a responder gets (`req.context.served`): the parsed request, its read, the caller."""
 
-    def __init__(self, repository: Repository, query: Query, now_ms: int) -> None:
-        self._repository = repository
-        self._query = query
-        self._now_ms = now_ms
-        self.result: Read | None = None
+    parsed: Parsed
+    read: Read
+    auth: AuthContext
 
-    def token(self, token_hash: str) -> TokenRecord | None:
-        self.result = self._repository.read(self._query, token_hash, self._now_ms)
-        return self.result.head.token
-
-    def role(self, account_id: str, workspace_id: str) -> str | None:
-        result = self.result
-        if not isinstance(result, AppPageRead | AppRead) or result.workspace_id != workspace_id:
-            return None  # the read was about another workspace: no membership known here
-        token = result.head.token
-        if token is None or token.account_id != account_id:
-            return None
-        return result.role
+    @property
+    def query(self) -> Any:
+        return self.parsed.query
 
 
 class AuthMiddleware:
-    """Applies the contract's auth chain, in order, using what the route's read returned.
+    """Runs Dify's guard for the route, in Dify's order, over the request's one read.
 
-    The read happens inside step 1 (it is the token look-up), so a request costs one round
-    trip: the script returns the token, the account status, the membership and the data.
-    Bad parameters are found first but raised only after steps 1-3, as the contract orders.
+    The bearer is extracted and its prefix checked first; then the route's parameters are
+    parsed (a validation error is kept aside), the read model is read once for the caller,
+    and the pipeline decides from what came back. The kept-aside validation error is raised
+    last, where Dify's request models run.
     """
 
     def __init__(self, routes: Iterable[Route], repository: Repository, clock: Callable[[], float]) -> None:
         self._repository = repository
         self._clock = clock
-        self._routes: dict[str, tuple[Access, QueryBuilder]] = {}
-        for route in routes:
-            if route.access is not Access.PUBLIC:
-                name = "query" if route.suffix is None else f"query_{route.suffix}"
-                self._routes[route.uri] = (route.access, getattr(route.resource, name))
+        self._routes = {route.uri: route for route in routes if route.access is not Access.PUBLIC}
 
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
@@ -85,36 +70,31 @@ class AuthMiddleware:
         if req.method != "GET":
             # Falcon would answer OPTIONS itself with an empty 200; this API only has GETs.
             raise falcon.HTTPMethodNotAllowed(["GET"])
-        entry = self._routes.get(req.uri_template or "")
-        if entry is None:
+        route = self._routes.get(req.uri_template or "")
+        if route is None or route.parse is None:
             return
-        access, build = entry
-        deferred: RequestError | None = None
-        try:
-            query = build(_single_values(req.params), params)
-        except RequestError as exc:
-            query, deferred = _CALLER_ONLY, exc
+        token = require_bearer(req.get_header("Authorization"))
+        require_known_prefix(token)
+        parsed = route.parse(first_values(req.params), params)
         now_ms = int(self._clock() * 1000)
-        lookup = RequestRead(self._repository, query, now_ms)
-        try:
-            ctx = validate_bearer(req.get_header("Authorization"), lookup, now_ms)
-        finally:
-            if lookup.result is not None:
-                req.context.position = lookup.result.head.position
-        req.context.auth = ctx
-        if access is Access.APP_READ:
-            require_scope(ctx, APPS_READ)
-            account_or_404(ctx)
-        if deferred is not None:
-            raise deferred
-        read = lookup.result
-        if access is Access.APP_READ:
-            tenant = read.workspace_id if isinstance(read, AppPageRead | AppRead) else None
-            if tenant is None:
-                raise NotFound(APP_NOT_FOUND)
-            require_workspace_member(ctx, tenant, lookup)
-        req.context.query = query
-        req.context.read = read
+        read = self._repository.read(parsed.query, Caller(token_digest(token), now_ms))
+        req.context.position = read.head.position
+        ctx = authenticate(token, read.head.token, now_ms)
+        require_account_token(ctx)
+        match route.access:
+            case Access.ACCOUNT:
+                require_account(ctx)
+            case Access.WORKSPACE:
+                assert isinstance(read, AppPageRead | MembersRead)
+                authorize_workspace(ctx, read.workspace, route.scope)
+            case Access.APP:
+                assert isinstance(read, AppRead)
+                authorize_app(ctx, read.app, parsed.requested_workspace, route.scope)
+            case Access.PUBLIC:
+                pass
+        if parsed.problem is not None:
+            raise parsed.problem
+        req.context.served = Served(parsed, read, ctx)
 
 
 class ResponseHeaders:
@@ -132,8 +112,3 @@ class ResponseHeaders:
         if position is None:
             position = self._repository.last_position
         resp.set_header(POSITION_HEADER, str(position))
-
-
-def _single_values(params: Mapping[str, Any]) -> dict[str, str]:
-    # A repeated parameter counts with its last value.
-    return {name: value if isinstance(value, str) else value[-1] for name, value in params.items()}

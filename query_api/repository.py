@@ -1,26 +1,34 @@
-"""The query side's access to the read model: one method per kind of read, driver errors translated."""
+"""The query side's access to the read model: one read per request, driver errors translated."""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import redis.exceptions
 
-from query_api.queries import AccountQuery, AppQuery, AppsQuery, Query, SessionsQuery
-from shared.auth.subjects import EXTERNAL_SSO
+from query_api.queries import AccountQuery, AppQuery, AppsQuery, MembersQuery, Query, SessionsQuery
 from shared.errors import ReadModelError
-from shared.readmodel import keys
 from shared.readmodel.reads import (
     AccountRead,
     AppPageRead,
     AppRead,
     Head,
+    MembersRead,
     ReadModelReader,
     SessionPageRead,
 )
 
-Read = AppPageRead | AppRead | AccountRead | SessionPageRead
+Read = AppPageRead | AppRead | AccountRead | SessionPageRead | MembersRead
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks, as the read needs it: the bearer's SHA-256 and the request time (epoch ms)."""
+
+    token_hash: str
+    now_ms: int
 
 
 class ReadModelUnavailableError(ReadModelError):
@@ -28,7 +36,7 @@ class ReadModelUnavailableError(ReadModelError):
 
 
 class Repository:
-    """Reads the live generation: each read is one script call (two for an SSO caller's sessions)."""
+    """Reads the live generation: each read is one script call (one round trip on one Redis)."""
 
     def __init__(self, redis: Any) -> None:
         self._reader = ReadModelReader(redis)
@@ -40,10 +48,10 @@ class Repository:
         """The highest watermark any read of this process has seen (0 before the first)."""
         return self._position
 
-    def read(self, query: Query, token_hash: str, now_ms: int) -> Read:
-        """Everything the request behind `query` needs, for the caller with `token_hash`."""
+    def read(self, query: Query, caller: Caller) -> Read:
+        """Everything the request behind `query` needs, for `caller`."""
         try:
-            result = self._dispatch(query, token_hash, now_ms)
+            result = self._dispatch(query, caller.token_hash, caller.now_ms)
         except redis.exceptions.RedisError as exc:
             raise ReadModelUnavailableError(f"the read model could not be read: {exc}") from exc
         self._saw(result.head)
@@ -52,38 +60,28 @@ class Repository:
     def _dispatch(self, query: Query, token_hash: str, now_ms: int) -> Read:
         reader = self._reader
         match query:
-            case AppsQuery():
+            case AppsQuery(page=page):
                 return reader.app_page(
                     token_hash,
                     now_ms,
                     workspace_id=query.workspace_id,
+                    offset=None if page is None else page.offset,
+                    limit=0 if page is None else page.limit,
                     mode=query.mode,
                     tag=query.tag,
                     name_needle=query.name_needle,
-                    offset=query.page.offset,
-                    limit=query.page.limit,
+                    exact_app_id=query.exact_app_id,
                 )
             case AppQuery():
                 return reader.app(token_hash, now_ms, query.app_id, query.fields)
             case AccountQuery():
                 return reader.account(token_hash, now_ms)
-            case SessionsQuery():
-                return self._sessions(query, token_hash, now_ms)
-
-    def _sessions(self, query: SessionsQuery, token_hash: str, now_ms: int) -> SessionPageRead:
-        page = query.page
-        result = self._reader.session_page(
-            token_hash, now_ms, sso_subject="", offset=page.offset, limit=page.limit
-        )
-        token = result.head.token
-        if token is None or token.subject_type != EXTERNAL_SSO:
-            return result
-        # An SSO subject's set is named by a digest of its email and issuer, which only the
-        # token's own record tells: a second round trip, for these callers only.
-        subject = keys.sso_subject(token.subject_email, token.subject_issuer)
-        return self._reader.session_page(
-            token_hash, now_ms, sso_subject=subject, offset=page.offset, limit=page.limit
-        )
+            case SessionsQuery(page=page):
+                if page is None:
+                    return reader.session_page(token_hash, now_ms, offset=None)
+                return reader.session_page(token_hash, now_ms, offset=page.offset, limit=page.limit)
+            case MembersQuery():
+                return reader.members(token_hash, now_ms, query.workspace_id, wanted=query.page is not None)
 
     def _saw(self, head: Head) -> None:
         if head.position > self._position:

@@ -1,4 +1,4 @@
-"""The route table: every route, its resource and what it needs from the caller, in one place."""
+"""The route table: every route, its resource, its parameter parser and Dify's guard for it."""
 
 from __future__ import annotations
 
@@ -6,15 +6,28 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from query_api.queries import (
+    Parser,
+    parse_account,
+    parse_apps,
+    parse_describe,
+    parse_members,
+    parse_parameters,
+    parse_sessions,
+    parse_summary,
+)
+from shared.auth.scopes import APPS_READ, FULL, WORKSPACE_READ
+
 BASE = "/openapi/v1"
 
 
 class Access(enum.Enum):
-    """What a route asks of the caller before its responder runs."""
+    """Which of Dify's guards a route runs before its responder."""
 
     PUBLIC = "public"  # nothing: no token, no read
-    BEARER = "bearer"  # auth step 1 (any subject)
-    APP_READ = "app-read"  # steps 1-4: scope apps:read, an account, an active member
+    ACCOUNT = "account"  # an account bearer whose account exists
+    WORKSPACE = "workspace"  # and an active member of the workspace the request names
+    APP = "app"  # and an active member of the app's workspace, the app's service API on
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,19 +38,51 @@ class Route:
     resource: Any
     access: Access
     suffix: str | None = None
+    parse: Parser | None = None
+    scope: str = FULL
 
 
 def route_table(resources: Any) -> tuple[Route, ...]:
     """Every route this service answers; anything else is a 404 `not_found`."""
     r = resources
     return (
-        Route(f"{BASE}/apps", r.apps, Access.APP_READ),
-        Route(f"{BASE}/apps/{{app_id}}", r.app, Access.APP_READ),
-        Route(f"{BASE}/apps/{{app_id}}/parameters", r.app, Access.APP_READ, suffix="parameters"),
-        Route(f"{BASE}/apps/{{app_id}}/describe", r.app, Access.APP_READ, suffix="describe"),
-        Route(f"{BASE}/workspaces", r.workspaces, Access.BEARER),
-        Route(f"{BASE}/account", r.account, Access.BEARER),
-        Route(f"{BASE}/account/sessions", r.sessions, Access.BEARER),
+        Route(f"{BASE}/apps", r.apps, Access.WORKSPACE, parse=parse_apps, scope=APPS_READ),
+        # The seed's per-app routes, which Dify no longer serves (docs/api.md, "Differences").
+        Route(f"{BASE}/apps/{{app_id}}", r.app, Access.APP, parse=parse_summary, scope=APPS_READ),
+        Route(
+            f"{BASE}/apps/{{app_id}}/parameters",
+            r.app,
+            Access.APP,
+            suffix="parameters",
+            parse=parse_parameters,
+            scope=APPS_READ,
+        ),
+        Route(
+            f"{BASE}/apps/{{app_id}}/describe",
+            r.app,
+            Access.APP,
+            suffix="describe",
+            parse=parse_describe,
+            scope=APPS_READ,
+        ),
+        Route(f"{BASE}/workspaces", r.workspaces, Access.ACCOUNT, parse=parse_account, scope=WORKSPACE_READ),
+        Route(
+            f"{BASE}/workspaces/{{workspace_id}}",
+            r.workspace,
+            Access.ACCOUNT,
+            parse=parse_account,
+            scope=WORKSPACE_READ,
+        ),
+        Route(
+            f"{BASE}/workspaces/{{workspace_id}}/members",
+            r.workspace,
+            Access.WORKSPACE,
+            suffix="members",
+            parse=parse_members,
+            scope=WORKSPACE_READ,
+        ),
+        Route(f"{BASE}/account", r.account, Access.ACCOUNT, parse=parse_account),
+        Route(f"{BASE}/account/sessions", r.sessions, Access.ACCOUNT, parse=parse_sessions),
         Route(f"{BASE}/_version", r.ops, Access.PUBLIC, suffix="version"),
         Route(f"{BASE}/_health", r.ops, Access.PUBLIC, suffix="health"),
         Route(f"{BASE}/openapi.json", r.ops, Access.PUBLIC, suffix="openapi"),

@@ -11,7 +11,9 @@ from urllib.parse import urlsplit
 from shared.errors import ConfigurationError
 
 EMBEDDED = "embedded"
-DEFAULT_DIFY_VERSION = "1.14.0"
+DEFAULT_DIFY_VERSION = "1.14.2"
+# Dify's editions as its EDITION and ENTERPRISE_ENABLED settings make them.
+DIFY_EDITIONS = ("SELF_HOSTED", "CLOUD", "ENTERPRISE")
 
 _DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
 _BROKER_SCHEMES = ("memory", "amqp", "amqps", "pyamqp", "redis", "rediss")
@@ -40,6 +42,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5001
     dify_version: str = DEFAULT_DIFY_VERSION
+    dify_edition: str = "SELF_HOSTED"
     upload_limits: UploadLimits = UploadLimits()
     admin_token: str | None = None
     metrics_port: int = 9108
@@ -79,6 +82,7 @@ class Settings:
             host=env.get("READMODEL_HOST") or "127.0.0.1",
             port=_int(env, "READMODEL_PORT", 5001, upper=65535),
             dify_version=env.get("READMODEL_DIFY_VERSION") or DEFAULT_DIFY_VERSION,
+            dify_edition=_choice(env, "READMODEL_DIFY_EDITION", DIFY_EDITIONS),
             upload_limits=limits,
             admin_token=env.get("READMODEL_ADMIN_TOKEN") or None,
             metrics_port=_int(env, "READMODEL_METRICS_PORT", 9108, upper=65535),
@@ -113,6 +117,7 @@ class Settings:
             "host": self.host,
             "port": self.port,
             "dify_version": self.dify_version,
+            "dify_edition": self.dify_edition,
             "admin_token": "set" if self.admin_token else "unset",
             "partitions": self.partitions,
         }
@@ -179,3 +184,11 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if value <= 0:
         raise ConfigurationError(f"{name}: must be positive")
     return value
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first when unset)."""
+    raw = env.get(name) or choices[0]
+    if raw not in choices:
+        raise ConfigurationError(f"{name}: expected one of {', '.join(choices)}, got {raw!r}")
+    return raw

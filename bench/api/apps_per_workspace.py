@@ -222,8 +222,6 @@ def read_ms(client: Any, data: dict[str, Any], target: Target, repeats: int = 31
             digest,
             int(time.time() * 1000),
             workspace_id=data["workspace_id"],
-            mode="",
-            tag="",
             name_needle=target.needle,
             offset=target.offset,
             limit=20,

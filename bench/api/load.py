@@ -90,9 +90,7 @@ def main() -> None:
 
     reader = ReadModelReader(client)
     digest = token_digest(demo.token)
-    page = reader.app_page(
-        digest, 0, workspace_id=demo.workspace_id, mode="", tag="", name_needle="", offset=0, limit=1
-    )
+    page = reader.app_page(digest, 0, workspace_id=demo.workspace_id, offset=0, limit=1)
     first_app = json.loads(page.rows[0])["id"]
     print(
         json.dumps(

@@ -24,8 +24,19 @@ from werkzeug.exceptions import HTTPException
 
 from bench.dify_reference.auth import OrmAuthLookup
 from bench.dify_reference.listing import AppListing
-from query_api.queries import parse_apps_query
-from shared.auth import APPS_READ, account_or_404, require_scope, require_workspace_member, validate_bearer
+from query_api.errors import ROUTE_NOT_FOUND
+from query_api.queries import AppsQuery, parse_apps
+from query_api.validation import first_values
+from shared.auth import (
+    APPS_READ,
+    WorkspaceFacts,
+    authenticate,
+    authorize_workspace,
+    require_account_token,
+    require_bearer,
+    require_known_prefix,
+    token_digest,
+)
 from shared.auth.errors import InternalServerError, MethodNotAllowed, NotFound, RequestError
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/readmodel_bench_dify"
@@ -35,7 +46,6 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "frame-ancestors 'none'",
 }
-NOT_FOUND_MESSAGE = "The requested URL was not found on the server."
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +95,18 @@ def create_app(database_url: str, *, per_row: bool = False) -> Flask:
 
 def _list_apps(session: Session, listing: AppListing) -> Response:
     lookup = OrmAuthLookup(session)
-    ctx = validate_bearer(request.headers.get("Authorization"), lookup, time.time_ns() // 1_000_000)
-    require_scope(ctx, APPS_READ)
-    account_or_404(ctx)
-    query = parse_apps_query(request.args)
-    require_workspace_member(ctx, query.workspace_id, lookup)
+    token = require_bearer(request.headers.get("Authorization"))
+    require_known_prefix(token)
+    ctx = authenticate(token, lookup.token(token_digest(token)), time.time_ns() // 1_000_000)
+    require_account_token(ctx)
+    parsed = parse_apps(first_values(request.args.to_dict(flat=False)), {})
+    query = parsed.query
+    assert isinstance(query, AppsQuery)
+    role = lookup.role(ctx.account_id or "", query.workspace_id) if query.workspace_id else None
+    authorize_workspace(ctx, WorkspaceFacts("normal" if role else None, role), APPS_READ)
+    if parsed.problem is not None:
+        raise parsed.problem
+    assert query.page is not None
     page = listing.page(session, query)
     return jsonify(
         {
@@ -110,7 +127,7 @@ def _routing_error(error: HTTPException) -> tuple[Response, int, dict[str, str]]
     if error.code == 405:
         refusal: RequestError = MethodNotAllowed("The method is not allowed for the requested URL.")
     else:
-        refusal = NotFound(NOT_FOUND_MESSAGE)
+        refusal = NotFound(ROUTE_NOT_FOUND)
     return _refusal(refusal)
 
 

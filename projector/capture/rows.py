@@ -26,7 +26,11 @@ SESSION_PREFIXES = {"dfoa_": "account", "dfoe_": "external_sso"}
 
 
 def workspace_created(tenant: dict[str, Any]) -> dict[str, Any]:
-    return {"name": tenant.get("name"), "status": tenant.get("status") or "normal"}
+    data = {"name": tenant.get("name"), "status": tenant.get("status") or "normal"}
+    created_at = utc_timestamp(tenant.get("created_at"))
+    if created_at is not None:  # a change row from before `created_at` was watched has none
+        data["created_at"] = created_at
+    return data
 
 
 def account_created(account: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from shared.readmodel.documents import (
     input_schema,
     parameters,
     tag_list,
+    workflow_features,
 )
 
 # The rendered fields of an app's document hash: they also derive from its author's and its
@@ -33,6 +34,7 @@ def workspace_records(state: WorkspaceState | None) -> Records:
     records: Records = {
         (HASH, keys.workspace(ws), "name"): state.name.encode(),
         (HASH, keys.workspace(ws), "status"): state.status.encode(),
+        (HASH, keys.workspace(ws), "created"): state.created_at.encode(),
     }
     for account_id, membership in state.members.items():
         records[(HASH, keys.workspace_members(ws), account_id)] = membership.role.encode()
@@ -75,6 +77,8 @@ def app_records(
     records[(HASH, keys.app_workspace(app_id), "ws")] = ws.encode()
     key = keys.app(ws, app_id)
     records[(HASH, key, "vis")] = b"1"
+    # An app whose service API is off answers 403 on its own routes and is not listed.
+    records[(HASH, key, "api")] = b"1" if state.enable_api else b"0"
     if render:
         _render_documents(records, key, state, author, workspace_name)
     else:
@@ -82,13 +86,14 @@ def app_records(
             records[(HASH, key, field)] = b""
         if state.source is not None:
             records[(HASH, key, "params")] = b""
-    if not state.is_universal:
+    if state.enable_api and not state.is_universal:
         score = float(state.created_at_us)
         records[(ZSET, keys.app_index(ws), app_id)] = score
         records[(ZSET, keys.mode_index(ws, state.mode), app_id)] = score
         for tag in state.tags:
             records[(ZSET, keys.tag_index(ws, tag), app_id)] = score
-        records[(HASH, keys.app_names(ws), app_id)] = state.name.casefold().encode()
+        # Lower-cased as PostgreSQL's ILIKE compares, which Dify's name filter uses.
+        records[(HASH, keys.app_names(ws), app_id)] = state.name.lower().encode()
     return records
 
 
@@ -137,9 +142,9 @@ def _render_documents(
         records[(HASH, key, "schema")] = orjson.dumps(UNPUBLISHED_INPUT_SCHEMA)
     else:
         form = list(state.user_input_form)
-        records[(HASH, key, "params")] = orjson.dumps(
-            parameters(state.features, form, model_config=state.source == "model_config"),
-        )
+        model_config = state.source == "model_config"
+        features = state.features if model_config else workflow_features(state.features)
+        records[(HASH, key, "params")] = orjson.dumps(parameters(features, form, model_config=model_config))
         records[(HASH, key, "schema")] = orjson.dumps(input_schema(form, state.mode))
 
 

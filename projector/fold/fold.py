@@ -8,6 +8,7 @@ reaches the same state and nothing waits on it forever.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from projector.fold.state import (
@@ -38,6 +39,7 @@ from shared.events import (
     WorkspaceMemberRoleChanged,
     WorkspaceRenamed,
 )
+from shared.events.values import require_timestamp
 from shared.readmodel.documents import (
     dify_timestamp,
     epoch_micros,
@@ -75,14 +77,22 @@ def fold(state: State | None, payload: Payload, event: Event, position: int) -> 
     return _FOLDERS[type(payload)](state, payload, event, position)
 
 
+def occurred(event: Event) -> datetime:
+    """The event's `occurred_at`, parsed (the envelope keeps it as text)."""
+    moment = require_timestamp("occurred_at", event.occurred_at)
+    assert moment is not None
+    return moment
+
+
 # --- workspace ---------------------------------------------------------------------------
 
 
 @_folds(WorkspaceCreated)
 def _workspace_created(state: WorkspaceState | None, p: WorkspaceCreated, e: Event, pos: int) -> State | None:
+    created_at = dify_timestamp(p.created_at or occurred(e))
     if state is not None:
-        return replace(state, name=p.name, status=p.status)
-    return WorkspaceState(id=e.stream_id, name=p.name, status=p.status)
+        return replace(state, name=p.name, status=p.status, created_at=created_at)
+    return WorkspaceState(id=e.stream_id, name=p.name, status=p.status, created_at=created_at)
 
 
 @_folds(WorkspaceRenamed)

@@ -22,6 +22,7 @@ class WorkspaceState:
     id: str
     name: str
     status: str = "normal"
+    created_at: str = ""  # already in Dify's rendering
     members: dict[str, Membership] = field(default_factory=dict)
     # account_id -> position of its latest join here with current: true (kept after leaving).
     current_joins: dict[str, int] = field(default_factory=dict)
@@ -94,6 +95,7 @@ def decode_state(kind: str, raw: bytes | str | None) -> State | None:
             id=data["id"],
             name=data["name"],
             status=data["status"],
+            created_at=data.get("created_at", ""),
             members={k: Membership(**m) for k, m in data["members"].items()},
             current_joins=dict(data["current_joins"]),
         )

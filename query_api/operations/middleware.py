@@ -18,14 +18,18 @@ _SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"  # the route label of requests no route took: never the raw path
 
-# The auth chain's messages (shared/auth/chain.py) and the reason label each counts under.
+# The auth pipeline's messages (shared/auth/chain.py) and the reason label each counts under.
 _AUTH_REASONS = (
-    (b"missing bearer token", "missing_token"),
+    (b"bearer required", "missing_token"),
     (b"unknown token prefix", "unknown_prefix"),
     (b"token unknown or revoked", "unknown_or_revoked"),
     (b"token expired", "expired"),
+    (b"unsupported_token_type", "unsupported_token_type"),
+    (b"account not found", "unknown_account"),
     (b"insufficient_scope", "insufficient_scope"),
-    (b"workspace_membership_revoked", "not_a_member"),
+    (b"service_api_disabled", "service_api_disabled"),
+    (b"workspace unavailable", "workspace_unavailable"),
+    (b"workspace not found", "not_a_member"),
 )
 
 
@@ -61,7 +65,8 @@ class RequestTelemetry:
         self._metrics.observe_request(
             req.uri_template or UNMATCHED, method, str(status), self._clock() - ctx.started
         )
-        if status in (401, 403):
+        if status in (401, 403) or (status == 404 and b"workspace not found" in (resp.data or b"")):
+            # Dify answers a stranger 404 so as not to tell the workspace exists: still a refusal.
             self._metrics.auth_failures.labels(_auth_reason(ctx, resp)).inc()
         request_id.reset(ctx.request_id_token)
 

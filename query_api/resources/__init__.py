@@ -1,7 +1,12 @@
 """One resource class per URI family; responders render what the auth middleware read."""
 
 from query_api.resources.apps import AppResource, AppsResource
-from query_api.resources.identity import AccountResource, SessionsResource, WorkspacesResource
+from query_api.resources.identity import (
+    AccountResource,
+    SessionsResource,
+    WorkspaceResource,
+    WorkspacesResource,
+)
 from query_api.resources.ops import OpsResource
 
 __all__ = [
@@ -10,5 +15,6 @@ __all__ = [
     "AppsResource",
     "OpsResource",
     "SessionsResource",
+    "WorkspaceResource",
     "WorkspacesResource",
 ]

@@ -1,43 +1,50 @@
-"""The auth chain: subjects, scopes and the checks every protected route applies, in order.
+"""Dify's auth pipeline: token kinds, scopes and the checks every protected route applies.
 
-No HTTP framework and no Redis here: the checks work over the `AuthLookup` protocol.
+No HTTP framework and no Redis here: the checks work over what the request's read found.
 """
 
 from shared.auth.chain import (
-    account_or_404,
-    bearer_token,
+    AppFacts,
+    WorkspaceFacts,
+    authenticate,
+    authorize_app,
+    authorize_workspace,
+    canonical_uuid,
+    extract_bearer,
+    requested_workspace,
+    require_account,
+    require_account_token,
+    require_bearer,
+    require_known_prefix,
     require_scope,
-    require_workspace_member,
     token_digest,
-    validate_bearer,
 )
-from shared.auth.scopes import APPS_READ, APPS_RUN, FULL, scopes_for_token
-from shared.auth.subjects import (
-    ACCEPT_ACCOUNT,
-    ACCEPT_USER_ANY,
-    ACCOUNT,
-    EXTERNAL_SSO,
-    AuthContext,
-    AuthLookup,
-    TokenRecord,
-)
+from shared.auth.scopes import APPS_READ, APPS_RUN, FULL, WORKSPACE_READ, scopes_for_token, token_kind
+from shared.auth.subjects import ACCOUNT, EXTERNAL_SSO, AuthContext, TokenRecord
 
 __all__ = [
-    "ACCEPT_ACCOUNT",
-    "ACCEPT_USER_ANY",
     "ACCOUNT",
     "APPS_READ",
     "APPS_RUN",
     "EXTERNAL_SSO",
     "FULL",
+    "WORKSPACE_READ",
+    "AppFacts",
     "AuthContext",
-    "AuthLookup",
     "TokenRecord",
-    "account_or_404",
-    "bearer_token",
+    "WorkspaceFacts",
+    "authenticate",
+    "authorize_app",
+    "authorize_workspace",
+    "canonical_uuid",
+    "extract_bearer",
+    "requested_workspace",
+    "require_account",
+    "require_account_token",
+    "require_bearer",
+    "require_known_prefix",
     "require_scope",
-    "require_workspace_member",
     "scopes_for_token",
     "token_digest",
-    "validate_bearer",
+    "token_kind",
 ]

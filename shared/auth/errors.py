@@ -1,12 +1,13 @@
 """The HTTP contract's error vocabulary: every refusal carries its status, code and message.
 
-The auth chain, the envelope's parameter parsing and the query API raise these; the API
-renders every one of them with a single handler as `{code, message, status}`.
+The auth chain, the parameter validation and the query API raise these; the API renders
+every one of them with a single handler as `{code, message, status}` (and `details` where
+Dify's validation lists the problems).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.errors import ReadModelError
@@ -24,18 +25,18 @@ class RequestError(ReadModelError):
         self,
         message: str,
         *,
-        params: str | None = None,
+        details: Sequence[Mapping[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.params = params
+        self.details = details
         self.headers: Mapping[str, str] = headers or {}
 
     def body(self) -> dict[str, Any]:
         document: dict[str, Any] = {"code": self.code, "message": self.message, "status": self.status}
-        if self.params is not None:
-            document["params"] = self.params
+        if self.details:
+            document["details"] = list(self.details)
         return document
 
 
@@ -43,14 +44,15 @@ class BadRequest(RequestError):
     """400 `bad_request`."""
 
 
-class InvalidParam(RequestError):
-    """400 `invalid_param`, naming the offending query parameter in `params`."""
+class Unprocessable(RequestError):
+    """422 `invalid_param`: a request Dify's validation refuses, with a `{type, loc, msg}` per
+    problem in `details` where its request models found them."""
 
+    status: int = 422
     code: str = "invalid_param"
 
-    def __init__(self, param: str, message: str) -> None:
-        super().__init__(message, params=param)
-        self.param = param
+
+VALIDATION_FAILED = "Request validation failed"
 
 
 class AppUnavailable(RequestError):

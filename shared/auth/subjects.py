@@ -1,14 +1,11 @@
-"""Who is calling: the session a token names, and the lookups the auth chain asks."""
+"""Who is calling: the session a token names, as the read model knows it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 ACCOUNT = "account"
 EXTERNAL_SSO = "external_sso"
-ACCEPT_USER_ANY = frozenset({ACCOUNT, EXTERNAL_SSO})
-ACCEPT_ACCOUNT = frozenset({ACCOUNT})
 ACTIVE = "active"
 
 
@@ -41,15 +38,3 @@ class AuthContext:
     @property
     def is_account(self) -> bool:
         return self.subject_type == ACCOUNT and self.account_id is not None
-
-
-class AuthLookup(Protocol):
-    """The read model as the auth chain sees it."""
-
-    def token(self, token_hash: str) -> TokenRecord | None:
-        """The token with this SHA-256 hex digest, or None when unknown."""
-        ...
-
-    def role(self, account_id: str, workspace_id: str) -> str | None:
-        """The account's role in the workspace, or None when it is not a member."""
-        ...

@@ -70,6 +70,7 @@ class WorkspaceCreated(Payload):
     TYPE: ClassVar[str] = "workspace.created"
     name: str
     status: str = "normal"
+    created_at: datetime | None = None  # when absent, the event's occurred_at
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> WorkspaceCreated:
@@ -77,6 +78,7 @@ class WorkspaceCreated(Payload):
         return cls(
             name=v.require_text("data.name", _req(data, "name")),
             status="normal" if status is None else v.require_text("data.status", status),
+            created_at=v.require_timestamp("data.created_at", data.get("created_at"), nullable=True),
         )
 
 

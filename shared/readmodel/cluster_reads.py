@@ -5,7 +5,8 @@ in parallel on whichever nodes hold it: the watermark, the caller's token (which
 its account's status) and, for GET /apps/{id}, the app's locator. A second runs the route's
 script (the same bodies as on one Redis, behind `lua/read_prelude_cluster.lua`) in the
 workspace's or account's slot. The answer is put together in the one-Redis shape, so
-everything after it is shared. GET /account needs a third, for its workspaces' names.
+everything after it is shared. GET /account (and /workspaces) needs a third, for its
+workspaces' names; GET /workspaces/{id}/members one for its members' profiles.
 
 The live generation is cached for `POINTER_TTL` seconds in each process instead of being
 read inside every script; a rebuild waits longer than that after its flip before it deletes
@@ -22,13 +23,19 @@ import orjson
 from redis.exceptions import NoScriptError
 
 from shared.readmodel import keys
-from shared.readmodel.read_scripts import ACCOUNT, APP, APPS, CLUSTER, SCRIPTS, SESSIONS, read_script
+from shared.readmodel.read_scripts import ACCOUNT, APP, APPS, CLUSTER, MEMBERS, SCRIPTS, SESSIONS, read_script
 
 POINTER_TTL = 1.0  # seconds a process keeps using the live generation it last read
 
 _TOKEN_FIELDS = ("sid", "st", "acct", "email", "iss", "exp", "rev", "as")  # as: account status
 # What each script answers after the head when the caller gets no data (see the scripts).
-_NOTHING: dict[str, list[Any]] = {APPS: [None, 0], APP: [None, None], ACCOUNT: [None] * 4, SESSIONS: [0]}
+_NOTHING: dict[str, list[Any]] = {
+    APPS: [None, 0, None, None],
+    APP: [None] * 4,
+    ACCOUNT: [None] * 4,
+    SESSIONS: [0],
+    MEMBERS: [None, None],
+}
 
 
 class LivePointer:
@@ -80,7 +87,9 @@ class ClusterScripts:
         head[0] = answers[0] or b"0"
         if token_hash:
             head[1:9] = answers[1]
-        workspace = _text(answers[-1]) if name == APP and args[0] else (args[0] if name == APPS else None)
+        workspace = (
+            _text(answers[-1]) if name == APP and args[0] else (args[0] if name in (APPS, MEMBERS) else None)
+        )
         account = _text(head[3]) or None
         route = self._route(name, prefix, head, now_ms, account, workspace, args)
         if route is None:
@@ -89,7 +98,9 @@ class ClusterScripts:
         script_args = [generation, orjson.dumps({k: v for k, v in caller.items() if v})]
         answer = head + list(self._script(name, route, [*script_args, *args])[9:])
         if name == ACCOUNT:
-            self._workspace_names(prefix, answer)
+            self._fill(prefix, answer, 13, keys.workspace, ("name", "status", "created"))
+        elif name == MEMBERS:
+            self._fill(prefix, answer, 11, keys.account, ("name", "email", "status"))
         return answer
 
     @staticmethod
@@ -105,15 +116,12 @@ class ClusterScripts:
         """The key whose slot the script runs in, or None when the caller gets no data."""
         if not _usable(head, now_ms):
             return None
-        if name in (APPS, APP):
+        if name in (APPS, APP, MEMBERS):
             return prefix + keys.workspace_members(workspace) if workspace else None
         if name == ACCOUNT:
             return prefix + keys.account(account) if account else None
-        subject_type = _text(head[2])
-        if subject_type == "account" and account:
+        if _text(head[2]) == "account" and account:
             return prefix + keys.account_sessions(account)
-        if subject_type == "external_sso" and args[0]:
-            return prefix + keys.sso_sessions(args[0])
         return None
 
     def _script(self, name: str, route: str, args: list[Any]) -> list[Any]:
@@ -125,16 +133,19 @@ class ClusterScripts:
             self._redis.script_load(script.script)  # on every primary
             return self._redis.execute_command("EVALSHA", script.sha, 1, route, *args)
 
-    def _workspace_names(self, prefix: str, answer: list[Any]) -> None:
-        """Fill in the name and status of each membership's workspace (their own slots)."""
-        tail = range(13, len(answer) - 3, 4)
-        if not tail:
+    def _fill(
+        self, prefix: str, answer: list[Any], start: int, key: Callable[[str], str], fields: tuple[str, ...]
+    ) -> None:
+        """Fill in what the script could not read outside its slot: for each entry of `answer`
+        (from `start`, five items each: its id, one more, then `fields`), the hash `key(id)`."""
+        entries = range(start, len(answer) - 4, 5)
+        if not entries:
             return
         pipe = self._redis.pipeline()
-        for i in tail:
-            pipe.hmget(prefix + keys.workspace(answer[i].decode()), "name", "status")
-        for i, (name, status) in zip(tail, pipe.execute(), strict=True):
-            answer[i + 2], answer[i + 3] = name, status
+        for i in entries:
+            pipe.hmget(prefix + key(answer[i].decode()), *fields)
+        for i, values in zip(entries, pipe.execute(), strict=True):
+            answer[i + 2 : i + 2 + len(fields)] = values
 
 
 def _usable(head: list[Any], now_ms: int) -> bool:

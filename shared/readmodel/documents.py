@@ -6,6 +6,7 @@ splices the stored bytes into responses without decoding them.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -18,11 +19,15 @@ AGENT_MODES = frozenset({"agent-chat", "advanced-chat"})
 WORKFLOW_MODES = frozenset({"workflow", "advanced-chat"})
 
 DISABLED = {"enabled": False}
+# Dify's parameters mapping fills this in for a workflow whose features lack it...
 DEFAULT_SENSITIVE_WORD_AVOIDANCE = {"enabled": False, "type": "", "configs": []}
+# ...while a model config whose column is empty reads as this (AppModelConfig's own default).
+MODEL_CONFIG_SENSITIVE_WORD_AVOIDANCE = {"enabled": False, "type": "", "config": {}}
+DEFAULT_FILE_NUMBER_LIMITS = 3
 DEFAULT_FILE_UPLOAD = {
     "image": {
         "enabled": False,
-        "number_limits": 3,
+        "number_limits": DEFAULT_FILE_NUMBER_LIMITS,
         "detail": "high",
         "transfer_methods": ["remote_url", "local_file"],
     },
@@ -75,11 +80,15 @@ def parameters(
 ) -> dict[str, Any]:
     """The parameters object without `system_parameters` (which the API adds from settings).
 
-    `features` holds the keys that were present and not null; absent ones take the
-    contract's defaults. A model config without `retriever_resource` gets it enabled, as
-    Dify's column default does.
+    `features` holds the keys that were present and not null; absent ones take Dify's
+    defaults: a model config's empty column reads as its own default (`retriever_resource`
+    enabled, `sensitive_word_avoidance` with an empty `config`), a workflow's missing feature
+    as the parameters mapping's.
     """
     retriever_default = {"enabled": True} if model_config else DISABLED
+    sensitive_default = (
+        MODEL_CONFIG_SENSITIVE_WORD_AVOIDANCE if model_config else DEFAULT_SENSITIVE_WORD_AVOIDANCE
+    )
     return {
         "opening_statement": features.get("opening_statement"),
         "suggested_questions": features.get("suggested_questions", []),
@@ -90,9 +99,7 @@ def parameters(
         "annotation_reply": features.get("annotation_reply", DISABLED),
         "more_like_this": features.get("more_like_this", DISABLED),
         "user_input_form": list(user_input_form),
-        "sensitive_word_avoidance": features.get(
-            "sensitive_word_avoidance", DEFAULT_SENSITIVE_WORD_AVOIDANCE
-        ),
+        "sensitive_word_avoidance": features.get("sensitive_word_avoidance", sensitive_default),
         "file_upload": features.get("file_upload", DEFAULT_FILE_UPLOAD),
     }
 
@@ -102,63 +109,109 @@ def wrap_start_variables(variables: Iterable[Mapping[str, Any]]) -> list[dict[st
     return [{str(variable.get("type")): dict(variable)} for variable in variables]
 
 
+def workflow_features(features: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A workflow's features as Dify reads them: an enabled legacy `file_upload.image` is
+    rewritten into the flat file-upload shape (Workflow.features does so on every read)."""
+    upload = features.get("file_upload")
+    image = upload.get("image") if isinstance(upload, dict) else None
+    if not isinstance(image, dict) or not image.get("enabled", False):
+        return features
+    rewritten = copy.deepcopy(dict(features))
+    upload = rewritten["file_upload"]
+    image = upload["image"]
+    try:
+        limit = int(image.get("number_limits", DEFAULT_FILE_NUMBER_LIMITS))
+    except (TypeError, ValueError):
+        limit = DEFAULT_FILE_NUMBER_LIMITS
+    upload["enabled"] = True
+    upload["number_limits"] = limit
+    upload["allowed_file_upload_methods"] = image.get("transfer_methods", ["remote_url", "local_file"])
+    upload["allowed_file_types"] = upload.get("allowed_file_types", ["image"])
+    upload["allowed_file_extensions"] = upload.get("allowed_file_extensions", [])
+    del upload["image"]
+    return rewritten
+
+
 def input_schema(user_input_form: Sequence[Any], mode: str) -> dict[str, Any]:
-    """JSON Schema (2020-12) of what running the app takes."""
+    """JSON Schema (2020-12) of what running the app takes, key for key as Dify derives it.
+
+    Chat-style modes take a `query` first; form entries that are not one `{type: variable}`
+    pair, have no variable name or a type Dify does not know are left out.
+    """
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    if mode in CHAT_MODES:
+        properties["query"] = {"type": "string", "minLength": 1}
+        required.append("query")
+    inputs, needed = _form_schema(user_input_form)
+    properties["inputs"] = {
+        "type": "object",
+        "properties": inputs,
+        "required": needed,
+        "additionalProperties": False,
+    }
+    required.append("inputs")
+    return {"$schema": JSON_SCHEMA_DIALECT, "type": "object", "properties": properties, "required": required}
+
+
+def _form_schema(user_input_form: Sequence[Any]) -> tuple[dict[str, Any], list[str]]:
     properties: dict[str, Any] = {}
     required: list[str] = []
     for entry in user_input_form:
         if not isinstance(entry, dict) or len(entry) != 1:
             continue
         ((form_type, variable),) = entry.items()
-        if not isinstance(variable, dict) or not isinstance(variable.get("variable"), str):
+        if not isinstance(variable, dict):
             continue
-        name = variable["variable"]
-        properties[name] = _variable_schema(str(form_type), variable)
-        if variable.get("required") is True:
+        name = variable.get("variable")
+        if not name or not isinstance(name, str):
+            continue
+        schema = _variable_schema(str(form_type), variable)
+        if schema is None:
+            continue
+        properties[name] = schema
+        if variable.get("required"):
             required.append(name)
-    schema: dict[str, Any] = {
-        "$schema": JSON_SCHEMA_DIALECT,
+    return properties, required
+
+
+def _variable_schema(form_type: str, variable: Mapping[str, Any]) -> dict[str, Any] | None:
+    label = variable.get("label") or variable.get("variable", "")
+    titled: dict[str, Any] = {"title": label} if label else {}
+    if form_type in ("text-input", "paragraph"):
+        schema: dict[str, Any] = {"type": "string", **titled}
+        max_length = variable.get("max_length")
+        if isinstance(max_length, int) and max_length > 0:
+            schema["maxLength"] = max_length
+        return schema
+    if form_type == "select":
+        options = variable.get("options")
+        return {
+            "type": "string",
+            **titled,
+            "enum": list(options) if isinstance(options, str | list | dict) else [],
+        }
+    if form_type == "number":
+        return {"type": "number", **titled}
+    if form_type == "file":
+        return {**_file_value(), **titled}
+    if form_type == "file-list":
+        return {"type": "array", "items": _file_value(), **titled}
+    return None
+
+
+def _file_value() -> dict[str, Any]:
+    """What one file input takes (Dify's own placeholder shape)."""
+    return {
         "type": "object",
         "properties": {
-            "inputs": {
-                "type": "object",
-                "properties": properties,
-                "required": required,
-                "additionalProperties": False,
-            },
+            "type": {"type": "string"},
+            "transfer_method": {"type": "string"},
+            "url": {"type": "string"},
+            "upload_file_id": {"type": "string"},
         },
-        "required": ["inputs"],
+        "additionalProperties": True,
     }
-    if mode in CHAT_MODES:
-        schema["properties"]["query"] = {"type": "string", "minLength": 1}
-        schema["required"].append("query")
-    return schema
-
-
-def _variable_schema(form_type: str, variable: Mapping[str, Any]) -> dict[str, Any]:
-    schema: dict[str, Any]
-    if form_type in ("text-input", "paragraph"):
-        schema = {"type": "string"}
-        max_length = variable.get("max_length")
-        if isinstance(max_length, int) and not isinstance(max_length, bool) and max_length > 0:
-            schema["maxLength"] = max_length
-    elif form_type == "select":
-        options = variable.get("options")
-        schema = {"type": "string"}
-        if isinstance(options, list):
-            schema["enum"] = [option for option in options if isinstance(option, str)]
-    elif form_type == "number":
-        schema = {"type": "number"}
-    elif form_type == "file":
-        schema = {"type": "object"}
-    elif form_type == "file-list":
-        schema = {"type": "array", "items": {"type": "object"}}
-    else:
-        schema = {}
-    label = variable.get("label")
-    if isinstance(label, str) and label:
-        schema["title"] = label
-    return schema
 
 
 def with_system_parameters(stored_parameters: bytes, system_parameters: bytes) -> bytes:

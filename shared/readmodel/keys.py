@@ -90,7 +90,7 @@ def tag_index(workspace_id: str, tag: str) -> str:
 
 
 def app_names(workspace_id: str) -> str:
-    """Hash app_id -> casefolded name of the visible apps, for the `name` filter."""
+    """Hash app_id -> lower-cased name of the listed apps, for the `name` filter."""
     return f"ws:{{{workspace_id}}}:names"
 
 

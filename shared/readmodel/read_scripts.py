@@ -8,7 +8,8 @@ APPS = "read_apps.lua"
 APP = "read_app.lua"
 ACCOUNT = "read_account.lua"
 SESSIONS = "read_sessions.lua"
-SCRIPTS = (APPS, APP, ACCOUNT, SESSIONS)
+MEMBERS = "read_members.lua"
+SCRIPTS = (APPS, APP, ACCOUNT, SESSIONS, MEMBERS)
 ONE_REDIS = "read_prelude.lua"
 CLUSTER = "read_prelude_cluster.lua"
 

@@ -3,7 +3,7 @@
 Each read script starts with `lua/read_prelude.lua` (live generation, watermark, the
 caller's token and account status) and adds what its route needs, so a request costs one
 EVALSHA. Data comes back only for a caller the script can already tell is allowed; the
-API still decides every refusal itself, in the contract's order, from the returned facts.
+API still decides every refusal itself, in Dify's order, from the returned facts.
 On a Redis Cluster the same scripts run in their data's slot, after one round trip for the
 caller (`cluster_reads.py`), and answer in the same shape.
 """
@@ -17,16 +17,20 @@ from typing import Any
 import orjson
 from redis.exceptions import NoScriptError
 
+from shared.auth.chain import AppFacts, WorkspaceFacts
 from shared.auth.subjects import TokenRecord
 from shared.readmodel.cluster_reads import ClusterScripts
 from shared.readmodel.connection import is_cluster
-from shared.readmodel.read_scripts import ACCOUNT, APP, APPS, SCRIPTS, SESSIONS, read_script
+from shared.readmodel.read_scripts import ACCOUNT, APP, APPS, MEMBERS, SCRIPTS, SESSIONS, read_script
 
 # Fields of an app's hash, by what they hold.
 SUMMARY = "summary"
 PARAMETERS = "params"
 INFO = "info"
 INPUT_SCHEMA = "schema"
+
+# Lua offsets are doubles: past 2**53 a page can only be past the end anyway.
+_MAX_OFFSET = 2**53
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,34 +43,37 @@ class Head:
 
 @dataclass(frozen=True, slots=True)
 class AppPageRead:
-    """A page of a workspace's app rows and the caller's role there."""
+    """A page of a workspace's listed app rows, with the workspace's auth facts.
+
+    `tag_known` says whether the tag filter names a tag some listed app carries.
+    """
 
     head: Head
-    workspace_id: str
-    role: str | None
+    workspace: WorkspaceFacts
     total: int
     rows: tuple[bytes, ...]
+    tag_known: bool
 
 
 @dataclass(frozen=True, slots=True)
 class AppRead:
-    """One app's workspace, the caller's role there and the document fields asked for."""
+    """One app's auth facts and the document fields asked for (None: not stored)."""
 
     head: Head
-    workspace_id: str | None
-    role: str | None
+    app: AppFacts
     fields: dict[str, bytes | None]
 
 
 @dataclass(frozen=True, slots=True)
 class Membership:
-    """One of an account's workspaces, as its /workspaces entry needs it."""
+    """One of an account's workspaces, as /workspaces and /account show it."""
 
     workspace_id: str
     role: str
     joined_position: int
     name: str | None
     status: str | None
+    created_at: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +96,26 @@ class SessionPageRead:
     rows: tuple[bytes, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A workspace member as GET /workspaces/{id}/members shows it."""
+
+    account_id: str
+    role: str
+    name: str | None
+    email: str | None
+    status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MembersRead:
+    """A workspace's auth facts and its members, by account id."""
+
+    head: Head
+    workspace: WorkspaceFacts
+    members: tuple[Member, ...]
+
+
 class ReadModelReader:
     """The read scripts, registered once on a Redis client (redis-py or fakeredis)."""
 
@@ -103,30 +130,40 @@ class ReadModelReader:
         now_ms: int,
         *,
         workspace_id: str,
-        mode: str,
-        tag: str,
-        name_needle: str,
-        offset: int,
-        limit: int,
+        offset: int | None,
+        limit: int = 0,
+        mode: str = "",
+        tag: str = "",
+        name_needle: str = "",
+        exact_app_id: str = "",
     ) -> AppPageRead:
-        """A page of visible apps (created_at newest first, then id descending), filtered."""
-        reply = self._run(APPS, token_hash, now_ms, workspace_id, mode, tag, name_needle, offset, limit)
+        """A page of listed apps (created_at newest first, then id descending), filtered;
+        `offset` None reads the workspace's auth facts only."""
+        wanted = "0" if offset is None else "1"
+        start = min(offset or 0, _MAX_OFFSET)
+        reply = self._run(
+            APPS, token_hash, now_ms, workspace_id, mode, tag, name_needle, start, limit, exact_app_id, wanted
+        )
         return AppPageRead(
             head=_head(reply),
-            workspace_id=workspace_id,
-            role=_text(reply[9]),
+            workspace=WorkspaceFacts(status=_text(reply[11]), role=_text(reply[9])),
             total=int(reply[10]),
-            rows=tuple(filter(None, reply[11:])),
+            rows=tuple(filter(None, reply[13:])),
+            tag_known=reply[12] == b"1",
         )
 
     def app(self, token_hash: str, now_ms: int, app_id: str, fields: Sequence[str]) -> AppRead:
         """An app's documents; `app_id` '' (not an id) finds nothing."""
         reply = self._run(APP, token_hash, now_ms, app_id, *fields)
-        values = reply[11:]
+        values = reply[13:]
         return AppRead(
             head=_head(reply),
-            workspace_id=_text(reply[9]),
-            role=_text(reply[10]),
+            app=AppFacts(
+                workspace_id=_text(reply[9]),
+                api_enabled=reply[11] == b"1",
+                workspace_status=_text(reply[12]),
+                role=_text(reply[10]),
+            ),
             fields={name: values[i] if i < len(values) else None for i, name in enumerate(fields)},
         )
 
@@ -135,7 +172,7 @@ class ReadModelReader:
         reply = self._run(ACCOUNT, token_hash, now_ms)
         memberships: list[Membership] = []
         tail = reply[13:]
-        for i in range(0, len(tail) - 3, 4):
+        for i in range(0, len(tail) - 4, 5):
             document = orjson.loads(tail[i + 1])
             memberships.append(
                 Membership(
@@ -144,6 +181,7 @@ class ReadModelReader:
                     joined_position=int(document["jpos"]),
                     name=_text(tail[i + 2]),
                     status=_text(tail[i + 3]),
+                    created_at=_text(tail[i + 4]),
                 ),
             )
         memberships.sort(key=lambda m: (m.joined_position, m.workspace_id))
@@ -156,14 +194,31 @@ class ReadModelReader:
         )
 
     def session_page(
-        self, token_hash: str, now_ms: int, *, sso_subject: str, offset: int, limit: int
+        self, token_hash: str, now_ms: int, *, offset: int | None, limit: int = 0
     ) -> SessionPageRead:
-        """A page of live sessions; an SSO caller's are found by `sso_subject` (keys.sso_subject)."""
-        reply = self._run(SESSIONS, token_hash, now_ms, sso_subject, offset, limit)
-        return SessionPageRead(
+        """A page of the account's live sessions; `offset` None reads only the caller."""
+        bounds = ("", "") if offset is None else (min(offset, _MAX_OFFSET), limit)
+        reply = self._run(SESSIONS, token_hash, now_ms, *bounds)
+        return SessionPageRead(head=_head(reply), total=int(reply[9]), rows=tuple(filter(None, reply[10:])))
+
+    def members(self, token_hash: str, now_ms: int, workspace_id: str, *, wanted: bool) -> MembersRead:
+        """A workspace's members (by account id) and the caller's role there."""
+        reply = self._run(MEMBERS, token_hash, now_ms, workspace_id, "1" if wanted else "0")
+        tail = reply[11:]
+        members = tuple(
+            Member(
+                account_id=tail[i].decode(),
+                role=tail[i + 1].decode(),
+                name=_text(tail[i + 2]),
+                email=_text(tail[i + 3]),
+                status=_text(tail[i + 4]),
+            )
+            for i in range(0, len(tail) - 4, 5)
+        )
+        return MembersRead(
             head=_head(reply),
-            total=int(reply[9]),
-            rows=tuple(filter(None, reply[10:])),
+            workspace=WorkspaceFacts(status=_text(reply[9]), role=_text(reply[10])),
+            members=members,
         )
 
 
@@ -213,7 +268,7 @@ def _head(reply: list[Any]) -> Head:
             subject_issuer=_text(reply[5]) or None,
             expires_at_ms=_expiry(reply[6]),
             revoked=reply[7] == b"1",
-            account_status=_text(reply[8]),
+            account_status=_text(reply[8]) or None,
         ),
     )
 

@@ -18,11 +18,13 @@ __all__ = ["api_real_redis", "api_redis_db"]  # fixtures, shared with the suites
 def test_serve_answers_from_the_real_redis(api_real_redis: Any, api_redis_db: int, tmp_path: Path) -> None:
     api = Api(api_real_redis)
     ws = api.workspace("Alpha")
-    owner, token = api.member(ws, "Ada", "owner")
+    owner = api.account("Ada")
+    api.join(ws, owner, "owner")
+    token = api.login(owner, expires_at=None)  # the server judges expiry by the real clock
     app = api.app(ws, owner, name="Planner")
     with serving(redis_url_for(api_redis_db), 2, tmp_path) as served:
         status, body = get(f"{served.base}/apps?workspace_id={ws}", bearer(token))
         assert status == 200, body
         assert [row["id"] for row in body["data"]] == [app]
         status, body = get(f"{served.base}/apps?workspace_id={ws}")
-        assert (status, body["message"]) == (401, "missing bearer token")
+        assert (status, body["message"]) == (401, "bearer required")

@@ -10,6 +10,7 @@ import hashlib
 import threading
 import time
 import uuid
+from datetime import UTC
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -56,6 +57,12 @@ START_VARIABLES = [
     {"variable": "tone", "label": "Tone", "type": "select", "required": False, "options": ["calm", "bold"]},
 ]
 FEATURES = {"opening_statement": "Welcome", "file_upload": {"enabled": True, "allowed_file_types": ["image"]}}
+
+
+def dify_value(dify: Engine, sql: str, **params: Any) -> Any:
+    """One value read from the Dify database."""
+    with dify.connect() as conn:
+        return conn.execute(text(sql), params).scalar_one()
 
 
 # --- databases ------------------------------------------------------------------------
@@ -365,7 +372,12 @@ def test_dify_actions_become_contract_events(dify: Engine, actor: DifyActor, sto
         "workspace.member_role_changed",
         "workspace.member_left",
     ]
-    assert workspace[0].data == {"name": "Acme", "status": "normal"}
+    created = dify_value(dify, "SELECT created_at FROM tenants WHERE id = :id", id=ws)
+    assert workspace[0].data == {
+        "name": "Acme",
+        "status": "normal",
+        "created_at": created.replace(tzinfo=UTC).isoformat(),
+    }
     assert workspace[1].data == {"account_id": ada, "role": "owner", "current": True}
     assert workspace[3].data == {"name": "Acme Inc"}
     assert workspace[4].data == {"account_id": bob, "role": "admin"}

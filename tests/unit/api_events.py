@@ -65,10 +65,14 @@ class History:
 
     # --- workspaces -------------------------------------------------------------------
 
-    def workspace_created(self, ws: str, name: str = "Workspace", status: str | None = None) -> Event:
+    def workspace_created(
+        self, ws: str, name: str = "Workspace", status: str | None = None, created_at: str | None = None
+    ) -> Event:
         data: dict[str, Any] = {"name": name}
         if status is not None:
             data["status"] = status
+        if created_at is not None:
+            data["created_at"] = created_at
         return self.event("workspace.created", f"workspace:{ws}", ws, data)
 
     def workspace_renamed(self, ws: str, name: str) -> Event:
@@ -178,8 +182,10 @@ class History:
         client_id: str = "difyctl",
         device_label: str | None = "laptop",
         created_at: str | None = None,
-        expires_at: str | None = None,
+        expires_at: str | None = "",
     ) -> Event:
+        """A CLI login; it expires 30 days after BASE_TIME, as Dify sets, unless `expires_at` says
+        otherwise (None: never)."""
         sso = token.startswith("dfoe_")
         return self.event(
             "session.issued",
@@ -195,7 +201,7 @@ class History:
                 "client_id": client_id,
                 "device_label": device_label,
                 "created_at": created_at or at(),
-                "expires_at": expires_at,
+                "expires_at": at(30 * 86400) if expires_at == "" else expires_at,
             },
         )
 
@@ -228,19 +234,29 @@ class Api:
         self.projected += len(events)
 
     def get(
-        self, path: str, token: str | None = None, headers: dict[str, str] | None = None, **params: Any
+        self,
+        path: str,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        query_string: str | None = None,
+        **params: Any,
     ) -> Any:
+        """GET a route; `query_string` sends a raw one (repeated parameters) instead of `params`."""
         sent = dict(headers or {})
         if token is not None:
             sent.update(bearer(token))
+        if query_string is not None:
+            return self.client.simulate_get(f"/openapi/v1{path}", query_string=query_string, headers=sent)
         query = {name: str(value) for name, value in params.items()}
         return self.client.simulate_get(f"/openapi/v1{path}", params=query, headers=sent)
 
     # --- scenario steps, each projected at once ------------------------------------------
 
-    def workspace(self, name: str = "Workspace", status: str | None = None) -> str:
+    def workspace(
+        self, name: str = "Workspace", status: str | None = None, created_at: str | None = None
+    ) -> str:
         ws = new_id()
-        self.project(self.history.workspace_created(ws, name, status))
+        self.project(self.history.workspace_created(ws, name, status, created_at))
         return ws
 
     def account(self, name: str = "Ada", status: str = "active", email: str | None = None) -> str:
@@ -315,11 +331,13 @@ def assert_headers(result: Any) -> None:
     assert result.headers.get("x-readmodel-position", "").isdigit()
 
 
-def assert_error(result: Any, status: int, code: str, message: str, params: str | None = None) -> None:
+def assert_error(
+    result: Any, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> None:
     """The contract's error body, exactly, with its headers."""
     expected: dict[str, Any] = {"code": code, "message": message, "status": status}
-    if params is not None:
-        expected["params"] = params
+    if details is not None:
+        expected["details"] = details
     assert result.status_code == status, result.text
     assert result.json == expected
     assert_headers(result)
@@ -327,3 +345,11 @@ def assert_error(result: Any, status: int, code: str, message: str, params: str 
         assert result.headers.get("www-authenticate") == 'Bearer realm="api"'
     else:
         assert "www-authenticate" not in result.headers
+
+
+def assert_invalid(result: Any, *locs: str) -> None:
+    """A 422 `Request validation failed` listing problems with exactly these parameters."""
+    assert result.status_code == 422, result.text
+    body = result.json
+    assert [detail["loc"] for detail in body["details"]] == [[loc] for loc in locs]
+    assert_error(result, 422, "invalid_param", "Request validation failed", body["details"])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
-from tests.unit.api_events import Api, ApiContract, assert_error, assert_headers, at, new_id
+from tests.unit.api_events import Api, ApiContract, assert_error, assert_headers, assert_invalid, at, new_id
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DISABLED = {"enabled": False}
@@ -125,7 +126,8 @@ class AppListContract(ApiContract):
         [
             ({"mode": "chat"}, ["support", "bot"]),
             ({"mode": "workflow"}, ["flow"]),
-            ({"mode": "no-such-mode"}, []),
+            ({"mode": "agent"}, []),
+            ({"mode": "channel"}, ["notes", "support", "flow", "bot"]),  # Dify filters nothing for it
             ({"name": "CAFÉ"}, ["notes", "bot"]),
             ({"name": "afé"}, ["notes", "bot"]),
             ({"name": "cafe"}, ["flow"]),
@@ -140,7 +142,9 @@ class AppListContract(ApiContract):
             ({"tag": "beta", "name": "SUP"}, ["support"]),
             ({"mode": "workflow", "tag": "beta", "name": "flow"}, ["flow"]),
             ({"mode": "chat", "tag": "beta", "name": "café"}, []),
-            ({"mode": "", "tag": "", "name": ""}, ["notes", "support", "flow", "bot"]),
+            ({"tag": "", "name": ""}, ["notes", "support", "flow", "bot"]),
+            ({"name": "%"}, []),  # no wildcards: Dify escapes LIKE's special characters
+            ({"name": "_"}, []),
         ],
     )
     def test_filters_and_their_combinations(
@@ -173,8 +177,55 @@ class AppListContract(ApiContract):
         self, api: Api, ws: str, owner: tuple[str, str]
     ) -> None:
         assert self.list(api, owner, ws, name="x" * 200).status_code == 200
-        result = self.list(api, owner, ws, name="x" * 201)
-        assert_error(result, 400, "invalid_param", result.json["message"], params="name")
+        assert_invalid(self.list(api, owner, ws, name="x" * 201), "name")
+        assert_invalid(self.list(api, owner, ws, tag="t" * 101), "tag")
+
+    def test_only_the_first_30_characters_of_a_name_filter(
+        self, api: Api, ws: str, owner: tuple[str, str]
+    ) -> None:
+        app = api.app(ws, owner[0], name="A" * 30 + "-tail")
+        assert ids(self.list(api, owner, ws, name="a" * 30 + "-something-else")) == [app]
+
+    @pytest.mark.parametrize("mode", ["", "bogus", "Chat"])
+    def test_an_unknown_or_empty_mode_is_invalid(
+        self, api: Api, ws: str, owner: tuple[str, str], mode: str
+    ) -> None:
+        assert_invalid(self.list(api, owner, ws, mode=mode), "mode")
+
+    def test_the_rag_pipeline_mode_is_refused_as_dify_refuses_it(
+        self, api: Api, ws: str, owner: tuple[str, str], catalogue: dict[str, str]
+    ) -> None:
+        result = self.list(api, owner, ws, mode="rag-pipeline")
+        assert result.status_code == 400
+        assert result.json["code"] == "bad_request"
+        assert result.json["message"].startswith("1 validation error for AppListParams\nmode\n")
+        # ...except where Dify answers before it gets there: an unknown tag, an app id as name.
+        assert self.list(api, owner, ws, mode="rag-pipeline", tag="nope").json["total"] == 0
+        assert ids(self.list(api, owner, ws, mode="rag-pipeline", name=catalogue["bot"])) == [
+            catalogue["bot"]
+        ]
+
+    def test_an_app_id_as_name_finds_that_app_alone(
+        self, api: Api, ws: str, owner: tuple[str, str], catalogue: dict[str, str]
+    ) -> None:
+        bot = catalogue["bot"]
+        for name in (bot, bot.upper(), "{" + bot + "}", bot.replace("-", "")):
+            body = self.list(api, owner, ws, name=name, mode="workflow", tag="beta", page=3, limit=7).json
+            assert body == {**body, "page": 1, "limit": 1, "total": 1, "has_more": False}
+            assert ids(self.list(api, owner, ws, name=name)) == [bot]
+        # The universal app is found that way too (Dify checks only status and service API).
+        assert ids(self.list(api, owner, ws, name=catalogue["universal"])) == [catalogue["universal"]]
+        for name in (catalogue["hidden"], new_id()):
+            body = self.list(api, owner, ws, name=name, page=2, limit=5).json
+            assert body == {"page": 2, "limit": 5, "total": 0, "has_more": False, "data": []}
+
+    def test_an_app_of_another_workspace_is_not_found_by_its_id(
+        self, api: Api, ws: str, owner: tuple[str, str]
+    ) -> None:
+        other = api.workspace("Beta")
+        api.join(other, owner[0], "normal")
+        theirs = api.app(other, owner[0])
+        assert self.list(api, owner, ws, name=theirs).json["total"] == 0
 
     def test_order_is_newest_first_then_id_descending_across_pages(
         self, api: Api, ws: str, owner: tuple[str, str]
@@ -190,11 +241,25 @@ class AppListContract(ApiContract):
             seen += [row["id"] for row in body["data"]]
         assert seen == expected
 
-    def test_limit_is_clamped_and_echoed(self, api: Api, ws: str, owner: tuple[str, str]) -> None:
+    def test_limit_up_to_200_is_served_and_echoed(self, api: Api, ws: str, owner: tuple[str, str]) -> None:
         for _ in range(3):
             api.app(ws, owner[0])
-        body = self.list(api, owner, ws, limit=500).json
-        assert (body["limit"], body["total"], len(body["data"]), body["has_more"]) == (200, 3, 3, False)
+        body = self.list(api, owner, ws, limit=150).json
+        assert (body["limit"], body["total"], len(body["data"]), body["has_more"]) == (150, 3, 3, False)
+        assert self.list(api, owner, ws, limit=200).json["limit"] == 200
+        assert_invalid(self.list(api, owner, ws, limit=201), "limit")
+
+    def test_an_app_with_its_service_api_off_is_not_listed(
+        self, api: Api, ws: str, owner: tuple[str, str]
+    ) -> None:
+        shown = api.app(ws, owner[0], created_at=at(1))
+        hidden = api.app(ws, owner[0], enable_api=False, created_at=at(2), tags=["t"])
+        assert ids(self.list(api, owner, ws)) == [shown]
+        assert self.list(api, owner, ws, tag="t").json["total"] == 0
+        api.project(api.history.app_updated(hidden, ws, enable_api=True))
+        assert ids(self.list(api, owner, ws)) == [hidden, shown]
+        api.project(api.history.app_updated(shown, ws, enable_api=False))
+        assert ids(self.list(api, owner, ws)) == [hidden]
 
     def test_a_page_past_the_end_is_empty(self, api: Api, ws: str, owner: tuple[str, str]) -> None:
         api.app(ws, owner[0])
@@ -273,7 +338,14 @@ class AppContract(ApiContract):
         other = api.workspace("Beta")
         _, outsider = api.member(other, "Eve")
         app = api.app(ws, owner[0])
-        assert_error(api.get(f"/apps/{app}", outsider), 403, "forbidden", "workspace_membership_revoked")
+        assert_error(api.get(f"/apps/{app}", outsider), 404, "not_found", "workspace not found")
+
+    @pytest.mark.parametrize("spelling", [str.upper, lambda a: "{" + a + "}", lambda a: a.replace("-", "")])
+    def test_app_id_spellings_python_reads_as_the_uuid(
+        self, api: Api, ws: str, owner: tuple[str, str], spelling: Any
+    ) -> None:
+        app = api.app(ws, owner[0])
+        assert api.get(f"/apps/{spelling(app)}/describe", owner[1]).json["info"]["id"] == app
 
     # --- parameters ------------------------------------------------------------------------
 
@@ -292,7 +364,8 @@ class AppContract(ApiContract):
             "annotation_reply": DISABLED,
             "more_like_this": DISABLED,
             "user_input_form": [],
-            "sensitive_word_avoidance": {"enabled": False, "type": "", "configs": []},
+            # A model config's own default (Dify's parameters mapping would say "configs": []).
+            "sensitive_word_avoidance": {"enabled": False, "type": "", "config": {}},
             "file_upload": DEFAULT_FILE_UPLOAD,
             "system_parameters": DEFAULT_SYSTEM_PARAMETERS,
         }
@@ -355,7 +428,7 @@ class AppContract(ApiContract):
         self, api: Api, ws: str, owner: tuple[str, str], mode: str
     ) -> None:
         app = api.app(ws, owner[0], mode=mode)
-        legacy_upload = {"enabled": True, "allowed_file_types": ["image"], "number_limits": 2}
+        flat_upload = {"enabled": True, "allowed_file_types": ["image"], "number_limits": 2}
         variables = [
             {"variable": "topic", "label": "Topic", "type": "text-input", "required": True, "max_length": 10},
             {
@@ -368,17 +441,41 @@ class AppContract(ApiContract):
         ]
         features = {
             "opening_statement": "Hi",
-            "file_upload": legacy_upload,
+            "file_upload": flat_upload,
             "user_input_form": [{"number": {"variable": "ignored"}}],
         }
         api.project(api.history.workflow_published(app, ws, features=features, start_variables=variables))
         body = api.get(f"/apps/{app}/parameters", owner[1]).json
         assert body["opening_statement"] == "Hi"
-        assert body["file_upload"] == legacy_upload  # served as given
+        assert body["file_upload"] == flat_upload  # served as given
         assert body["user_input_form"] == [{"text-input": variables[0]}, {"select": variables[1]}]
         assert body["retriever_resource"] == DISABLED  # the model-config default is not a workflow's
+        assert body["sensitive_word_avoidance"] == {"enabled": False, "type": "", "configs": []}
         assert body["system_parameters"] == DEFAULT_SYSTEM_PARAMETERS
         assert len(body) == 12
+
+    def test_an_enabled_legacy_image_upload_of_a_workflow_is_read_as_dify_reads_it(
+        self, api: Api, ws: str, owner: tuple[str, str]
+    ) -> None:
+        app = api.app(ws, owner[0], mode="workflow")
+        legacy = {"image": {"enabled": True, "number_limits": 2, "transfer_methods": ["local_file"]}, "x": 1}
+        api.project(
+            api.history.workflow_published(app, ws, features={"file_upload": legacy}, start_variables=[])
+        )
+        body = api.get(f"/apps/{app}/parameters", owner[1]).json
+        assert list(body["file_upload"].items()) == [
+            ("x", 1),
+            ("enabled", True),
+            ("number_limits", 2),
+            ("allowed_file_upload_methods", ["local_file"]),
+            ("allowed_file_types", ["image"]),
+            ("allowed_file_extensions", []),
+        ]
+        disabled = {"image": {"enabled": False, "number_limits": 3}}
+        api.project(
+            api.history.workflow_published(app, ws, features={"file_upload": disabled}, start_variables=[])
+        )
+        assert api.get(f"/apps/{app}/parameters", owner[1]).json["file_upload"] == disabled
 
     def test_the_latest_publication_wins(self, api: Api, ws: str, owner: tuple[str, str]) -> None:
         app = api.app(ws, owner[0])
@@ -394,9 +491,7 @@ class AppContract(ApiContract):
     # --- describe --------------------------------------------------------------------------
 
     def test_describe_gives_all_three_blocks(self, api: Api, ws: str, owner: tuple[str, str]) -> None:
-        app = api.app(
-            ws, owner[0], name="A", description="d", mode="advanced-chat", enable_api=False, tags=["t"]
-        )
+        app = api.app(ws, owner[0], name="A", description="d", mode="advanced-chat", tags=["t"])
         api.project(api.history.workflow_published(app, ws, start_variables=[]))
         result = api.get(f"/apps/{app}/describe", owner[1])
         assert_headers(result)
@@ -409,7 +504,7 @@ class AppContract(ApiContract):
             "author": "Ada",
             "tags": [{"name": "t"}],
             "updated_at": "2026-04-27T10:00:00",
-            "service_api_enabled": False,
+            "service_api_enabled": True,
             "is_agent": True,
         }
         assert body["parameters"] == api.get(f"/apps/{app}/parameters", owner[1]).json
@@ -439,6 +534,8 @@ class AppContract(ApiContract):
             ("input_schema, info ", {"info", "input_schema"}),
             ("info,parameters,input_schema", {"info", "parameters", "input_schema"}),
             ("", {"info", "parameters", "input_schema"}),
+            ("info,,info", {"info"}),
+            (",", set()),  # a field list naming nothing asks for nothing
         ],
     )
     def test_fields_selects_blocks(
@@ -455,8 +552,16 @@ class AppContract(ApiContract):
         self, api: Api, ws: str, owner: tuple[str, str], fields: str
     ) -> None:
         app = api.app(ws, owner[0])
-        result = api.get(f"/apps/{app}/describe", owner[1], fields=fields)
-        assert_error(result, 400, "invalid_param", result.json["message"], params="fields")
+        assert_invalid(api.get(f"/apps/{app}/describe", owner[1], fields=fields), "fields")
+
+    def test_describe_refuses_unknown_parameters_and_takes_the_first_fields(
+        self, api: Api, ws: str, owner: tuple[str, str]
+    ) -> None:
+        app = api.app(ws, owner[0])
+        assert_invalid(api.get(f"/apps/{app}/describe", owner[1], foo="1", fields="x"), "fields", "foo")
+        body = api.get(f"/apps/{app}/describe", owner[1], query_string="fields=info&fields=parameters").json
+        assert body["info"] is not None
+        assert body["parameters"] is None
 
     def test_describe_falls_back_when_nothing_is_published(
         self, api: Api, ws: str, owner: tuple[str, str]
@@ -498,30 +603,59 @@ class AppContract(ApiContract):
         else:
             api.project(api.history.model_config_published(app, ws, user_input_form=FORM))
         schema = api.get(f"/apps/{app}/describe", owner[1], fields="input_schema").json["input_schema"]
-        assert schema["$schema"] == SCHEMA_DIALECT
-        assert schema["type"] == "object"
-        inputs = schema["properties"]["inputs"]
-        assert inputs["type"] == "object"
-        assert inputs["additionalProperties"] is False
-        assert sorted(inputs["required"]) == ["color", "docs", "name"]
-        shapes = {
-            name: {k: v for k, v in prop.items() if k in ("type", "maxLength", "enum", "items")}
-            for name, prop in inputs["properties"].items()
+        file_value = {
+            "type": "object",
+            "properties": {
+                "type": {"type": "string"},
+                "transfer_method": {"type": "string"},
+                "url": {"type": "string"},
+                "upload_file_id": {"type": "string"},
+            },
+            "additionalProperties": True,
         }
-        assert shapes == {
-            "name": {"type": "string", "maxLength": 48},
-            "bio": {"type": "string"},
-            "color": {"type": "string", "enum": ["red", "blue"]},
-            "age": {"type": "number"},
-            "photo": {"type": "object"},
-            "docs": {"type": "array", "items": {"type": "object"}},
+        inputs = {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "title": "Name", "maxLength": 48},
+                "bio": {"type": "string", "title": "Bio"},
+                "color": {"type": "string", "title": "Color", "enum": ["red", "blue"]},
+                "age": {"type": "number", "title": "Age"},
+                "photo": {**file_value, "title": "Photo"},
+                "docs": {"type": "array", "items": file_value, "title": "Docs"},
+            },
+            "required": ["name", "color", "docs"],
+            "additionalProperties": False,
         }
-        if chat_style:
-            assert schema["properties"]["query"] == {"type": "string", "minLength": 1}
-            assert sorted(schema["required"]) == ["inputs", "query"]
-        else:
-            assert "query" not in schema["properties"]
-            assert schema["required"] == ["inputs"]
+        query = {"query": {"type": "string", "minLength": 1}} if chat_style else {}
+        expected = {
+            "$schema": SCHEMA_DIALECT,
+            "type": "object",
+            "properties": {**query, "inputs": inputs},
+            "required": [*query, "inputs"],
+        }
+        # Key order matters: Dify's answer is compared byte for byte by scripts and caches.
+        assert orjson.dumps(schema) == orjson.dumps(expected)
+
+    def test_input_schema_leaves_out_what_dify_leaves_out(
+        self, api: Api, ws: str, owner: tuple[str, str]
+    ) -> None:
+        app = api.app(ws, owner[0], mode="completion")
+        form = [
+            {"text-input": {"variable": "a"}},  # no label: the variable is the title
+            {"text-input": {"variable": "b", "label": "", "max_length": 0, "required": 1}},
+            {"external_data_tool": {"variable": "c"}},  # a type Dify does not know
+            {"text-input": {"label": "no variable"}},
+            {"text-input": {"variable": "d"}, "extra": {}},
+            {"select": {"variable": "e", "label": "E"}},  # no options: an empty enum
+        ]
+        api.project(api.history.model_config_published(app, ws, user_input_form=form))
+        inputs = api.get(f"/apps/{app}/describe", owner[1], fields="input_schema").json["input_schema"]
+        assert inputs["properties"]["inputs"]["properties"] == {
+            "a": {"type": "string", "title": "a"},
+            "b": {"type": "string", "title": "b"},
+            "e": {"type": "string", "title": "E", "enum": []},
+        }
+        assert inputs["properties"]["inputs"]["required"] == ["b"]
 
 
 class TestAppListOnFakeRedis(AppListContract):

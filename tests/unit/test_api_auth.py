@@ -1,4 +1,4 @@
-"""The auth chain through HTTP: every refusal of the contract's table, and the order of checks."""
+"""Dify's auth pipeline through HTTP: every refusal it makes, and the order it makes them in."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tests.unit.api_events import (
     account_token,
     assert_error,
     assert_headers,
+    assert_invalid,
     at,
     new_id,
     sso_token,
@@ -32,23 +33,26 @@ class AuthContract(ApiContract):
             ("/account/sessions", {}),
         ]
 
-    # --- step 1 ----------------------------------------------------------------------------
+    # --- the bearer ------------------------------------------------------------------------
 
     @pytest.mark.parametrize(
-        "authorization",
-        [None, "", "Bearer", "Basic dXNlcjpwYXNz", "Bearer dfoa_x dfoa_y", "Bearer  dfoa_x extra", "dfoa_x"],
+        "authorization", [None, "", "Bearer", "Bearer   ", "Basic dXNlcjpwYXNz", "dfoa_x"]
     )
-    def test_missing_or_malformed_header_on_every_protected_route(
+    def test_no_bearer_on_every_protected_route(
         self, api: Api, world: dict[str, Any], authorization: str | None
     ) -> None:
         headers = {} if authorization is None else {"Authorization": authorization}
         for path, params in self.protected_paths(world):
             result = api.get(path, headers=headers, **params)
-            assert_error(result, 401, "unauthorized", "missing bearer token")
+            assert_error(result, 401, "unauthorized", "bearer required")
 
-    def test_extra_words_after_a_good_token_are_refused(self, api: Api, world: dict[str, Any]) -> None:
-        result = api.get("/account", headers={"Authorization": f"Bearer {world['token']} please"})
-        assert_error(result, 401, "unauthorized", "missing bearer token")
+    def test_words_after_a_good_token_are_part_of_an_unknown_token(
+        self, api: Api, world: dict[str, Any]
+    ) -> None:
+        # Dify takes everything after the scheme as the token, so this one is simply unknown.
+        for value in (f"Bearer {world['token']} please", f"Bearer  {world['token']} extra"):
+            result = api.get("/account", headers={"Authorization": value})
+            assert_error(result, 401, "unauthorized", "token unknown or revoked")
 
     @pytest.mark.parametrize("scheme", ["bearer", "BEARER", "BeArEr"])
     def test_the_scheme_is_case_insensitive(self, api: Api, world: dict[str, Any], scheme: str) -> None:
@@ -102,47 +106,46 @@ class AuthContract(ApiContract):
         clock[0] = NOW.timestamp()
         assert_error(api.get("/account", token), 401, "token_expired", "token expired")
 
-    # --- steps 2 and 3 ---------------------------------------------------------------------
+    # --- token types -----------------------------------------------------------------------
 
-    def test_an_sso_token_lacks_apps_read_on_every_app_route(self, api: Api, world: dict[str, Any]) -> None:
+    def test_an_sso_token_is_refused_on_every_read_route(self, api: Api, world: dict[str, Any]) -> None:
         token = api.sso_login("sso@example.com", "https://idp.example.com")
-        assert_error(
-            api.get("/apps", token, workspace_id=world["ws"]),
-            403,
-            "forbidden",
-            "insufficient_scope: apps:read",
-        )
-        for suffix in APP_ROUTES:
-            result = api.get(f"/apps/{world['app']}{suffix}", token)
-            assert_error(result, 403, "forbidden", "insufficient_scope: apps:read")
+        for path, params in self.protected_paths(world):
+            assert_error(api.get(path, token, **params), 403, "forbidden", "unsupported_token_type")
 
-    def test_an_sso_token_passes_the_bearer_routes(self, api: Api, world: dict[str, Any]) -> None:
-        token = api.sso_login("sso@example.com", "https://idp.example.com")
-        for path in ("/workspaces", "/account", "/account/sessions"):
-            assert api.get(path, token).status_code == 200
+    def test_the_token_type_is_checked_before_parameters(self, api: Api, world: dict[str, Any]) -> None:
+        token = api.sso_login("sso@example.com", None)
+        result = api.get("/apps", token, workspace_id=world["ws"], page="x")
+        assert_error(result, 403, "forbidden", "unsupported_token_type")
+        result = api.get(f"/apps/{world['app']}/describe", token, fields="bogus")
+        assert_error(result, 403, "forbidden", "unsupported_token_type")
 
-    # --- step 4 ----------------------------------------------------------------------------
+    # --- the workspace ---------------------------------------------------------------------
 
-    def test_a_non_member_is_refused_the_list_and_every_app_route(
-        self, api: Api, world: dict[str, Any]
-    ) -> None:
+    def test_a_non_member_learns_nothing(self, api: Api, world: dict[str, Any]) -> None:
         other_ws = api.workspace("Beta")
         _, stranger = api.member(other_ws, "Eve")
         assert_error(
-            api.get("/apps", stranger, workspace_id=world["ws"]),
-            403,
-            "forbidden",
-            "workspace_membership_revoked",
+            api.get("/apps", stranger, workspace_id=world["ws"]), 404, "not_found", "workspace not found"
         )
         for suffix in APP_ROUTES:
             result = api.get(f"/apps/{world['app']}{suffix}", stranger)
-            assert_error(result, 403, "forbidden", "workspace_membership_revoked")
+            assert_error(result, 404, "not_found", "workspace not found")
 
-    def test_a_workspace_nobody_created_is_refused_like_any_other(
-        self, api: Api, world: dict[str, Any]
-    ) -> None:
+    def test_a_workspace_nobody_created_is_not_found(self, api: Api, world: dict[str, Any]) -> None:
         result = api.get("/apps", world["token"], workspace_id=new_id())
-        assert_error(result, 403, "forbidden", "workspace_membership_revoked")
+        assert_error(result, 404, "not_found", "workspace not found")
+
+    def test_an_archived_workspace_is_not_found_and_its_apps_unavailable(self, api: Api) -> None:
+        ws = api.workspace("Old", status="archive")
+        owner, token = api.member(ws, "Ada", "owner")
+        app = api.app(ws, owner, name="Relic")
+        assert_error(api.get("/apps", token, workspace_id=ws), 404, "not_found", "workspace not found")
+        for suffix in APP_ROUTES:
+            assert_error(api.get(f"/apps/{app}{suffix}", token), 403, "forbidden", "workspace unavailable")
+        # ... yet it is among the caller's workspaces, with its status.
+        workspaces = api.get("/workspaces", token).json["workspaces"]
+        assert [(w["id"], w["status"]) for w in workspaces] == [(ws, "archive")]
 
     @pytest.mark.parametrize("status", ["banned", "closed", "pending", "uninitialized"])
     def test_an_inactive_member_is_refused_app_reads(
@@ -150,36 +153,53 @@ class AuthContract(ApiContract):
     ) -> None:
         _, token = api.member(world["ws"], "Mallory", "admin", status=status)
         assert_error(
-            api.get("/apps", token, workspace_id=world["ws"]),
-            403,
-            "forbidden",
-            "workspace_membership_revoked",
+            api.get("/apps", token, workspace_id=world["ws"]), 404, "not_found", "workspace not found"
         )
-        result = api.get(f"/apps/{world['app']}", token)
-        assert_error(result, 403, "forbidden", "workspace_membership_revoked")
+        result = api.get(f"/apps/{world['app']}/describe", token)
+        assert_error(result, 404, "not_found", "workspace not found")
         # ... but still sees its memberships.
         assert [w["id"] for w in api.get("/workspaces", token).json["workspaces"]] == [world["ws"]]
 
     def test_an_account_banned_later_loses_access_at_once(self, api: Api, world: dict[str, Any]) -> None:
         api.project(api.history.account_updated(world["owner"], status="banned"))
         result = api.get("/apps", world["token"], workspace_id=world["ws"])
-        assert_error(result, 403, "forbidden", "workspace_membership_revoked")
+        assert_error(result, 404, "not_found", "workspace not found")
 
     def test_member_left_takes_effect_as_soon_as_projected(self, api: Api, world: dict[str, Any]) -> None:
         member, token = api.member(world["ws"], "Bob")
-        assert api.get(f"/apps/{world['app']}", token).status_code == 200
+        assert api.get(f"/apps/{world['app']}/describe", token).status_code == 200
         api.leave(world["ws"], member)
         assert_error(
-            api.get(f"/apps/{world['app']}", token), 403, "forbidden", "workspace_membership_revoked"
+            api.get(f"/apps/{world['app']}/describe", token), 404, "not_found", "workspace not found"
         )
         assert_error(
-            api.get("/apps", token, workspace_id=world["ws"]),
-            403,
-            "forbidden",
-            "workspace_membership_revoked",
+            api.get("/apps", token, workspace_id=world["ws"]), 404, "not_found", "workspace not found"
         )
         api.join(world["ws"], member, "editor")
         assert api.get("/apps", token, workspace_id=world["ws"]).status_code == 200
+
+    def test_an_app_whose_service_api_is_off_is_refused_before_membership(
+        self, api: Api, world: dict[str, Any]
+    ) -> None:
+        hidden = api.app(world["ws"], world["owner"], name="Hidden", enable_api=False)
+        _, stranger = api.member(api.workspace("Beta"), "Eve")
+        for token in (world["token"], stranger):
+            for suffix in APP_ROUTES:
+                result = api.get(f"/apps/{hidden}{suffix}", token)
+                assert_error(result, 403, "forbidden", "service_api_disabled")
+        listed = api.get("/apps", world["token"], workspace_id=world["ws"]).json
+        assert hidden not in [row["id"] for row in listed["data"]]
+        assert listed["total"] == 1
+
+    def test_a_per_app_route_checks_a_workspace_id_it_is_given(self, api: Api, world: dict[str, Any]) -> None:
+        other = api.workspace("Beta")
+        result = api.get(f"/apps/{world['app']}/describe", world["token"], workspace_id=other)
+        assert_error(result, 422, "invalid_param", "workspace_id does not match app's workspace")
+        # The app's own workspace passes that check, and describe then refuses the parameter.
+        assert_invalid(
+            api.get(f"/apps/{world['app']}/describe", world["token"], workspace_id=world["ws"]),
+            "workspace_id",
+        )
 
     # --- the order of checks ---------------------------------------------------------------
 
@@ -191,10 +211,7 @@ class AuthContract(ApiContract):
             "token unknown or revoked",
         )
         assert_error(
-            api.get("/apps", None, workspace_id=world["ws"], page="0"),
-            401,
-            "unauthorized",
-            "missing bearer token",
+            api.get("/apps", None, workspace_id=world["ws"], page="0"), 401, "unauthorized", "bearer required"
         )
         assert_error(
             api.get("/account/sessions", account_token(), limit="0"),
@@ -203,50 +220,53 @@ class AuthContract(ApiContract):
             "token unknown or revoked",
         )
 
-    def test_a_bad_page_with_a_good_token_is_400(self, api: Api, world: dict[str, Any]) -> None:
-        for page in ("x", "0", "-1", "1.0"):
-            result = api.get("/apps", world["token"], workspace_id=world["ws"], page=page)
-            assert_error(result, 400, "invalid_param", result.json["message"], params="page")
-        result = api.get("/apps", world["token"], workspace_id=world["ws"], limit="0")
-        assert_error(result, 400, "invalid_param", result.json["message"], params="limit")
-        result = api.get("/account/sessions", world["token"], page="nope")
-        assert_error(result, 400, "invalid_param", result.json["message"], params="page")
+    def test_a_bad_page_with_a_good_token_is_422(self, api: Api, world: dict[str, Any]) -> None:
+        for page in ("x", "0", "-1", "1.5", ""):
+            assert_invalid(api.get("/apps", world["token"], workspace_id=world["ws"], page=page), "page")
+        assert_invalid(api.get("/apps", world["token"], workspace_id=world["ws"], limit="0"), "limit")
+        assert_invalid(api.get("/account/sessions", world["token"], page="nope"), "page")
 
-    def test_scope_is_checked_before_parameters(self, api: Api, world: dict[str, Any]) -> None:
-        token = api.sso_login("sso@example.com", None)
-        result = api.get("/apps", token, workspace_id=world["ws"], page="x")
-        assert_error(result, 403, "forbidden", "insufficient_scope: apps:read")
-        result = api.get(f"/apps/{world['app']}/describe", token, fields="bogus")
-        assert_error(result, 403, "forbidden", "insufficient_scope: apps:read")
-
-    def test_parameters_are_checked_before_membership(self, api: Api, world: dict[str, Any]) -> None:
+    def test_membership_is_checked_before_parameters(self, api: Api, world: dict[str, Any]) -> None:
         _, stranger = api.member(api.workspace("Beta"), "Eve")
         result = api.get("/apps", stranger, workspace_id=world["ws"], page="0")
-        assert_error(result, 400, "invalid_param", result.json["message"], params="page")
+        assert_error(result, 404, "not_found", "workspace not found")
         result = api.get(f"/apps/{world['app']}/describe", stranger, fields="bogus")
-        assert_error(result, 400, "invalid_param", result.json["message"], params="fields")
+        assert_error(result, 404, "not_found", "workspace not found")
 
-    def test_workspace_id_missing_or_empty_is_a_bad_request(self, api: Api, world: dict[str, Any]) -> None:
-        cases: list[dict[str, Any]] = [{}, {"workspace_id": ""}]
-        for params in cases:
-            result = api.get("/apps", world["token"], **params)
-            assert_error(result, 400, "bad_request", "workspace_id query param is required")
-        assert_error(api.get("/apps"), 401, "unauthorized", "missing bearer token")
-
-    @pytest.mark.parametrize("workspace_id", ["nope", "1234", " ", "00000000-0000-0000-0000-00000000000g"])
-    def test_a_malformed_workspace_id_is_invalid(
-        self, api: Api, world: dict[str, Any], workspace_id: str
+    @pytest.mark.parametrize(
+        "workspace_id", [None, "", "nope", "1234", " ", "00000000-0000-0000-0000-00000000000g"]
+    )
+    def test_a_missing_or_malformed_workspace_id_is_not_found(
+        self, api: Api, world: dict[str, Any], workspace_id: str | None
     ) -> None:
-        result = api.get("/apps", world["token"], workspace_id=workspace_id)
-        assert_error(result, 400, "invalid_param", result.json["message"], params="workspace_id")
+        params = {} if workspace_id is None else {"workspace_id": workspace_id}
+        result = api.get("/apps", world["token"], **params)
+        assert_error(result, 404, "not_found", "workspace not found")
+        assert_error(api.get("/apps", **params), 401, "unauthorized", "bearer required")
 
-    def test_workspace_id_is_case_insensitive(self, api: Api, world: dict[str, Any]) -> None:
-        result = api.get("/apps", world["token"], workspace_id=world["ws"].upper())
+    @pytest.mark.parametrize(
+        "spelling", [str.upper, lambda ws: "{" + ws + "}", lambda ws: ws.replace("-", "")]
+    )
+    def test_workspace_id_spellings_python_reads_as_the_uuid(
+        self, api: Api, world: dict[str, Any], spelling: Any
+    ) -> None:
+        result = api.get("/apps", world["token"], workspace_id=spelling(world["ws"]))
+        assert result.status_code == 200
+        assert result.json["total"] == 1
+        assert result.json["data"][0]["workspace_id"] == world["ws"]
+
+    def test_a_repeated_workspace_id_counts_with_its_first_value(
+        self, api: Api, world: dict[str, Any]
+    ) -> None:
+        other = api.workspace("Beta")
+        result = api.get(
+            "/apps", world["token"], query_string=f"workspace_id={world['ws']}&workspace_id={other}"
+        )
         assert result.status_code == 200
         assert result.json["total"] == 1
 
     def test_a_404_for_unknown_apps_comes_after_authentication(self, api: Api, world: dict[str, Any]) -> None:
-        assert_error(api.get(f"/apps/{new_id()}"), 401, "unauthorized", "missing bearer token")
+        assert_error(api.get(f"/apps/{new_id()}"), 401, "unauthorized", "bearer required")
         assert_error(api.get(f"/apps/{new_id()}", world["token"]), 404, "not_found", "app not found")
 
     def test_an_empty_read_model_knows_no_token(self, redis_client: Any) -> None:

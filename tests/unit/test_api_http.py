@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from query_api.app import openapi_document
+from query_api.errors import ROUTE_NOT_FOUND
 from query_api.routes import BASE, Access, route_table
 from shared.readmodel import keys
 from tests.unit.api_events import (
@@ -33,6 +34,8 @@ class HttpContract(ApiContract):
             (f"/apps/{app}/parameters", {}),
             (f"/apps/{app}/describe", {}),
             ("/workspaces", {}),
+            (f"/workspaces/{world['ws']}", {}),
+            (f"/workspaces/{world['ws']}/members", {}),
             ("/account", {}),
             ("/account/sessions", {}),
         ]
@@ -40,11 +43,19 @@ class HttpContract(ApiContract):
     # --- headers ---------------------------------------------------------------------------
 
     def test_unknown_routes_are_404_not_found(self, api: Api, world: dict[str, Any]) -> None:
-        for path in ("/nope", "/apps/", "/apps/x/y/z", "/account/sessions/abc", ""):
+        for path in (
+            "/nope",
+            "/apps/",
+            "/apps/x/y/z",
+            "/account/sessions/abc",
+            "",
+            "/workspaces/",
+            "/permitted-external-apps",
+        ):
             result = api.get(path, world["token"])
-            assert_error(result, 404, "not_found", "The requested URL was not found on the server.")
+            assert_error(result, 404, "not_found", ROUTE_NOT_FOUND)
         outside = api.client.simulate_get("/v2/apps")
-        assert_error(outside, 404, "not_found", "The requested URL was not found on the server.")
+        assert_error(outside, 404, "not_found", ROUTE_NOT_FOUND)
 
     @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
     def test_other_methods_are_405(self, api: Api, world: dict[str, Any], method: str) -> None:
@@ -80,12 +91,21 @@ class HttpContract(ApiContract):
 
     def test_public_routes(self, api: Api) -> None:
         assert api.get("/_health").json == {"ok": True}
-        assert api.get("/_version").json == {"version": "1.14.0", "edition": "SELF_HOSTED"}
+        assert api.get("/_version").json == {"version": "1.14.2", "edition": "SELF_HOSTED"}
         assert api.get("/openapi.json").json["openapi"].startswith("3.1")
 
     def test_the_version_is_a_setting(self, redis_client: Any) -> None:
         api = Api(redis_client, env={"READMODEL_DIFY_VERSION": "1.15.2"})
         assert api.get("/_version").json["version"] == "1.15.2"
+
+    @pytest.mark.parametrize(
+        ("edition", "reported"),
+        [("SELF_HOSTED", "SELF_HOSTED"), ("CLOUD", "CLOUD"), ("ENTERPRISE", "SELF_HOSTED")],
+    )
+    def test_the_edition_is_a_setting(self, redis_client: Any, edition: str, reported: str) -> None:
+        # Dify reports its EDITION setting; an enterprise install is a self-hosted one there.
+        api = Api(redis_client, env={"READMODEL_DIFY_EDITION": edition})
+        assert api.get("/_version").json == {"version": "1.14.2", "edition": reported}
 
     # --- conditional GET -------------------------------------------------------------------
 
@@ -122,7 +142,7 @@ class HttpContract(ApiContract):
         assert_error(refused, 401, "unauthorized", "token unknown or revoked")
         _, stranger = api.member(api.workspace("Beta"), "Eve")
         refused = api.get("/apps", stranger, headers={"If-None-Match": tag}, workspace_id=world["ws"])
-        assert_error(refused, 403, "forbidden", "workspace_membership_revoked")
+        assert_error(refused, 404, "not_found", "workspace not found")
 
     def test_tags_are_never_shared_across_callers(self, api: Api, world: dict[str, Any]) -> None:
         _, colleague = api.member(world["ws"], "Bob")
@@ -185,7 +205,7 @@ def served_routes() -> dict[str, Access]:
     not part of the Dify surface, and deliberately left out of the public document.
     """
     parts = SimpleNamespace(
-        apps=None, app=None, workspaces=None, account=None, sessions=None, ops=None,
+        apps=None, app=None, workspaces=None, workspace=None, account=None, sessions=None, ops=None,
         ready=None, metrics=None, ops_page=None,
     )  # fmt: skip
     return {
@@ -228,6 +248,7 @@ class OpenApiStatusContract(ApiContract):
             return {"If-None-Match": api.get(path, token, **params).headers["etag"]}
 
         get = api.get
+        sso = api.sso_login("sso@example.com", None)
         examples: dict[tuple[str, str], Callable[[], Any]] = {}
         for path, params in [
             ("/apps", {"workspace_id": ws}),
@@ -235,22 +256,33 @@ class OpenApiStatusContract(ApiContract):
             (f"/apps/{app}/parameters", {}),
             (f"/apps/{app}/describe", {}),
             ("/workspaces", {}),
+            (f"/workspaces/{ws}", {}),
+            (f"/workspaces/{ws}/members", {}),
             ("/account", {}),
             ("/account/sessions", {}),
         ]:
-            route = path.replace(app, "{app_id}")
+            route = path.replace(app, "{app_id}").replace(ws, "{workspace_id}")
             examples[(route, "200")] = lambda p=path, q=params: get(p, token, **q)
             examples[(route, "304")] = lambda p=path, q=params: get(p, token, headers=tag_of(p, **q), **q)
             examples[(route, "401")] = lambda p=path, q=params: get(p, None, **q)
+            examples[(route, "403")] = lambda p=path, q=params: get(p, sso, **q)
             examples[(route, "500")] = lambda p=path, q=params: down.get(p, account_token(), **q)
-            if route.startswith("/apps"):
-                examples[(route, "403")] = lambda p=path, q=params: get(p, stranger, **q)
+            if route.startswith("/apps/"):
+                examples[(route, "422")] = lambda p=path: get(p, token, workspace_id=new_id())
         for route in ("/_version", "/_health", "/openapi.json", "/_ready"):
             examples[(route, "200")] = lambda p=route: get(p)
         examples[("/_ready", "503")] = lambda: down.get("/_ready")
-        examples[("/apps", "400")] = lambda: get("/apps", token)
-        examples[("/account/sessions", "400")] = lambda: get("/account/sessions", token, page="0")
-        examples[("/apps/{app_id}/describe", "400")] = lambda: get(f"/apps/{app}/describe", token, fields="x")
+        examples[("/apps", "400")] = lambda: get("/apps", token, workspace_id=ws, mode="rag-pipeline")
+        examples[("/apps", "404")] = lambda: get("/apps", stranger, workspace_id=ws)
+        examples[("/apps", "422")] = lambda: get("/apps", token, workspace_id=ws, page="0")
+        examples[("/account/sessions", "422")] = lambda: get("/account/sessions", token, page="0")
+        examples[("/workspaces/{workspace_id}", "404")] = lambda: get(f"/workspaces/{ws}", stranger)
+        examples[("/workspaces/{workspace_id}/members", "404")] = lambda: get(
+            f"/workspaces/{ws}/members", stranger
+        )
+        examples[("/workspaces/{workspace_id}/members", "422")] = lambda: get(
+            f"/workspaces/{ws}/members", token, x="1"
+        )
         examples[("/apps/{app_id}/parameters", "400")] = lambda: get(f"/apps/{bare}/parameters", token)
         for suffix in ("", "/parameters", "/describe"):
             examples[(f"/apps/{{app_id}}{suffix}", "404")] = lambda s=suffix: get(

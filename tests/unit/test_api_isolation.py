@@ -18,6 +18,7 @@ class AppPlan:
     status: str
     universal: bool
     deleted: bool
+    api_enabled: bool
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ def worlds(draw: st.DrawFn) -> World:
                     status=st.sampled_from(["normal", "normal", "archived"]),
                     universal=st.booleans(),
                     deleted=st.booleans(),
+                    api_enabled=st.booleans(),
                 ),
                 max_size=6,
             )
@@ -111,6 +113,7 @@ def build(world: World) -> Built:
                 built.account_ids[plan.creator],
                 status=plan.status,
                 is_universal=plan.universal,
+                enable_api=plan.api_enabled,
                 created_at=at(i),
             )
         )
@@ -121,7 +124,7 @@ def build(world: World) -> Built:
     for plan in world.sessions:
         session = new_id()
         token = sso_token() if plan.account is None else account_token()
-        expires = at(60) if plan.expired else None
+        expires = at(60) if plan.expired else at(30 * 86400)
         if plan.account is None:
             events.append(
                 h.session_issued(session, token, subject_email="sso@example.com", expires_at=expires)
@@ -154,20 +157,24 @@ def test_no_caller_sees_what_is_not_theirs(world: World) -> None:
             result = api.get("/apps", token, workspace_id=ws)
             allowed = reads_apps and (account, w) in member_of
             if not allowed:
-                assert result.status_code in (401, 403)
+                assert result.status_code in (401, 403, 404)
                 assert "data" not in result.json
                 continue
             expected = {
                 built.app_ids[i]
                 for i, app in enumerate(world.apps)
-                if app.workspace == w and app.status == "normal" and not app.universal and not app.deleted
+                if app.workspace == w
+                and app.status == "normal"
+                and app.api_enabled
+                and not app.universal
+                and not app.deleted
             }
             assert {row["id"] for row in result.json["data"]} == expected
             assert {row["workspace_id"] for row in result.json["data"]} <= {ws}
 
         for i, app_plan in enumerate(world.apps):
             result = api.get(f"/apps/{built.app_ids[i]}/describe", token)
-            visible = app_plan.status == "normal" and not app_plan.deleted
+            visible = app_plan.status == "normal" and not app_plan.deleted and app_plan.api_enabled
             allowed = reads_apps and (account, app_plan.workspace) in member_of
             if allowed and visible:
                 assert result.status_code == 200
@@ -180,6 +187,9 @@ def test_no_caller_sees_what_is_not_theirs(world: World) -> None:
         workspaces = api.get("/workspaces", token)
         if not usable:
             assert sessions.status_code == workspaces.status_code == 401
+            continue
+        if account is None:  # an SSO bearer: no read route takes it
+            assert sessions.status_code == workspaces.status_code == 403
             continue
         own = {
             built.session_ids[k]

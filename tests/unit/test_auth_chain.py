@@ -1,50 +1,41 @@
-"""The auth chain as plain functions: each step's refusals, in the contract's words."""
+"""Dify's auth pipeline as plain functions: each step's refusal, in Dify's words and order."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 
 import pytest
 
 from shared.auth import (
-    ACCEPT_ACCOUNT,
     ACCOUNT,
     APPS_READ,
     APPS_RUN,
     EXTERNAL_SSO,
     FULL,
+    WORKSPACE_READ,
+    AppFacts,
     AuthContext,
     TokenRecord,
-    account_or_404,
-    bearer_token,
+    WorkspaceFacts,
+    authenticate,
+    authorize_app,
+    authorize_workspace,
+    canonical_uuid,
+    extract_bearer,
+    require_account,
+    require_account_token,
+    require_bearer,
+    require_known_prefix,
     require_scope,
-    require_workspace_member,
     scopes_for_token,
     token_digest,
-    validate_bearer,
 )
-from shared.auth.errors import Forbidden, NotFound, RequestError, TokenExpired, Unauthorized
+from shared.auth.errors import RequestError
 
 NOW = 1_777_000_000_000
 ACCOUNT_TOKEN = "dfoa_" + "a" * 32
 SSO_TOKEN = "dfoe_" + "b" * 32
-
-
-@dataclass
-class Lookup:
-    """The read model as a pair of dicts."""
-
-    tokens: dict[str, TokenRecord] = field(default_factory=dict)
-    roles: dict[tuple[str, str], str] = field(default_factory=dict)
-    asked: list[str] = field(default_factory=list)
-
-    def token(self, token_hash: str) -> TokenRecord | None:
-        self.asked.append(token_hash)
-        return self.tokens.get(token_hash)
-
-    def role(self, account_id: str, workspace_id: str) -> str | None:
-        return self.roles.get((account_id, workspace_id))
+WS = "a9b106a3-9eaa-485b-a76e-8453a312c30b"
 
 
 def record(**changes: object) -> TokenRecord:
@@ -62,8 +53,8 @@ def record(**changes: object) -> TokenRecord:
     return TokenRecord(**base)  # type: ignore[arg-type]
 
 
-def lookup_with(token: str, rec: TokenRecord) -> Lookup:
-    return Lookup(tokens={token_digest(token): rec})
+def context(**changes: object) -> AuthContext:
+    return authenticate(ACCOUNT_TOKEN, record(**changes), NOW)
 
 
 def refusal(excinfo: pytest.ExceptionInfo[RequestError]) -> tuple[int, str, str]:
@@ -71,188 +62,210 @@ def refusal(excinfo: pytest.ExceptionInfo[RequestError]) -> tuple[int, str, str]
     return error.status, error.code, error.message
 
 
-# --- step 1: validate_bearer --------------------------------------------------------------
+# --- the bearer --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "header",
+    ("header", "token"),
     [
-        None,
-        "",
-        "Bearer",
-        "Bearer ",
-        "Basic abc",
-        f"Token {ACCOUNT_TOKEN}",
-        f"Bearer {ACCOUNT_TOKEN} extra",
-        "dfoa_x",
+        (f"Bearer {ACCOUNT_TOKEN}", ACCOUNT_TOKEN),
+        (f"bearer {ACCOUNT_TOKEN}", ACCOUNT_TOKEN),
+        (f"BEARER   {ACCOUNT_TOKEN}  ", ACCOUNT_TOKEN),
+        # Dify keeps everything after the scheme: the extra word is part of the token.
+        (f"Bearer {ACCOUNT_TOKEN} extra", f"{ACCOUNT_TOKEN} extra"),
+        (None, None),
+        ("", None),
+        ("Bearer", None),
+        ("Bearer ", None),
+        ("Bearer    ", None),
+        ("Basic Zm9vOmJhcg==", None),
+        (f"Token {ACCOUNT_TOKEN}", None),
+        (f" Bearer {ACCOUNT_TOKEN}", None),
     ],
 )
-def test_a_missing_or_malformed_header_is_missing_bearer_token(header: str | None) -> None:
-    lookup = lookup_with(ACCOUNT_TOKEN, record())
-    with pytest.raises(Unauthorized) as excinfo:
-        validate_bearer(header, lookup, NOW)
-    assert refusal(excinfo) == (401, "unauthorized", "missing bearer token")
-    assert excinfo.value.headers == {"WWW-Authenticate": 'Bearer realm="api"'}
-    assert lookup.asked == []  # nothing to look up
+def test_the_bearer_is_extracted_as_dify_does(header: str | None, token: str | None) -> None:
+    assert extract_bearer(header) == token
 
 
-@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
-def test_the_scheme_is_case_insensitive(scheme: str) -> None:
-    ctx = validate_bearer(f"{scheme} {ACCOUNT_TOKEN}", lookup_with(ACCOUNT_TOKEN, record()), NOW)
-    assert ctx.session_id == "s1"
+def test_no_bearer_is_bearer_required() -> None:
+    with pytest.raises(RequestError) as excinfo:
+        require_bearer("Basic Zm9vOmJhcg==")
+    assert refusal(excinfo) == (401, "unauthorized", "bearer required")
+    assert excinfo.value.headers["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
-def test_surrounding_whitespace_does_not_make_extra_words() -> None:
-    ctx = validate_bearer(f"  Bearer   {ACCOUNT_TOKEN}  ", lookup_with(ACCOUNT_TOKEN, record()), NOW)
-    assert ctx.account_id == "acct-1"
-
-
-@pytest.mark.parametrize("token", ["dfob_abc", "abc", "DFOA_abc", "app-abc"])
-def test_an_unknown_prefix_is_refused_before_any_look_up(token: str) -> None:
-    lookup = Lookup()
-    with pytest.raises(Unauthorized) as excinfo:
-        validate_bearer(f"Bearer {token}", lookup, NOW)
+@pytest.mark.parametrize("token", ["xyz_abc", "app-123", "dfo_a", "DFOA_abc"])
+def test_an_unknown_prefix_is_a_401(token: str) -> None:
+    with pytest.raises(RequestError) as excinfo:
+        require_known_prefix(token)
     assert refusal(excinfo) == (401, "unauthorized", "unknown token prefix")
-    assert lookup.asked == []
 
 
-def test_the_look_up_is_by_sha256_of_the_whole_token() -> None:
-    lookup = Lookup()
-    with pytest.raises(Unauthorized):
-        validate_bearer(f"Bearer {ACCOUNT_TOKEN}", lookup, NOW)
-    assert lookup.asked == [hashlib.sha256(ACCOUNT_TOKEN.encode()).hexdigest()]
+def test_the_digest_is_sha256_hex_and_survives_unpaired_surrogates() -> None:
+    assert token_digest(ACCOUNT_TOKEN) == hashlib.sha256(ACCOUNT_TOKEN.encode()).hexdigest()
+    assert len(token_digest("dfoa_\udcff\ud800")) == 64
 
 
-def test_an_unknown_token_is_unknown_or_revoked() -> None:
-    with pytest.raises(Unauthorized) as excinfo:
-        validate_bearer(f"Bearer {ACCOUNT_TOKEN}", Lookup(), NOW)
-    assert refusal(excinfo) == (401, "unauthorized", "token unknown or revoked")
+# --- authentication ----------------------------------------------------------------------
 
 
-def test_a_revoked_token_is_unknown_or_revoked_even_when_also_expired() -> None:
-    lookup = lookup_with(ACCOUNT_TOKEN, record(revoked=True, expires_at_ms=NOW - 1))
-    with pytest.raises(Unauthorized) as excinfo:
-        validate_bearer(f"Bearer {ACCOUNT_TOKEN}", lookup, NOW)
+def test_a_live_account_token_authenticates_with_full_scope() -> None:
+    ctx = authenticate(ACCOUNT_TOKEN, record(), NOW)
+    assert ctx.session_id == "s1"
+    assert ctx.account_id == "acct-1"
+    assert ctx.scopes == frozenset({FULL})
+    assert ctx.is_account
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        None,
+        record(revoked=True),
+        record(subject_type=EXTERNAL_SSO, account_id=None),  # a dfoa_ token naming an SSO session
+        record(account_id=None),
+    ],
+)
+def test_unknown_revoked_or_mismatched_tokens_are_unknown_or_revoked(stored: TokenRecord | None) -> None:
+    with pytest.raises(RequestError) as excinfo:
+        authenticate(ACCOUNT_TOKEN, stored, NOW)
     assert refusal(excinfo) == (401, "unauthorized", "token unknown or revoked")
 
 
 @pytest.mark.parametrize("expires_at_ms", [NOW, NOW - 1, 0])
-def test_a_token_whose_expiry_has_come_is_token_expired(expires_at_ms: int) -> None:
-    lookup = lookup_with(ACCOUNT_TOKEN, record(expires_at_ms=expires_at_ms))
-    with pytest.raises(TokenExpired) as excinfo:
-        validate_bearer(f"Bearer {ACCOUNT_TOKEN}", lookup, NOW)
+def test_an_expired_session_is_token_expired(expires_at_ms: int) -> None:
+    with pytest.raises(RequestError) as excinfo:
+        authenticate(ACCOUNT_TOKEN, record(expires_at_ms=expires_at_ms), NOW)
     assert refusal(excinfo) == (401, "token_expired", "token expired")
-    assert excinfo.value.headers["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
-def test_a_token_expiring_after_now_passes() -> None:
-    ctx = validate_bearer(
-        f"Bearer {ACCOUNT_TOKEN}", lookup_with(ACCOUNT_TOKEN, record(expires_at_ms=NOW + 1)), NOW
-    )
-    assert ctx.scopes == frozenset({FULL})
+def test_a_session_expiring_later_is_live() -> None:
+    assert authenticate(ACCOUNT_TOKEN, record(expires_at_ms=NOW + 1), NOW).session_id == "s1"
 
 
-def test_both_subject_types_pass_step_one() -> None:
-    sso = record(subject_type=EXTERNAL_SSO, account_id=None, account_status=None, subject_email="e@x")
-    ctx = validate_bearer(f"Bearer {SSO_TOKEN}", lookup_with(SSO_TOKEN, sso), NOW)
-    assert (ctx.subject_type, ctx.account_id, ctx.subject_email) == (EXTERNAL_SSO, None, "e@x")
-    assert ctx.scopes == frozenset({APPS_RUN})
+def test_an_sso_token_authenticates_but_no_read_route_takes_it() -> None:
+    sso = record(subject_type=EXTERNAL_SSO, account_id=None, account_status=None, subject_email="x@y")
+    ctx = authenticate(SSO_TOKEN, sso, NOW)
+    assert ctx.scopes == scopes_for_token(SSO_TOKEN)
+    assert APPS_RUN in ctx.scopes
+    with pytest.raises(RequestError) as excinfo:
+        require_account_token(ctx)
+    assert refusal(excinfo) == (403, "forbidden", "unsupported_token_type")
 
 
-def test_a_narrower_accept_refuses_the_other_subject_type() -> None:
-    sso = record(subject_type=EXTERNAL_SSO, account_id=None)
-    with pytest.raises(Unauthorized):
-        validate_bearer(f"Bearer {SSO_TOKEN}", lookup_with(SSO_TOKEN, sso), NOW, accept=ACCEPT_ACCOUNT)
+def test_a_token_whose_account_is_unknown_is_account_not_found() -> None:
+    with pytest.raises(RequestError) as excinfo:
+        require_account(context(account_status=None))
+    assert refusal(excinfo) == (401, "unauthorized", "account not found")
+    require_account(context(account_status="banned"))  # any existing account passes here
 
 
-def test_bearer_token_returns_the_single_word() -> None:
-    assert bearer_token(f"Bearer {ACCOUNT_TOKEN}") == ACCOUNT_TOKEN
+def test_full_satisfies_every_scope_and_others_only_themselves() -> None:
+    require_scope(context(), APPS_READ)
+    require_scope(context(), WORKSPACE_READ)
+    sso = authenticate(SSO_TOKEN, record(subject_type=EXTERNAL_SSO, account_id=None), NOW)
+    with pytest.raises(RequestError) as excinfo:
+        require_scope(sso, APPS_READ)
+    assert refusal(excinfo) == (403, "forbidden", "insufficient_scope")
 
 
-def test_a_token_that_is_not_valid_unicode_text_is_just_unknown() -> None:
-    with pytest.raises(Unauthorized) as excinfo:
-        validate_bearer("Bearer dfoa_\udcff\ud800", Lookup(), NOW)
-    assert excinfo.value.message == "token unknown or revoked"
+# --- a per-app route ---------------------------------------------------------------------
 
 
-# --- step 2: scopes -----------------------------------------------------------------------
-
-
-def context(**changes: object) -> AuthContext:
+def app(**changes: object) -> AppFacts:
     base: dict[str, object] = {
-        "session_id": "s1",
-        "subject_type": ACCOUNT,
-        "account_id": "acct-1",
-        "subject_email": None,
-        "subject_issuer": None,
-        "scopes": frozenset({FULL}),
-        "account_status": "active",
+        "workspace_id": WS,
+        "api_enabled": True,
+        "workspace_status": "normal",
+        "role": "owner",
     }
     base.update(changes)
-    return AuthContext(**base)  # type: ignore[arg-type]
+    return AppFacts(**base)  # type: ignore[arg-type]
 
 
-def test_prefixes_grant_their_scopes() -> None:
-    assert scopes_for_token("dfoa_x") == frozenset({FULL})
-    assert scopes_for_token("dfoe_x") == frozenset({APPS_RUN})
-    assert scopes_for_token("dfox_x") is None
+def test_a_member_reads_an_app_of_its_workspace() -> None:
+    assert authorize_app(context(), app(), None, APPS_READ) == WS
+    assert authorize_app(context(), app(), WS, APPS_READ) == WS
 
 
-def test_full_satisfies_any_scope() -> None:
-    require_scope(context(), APPS_READ)
-    require_scope(context(), "anything:else")
+@pytest.mark.parametrize(
+    ("ctx", "facts", "requested", "expected"),
+    [
+        # Dify's order: the app, its workspace, the account, the service API, the scope,
+        # the membership, then the workspace the request names.
+        (context(), app(workspace_id=None), None, (404, "not_found", "app not found")),
+        (context(), app(workspace_status="archive"), None, (403, "forbidden", "workspace unavailable")),
+        (context(), app(workspace_status=None), None, (403, "forbidden", "workspace unavailable")),
+        (context(account_status=None), app(), None, (401, "unauthorized", "account not found")),
+        (context(), app(api_enabled=False, role=None), None, (403, "forbidden", "service_api_disabled")),
+        (context(), app(role=None), None, (404, "not_found", "workspace not found")),
+        (context(account_status="banned"), app(), None, (404, "not_found", "workspace not found")),
+        (
+            context(),
+            app(),
+            "0dd5cb9e-d247-4633-a4ee-644e499dbba4",
+            (422, "invalid_param", "workspace_id does not match app's workspace"),
+        ),
+        # compared as given: the upper-case spelling of the right id is a mismatch too
+        (context(), app(), WS.upper(), (422, "invalid_param", "workspace_id does not match app's workspace")),
+    ],
+)
+def test_per_app_refusals_come_in_difys_order(
+    ctx: AuthContext, facts: AppFacts, requested: str | None, expected: tuple[int, str, str]
+) -> None:
+    with pytest.raises(RequestError) as excinfo:
+        authorize_app(ctx, facts, requested, APPS_READ)
+    assert refusal(excinfo) == expected
 
 
-def test_apps_run_does_not_give_apps_read() -> None:
-    with pytest.raises(Forbidden) as excinfo:
-        require_scope(context(scopes=frozenset({APPS_RUN})), APPS_READ)
-    assert refusal(excinfo) == (403, "forbidden", "insufficient_scope: apps:read")
+# --- a route in a named workspace --------------------------------------------------------
 
 
-def test_a_granted_scope_satisfies_itself() -> None:
-    require_scope(context(scopes=frozenset({APPS_READ})), APPS_READ)
+@pytest.mark.parametrize(
+    ("ctx", "facts", "expected"),
+    [
+        (context(), WorkspaceFacts(status=None, role=None), (404, "not_found", "workspace not found")),
+        (
+            context(),
+            WorkspaceFacts(status="archive", role="owner"),
+            (404, "not_found", "workspace not found"),
+        ),
+        (
+            context(account_status=None),
+            WorkspaceFacts("normal", "owner"),
+            (401, "unauthorized", "account not found"),
+        ),
+        (context(), WorkspaceFacts("normal", None), (404, "not_found", "workspace not found")),
+        (
+            context(account_status="closed"),
+            WorkspaceFacts("normal", "owner"),
+            (404, "not_found", "workspace not found"),
+        ),
+    ],
+)
+def test_workspace_refusals(ctx: AuthContext, facts: WorkspaceFacts, expected: tuple[int, str, str]) -> None:
+    with pytest.raises(RequestError) as excinfo:
+        authorize_workspace(ctx, facts, APPS_READ)
+    assert refusal(excinfo) == expected
 
 
-# --- step 3: account_or_404 ---------------------------------------------------------------
+@pytest.mark.parametrize("role", ["owner", "admin", "editor", "normal", "dataset_operator"])
+def test_any_role_of_an_active_member_passes(role: str) -> None:
+    assert authorize_workspace(context(), WorkspaceFacts("normal", role), APPS_READ) == role
 
 
-def test_an_account_subject_yields_its_account_id() -> None:
-    assert account_or_404(context()) == "acct-1"
-
-
-def test_an_sso_subject_cannot_tell_an_app_exists() -> None:
-    with pytest.raises(NotFound) as excinfo:
-        account_or_404(context(subject_type=EXTERNAL_SSO, account_id=None))
-    assert refusal(excinfo) == (404, "not_found", "app not found")
-
-
-# --- step 4: require_workspace_member -----------------------------------------------------
-
-
-def test_an_active_member_with_any_role_passes() -> None:
-    for role in ("owner", "admin", "editor", "normal", "dataset_operator"):
-        lookup = Lookup(roles={("acct-1", "ws-1"): role})
-        assert require_workspace_member(context(), "ws-1", lookup) == role
-
-
-def test_a_member_of_another_workspace_is_refused() -> None:
-    lookup = Lookup(roles={("acct-1", "ws-2"): "owner"})
-    with pytest.raises(Forbidden) as excinfo:
-        require_workspace_member(context(), "ws-1", lookup)
-    assert refusal(excinfo) == (403, "forbidden", "workspace_membership_revoked")
-
-
-@pytest.mark.parametrize("status", ["pending", "uninitialized", "banned", "closed", None])
-def test_an_inactive_account_is_refused_despite_its_membership(status: str | None) -> None:
-    lookup = Lookup(roles={("acct-1", "ws-1"): "owner"})
-    with pytest.raises(Forbidden) as excinfo:
-        require_workspace_member(context(account_status=status), "ws-1", lookup)
-    assert excinfo.value.message == "workspace_membership_revoked"
-
-
-def test_error_bodies_carry_code_message_status() -> None:
-    assert Unauthorized("missing bearer token").body() == {
-        "code": "unauthorized",
-        "message": "missing bearer token",
-        "status": 401,
-    }
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        (WS, WS),
+        (WS.upper(), WS),
+        ("{" + WS + "}", WS),
+        (WS.replace("-", ""), WS),
+        ("urn:uuid:" + WS, WS),
+        ("not-a-uuid", None),
+        ("", None),
+        (WS + "0", None),
+    ],
+)
+def test_uuids_are_read_as_pythons_parser_reads_them(text: str, canonical: str | None) -> None:
+    assert canonical_uuid(text) == canonical

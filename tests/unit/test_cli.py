@@ -286,8 +286,11 @@ def test_token_issue_for_an_unknown_account_has_no_email(migrated: dict[str, str
     assert "no events" in err
     issued = stored(migrated)[-1]
     assert issued.data["subject_email"] is None
-    assert issued.data["expires_at"] is None
     assert issued.data["device_label"] is None
+    lifetime = datetime.fromisoformat(issued.data["expires_at"]) - datetime.fromisoformat(
+        issued.data["created_at"]
+    )
+    assert lifetime == timedelta(days=30)  # Dify's CLI sessions last 30 days
 
 
 def test_token_issue_refuses_an_account_id_that_is_not_a_uuid(migrated: dict[str, str], capsys) -> None:

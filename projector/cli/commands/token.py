@@ -13,6 +13,10 @@ from projector.cli.commands import Subparsers, positive_int
 from projector.cli.wiring import open_store
 from shared.settings import Settings
 
+# Dify's device flow issues a session for 30 days; a session without an expiry would work
+# but, as in Dify, never be listed by /account/sessions.
+DEFAULT_LIFETIME_DAYS = 30
+
 if TYPE_CHECKING:
     from shared.events import StoredEvent
 
@@ -28,8 +32,9 @@ def register(subparsers: Subparsers) -> None:
     issue.add_argument(
         "--expires-in-days",
         type=positive_int,
+        default=DEFAULT_LIFETIME_DAYS,
         metavar="N",
-        help="expire the token after N days (default: never)",
+        help=f"expire the token after N days (default: {DEFAULT_LIFETIME_DAYS}, as Dify's CLI sessions)",
     )
     parser.set_defaults(func=run)
 
@@ -45,7 +50,7 @@ def issue(args: argparse.Namespace, settings: Settings) -> int:
 
     account_id = args.account.strip().lower()
     now = datetime.now(UTC).replace(microsecond=0)
-    expires = None if args.expires_in_days is None else now + timedelta(days=args.expires_in_days)
+    expires = now + timedelta(days=args.expires_in_days)
     token = new_token()
     with open_store(settings) as store:
         email = _account_email(store.read_stream(f"account:{account_id}"))
@@ -56,7 +61,7 @@ def issue(args: argparse.Namespace, settings: Settings) -> int:
             account_id=account_id,
             subject_email=email,
             created_at=now.isoformat(),
-            expires_at=None if expires is None else expires.isoformat(),
+            expires_at=expires.isoformat(),
             device_label=args.label,
         )
         # Checked like any appended event, so a bad account id is named as such.

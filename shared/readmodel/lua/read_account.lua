@@ -1,6 +1,7 @@
--- GET /account and GET /workspaces: the caller's account and every membership.
--- Reply: head, name, email, the current-workspace candidate (W*, its join position), then
--- per membership: workspace id, membership JSON {role, jpos}, workspace name, status.
+-- GET /account, GET /workspaces and GET /workspaces/{id}: the caller's account and every
+-- membership. Reply: head, name, email, the current-workspace candidate (W*, its join
+-- position), then per membership: workspace id, membership JSON {role, jpos}, workspace
+-- name, status, created.
 local reply = head
 reply[10] = false
 reply[11] = false
@@ -18,11 +19,13 @@ end
 local memberships = redis.call('HGETALL', key('acct:{' .. account .. '}:ws'))
 for i = 1, #memberships, 2 do
   local ws = memberships[i]
-  -- On a cluster each workspace is in its own slot: the API reads its name and status.
-  local doc = in_cluster and {false, false} or redis.call('HMGET', key('ws:{' .. ws .. '}'), 'name', 'status')
+  -- On a cluster each workspace is in its own slot: the API reads its facts.
+  local doc = in_cluster and {false, false, false}
+    or redis.call('HMGET', key('ws:{' .. ws .. '}'), 'name', 'status', 'created')
   reply[#reply + 1] = ws
   reply[#reply + 1] = memberships[i + 1]
   reply[#reply + 1] = doc[1]
   reply[#reply + 1] = doc[2]
+  reply[#reply + 1] = doc[3]
 end
 return reply

@@ -1,20 +1,29 @@
--- GET /apps/{id}[/parameters|/describe]: one app's documents and the caller's membership
--- of its workspace. ARGV[3] app id ('' = not a valid id), ARGV[4..] the document fields
--- wanted (summary, params, info, schema). Reply: head, workspace id, role, then the fields.
+-- GET /apps/{id}/describe (and the seed's /apps/{id}, /apps/{id}/parameters): one app's
+-- documents and what the auth pipeline needs. ARGV[3] app id ('' = not a valid id),
+-- ARGV[4..] the document fields wanted (summary, params, info, schema).
+-- Reply: head, workspace id (of a visible app), role, service API ('1'/'0'), workspace
+-- status, then the fields.
 local reply = head
 reply[10] = false
 reply[11] = false
+reply[12] = false
+reply[13] = false
 local app_id = ARGV[3]
 if not (authed and app_id ~= '') then return reply end
 local ws = located or redis.call('HGET', key('app:{' .. string.sub(app_id, 1, 2) .. '}:' .. app_id), 'ws')
 if not ws then return reply end
 local app_key = key('app:{' .. ws .. '}:' .. app_id)
-if redis.call('HGET', app_key, 'vis') ~= '1' then return reply end
+local app = redis.call('HMGET', app_key, 'vis', 'api')
+if app[1] ~= '1' then return reply end
 reply[10] = ws
+reply[12] = app[2] or '0'
+reply[13] = redis.call('HGET', key('ws:{' .. ws .. '}'), 'status')
 if not account then return reply end
 local role = redis.call('HGET', key('ws:{' .. ws .. '}:members'), account)
 reply[11] = role
-if not (role and active) or #ARGV < 4 then return reply end
+if not (role and active and app[2] == '1' and reply[13] and reply[13] ~= 'archive') or #ARGV < 4 then
+  return reply
+end
 local fields = redis.call('HMGET', app_key, unpack(ARGV, 4))
-for i = 1, #fields do reply[11 + i] = fields[i] end
+for i = 1, #fields do reply[13 + i] = fields[i] end
 return reply

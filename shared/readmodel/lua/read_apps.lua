@@ -1,17 +1,39 @@
--- GET /apps: one page of a workspace's visible apps, with the caller's membership.
--- ARGV[3] workspace id, [4] mode, [5] tag, [6] casefolded name needle ('' = no filter),
--- [7] offset, [8] limit. Reply: head, role, total, then the page's row documents.
+-- GET /apps: one page of a workspace's listed apps, with what the auth pipeline needs.
+-- ARGV[3] workspace id, [4] mode, [5] tag, [6] lower-cased name needle ('' = no filter),
+-- [7] offset, [8] limit, [9] an app id a UUID-valued name names ('' = none), [10] '1' when
+-- a page is wanted ('0': the auth facts only).
+-- Reply: head, role, total, workspace status, tag known ('1' when the tag filter names a tag
+-- some listed app has), then the page's row documents.
 local ws = ARGV[3]
 local reply = head
 reply[10] = false
 reply[11] = 0
-if not (authed and active and ws ~= '') then return reply end
+reply[12] = false
+reply[13] = false
+if not (authed and ws ~= '') then return reply end
+reply[12] = redis.call('HGET', key('ws:{' .. ws .. '}'), 'status')
+if not (reply[12] and reply[12] ~= 'archive' and account) then return reply end
 local role = redis.call('HGET', key('ws:{' .. ws .. '}:members'), account)
 reply[10] = role
-if not role then return reply end
+if not (role and active) then return reply end
 
 local mode, tag, needle = ARGV[4], ARGV[5], ARGV[6]
 local offset, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
+if ARGV[9] ~= '' then
+  -- Dify looks a UUID-valued name up as an app id: visible and in this workspace, or nothing.
+  local app = redis.call('HMGET', key('app:{' .. ws .. '}:' .. ARGV[9]), 'vis', 'api', 'row')
+  if ARGV[10] == '1' and app[1] == '1' and app[2] == '1' and app[3] then
+    reply[11] = 1
+    reply[14] = app[3]
+  end
+  return reply
+end
+if tag ~= '' then
+  if redis.call('EXISTS', key('ws:{' .. ws .. '}:idx:tag:' .. tag)) == 0 then return reply end
+  reply[13] = '1'
+end
+if ARGV[10] ~= '1' then return reply end
+
 local sets = {}
 if mode ~= '' then sets[#sets + 1] = key('ws:{' .. ws .. '}:idx:mode:' .. mode) end
 if tag ~= '' then sets[#sets + 1] = key('ws:{' .. ws .. '}:idx:tag:' .. tag) end
@@ -67,6 +89,6 @@ end
 
 reply[11] = total
 for i = 1, #ids do
-  reply[#reply + 1] = redis.call('HGET', key('app:{' .. ws .. '}:' .. ids[i]), 'row') or false
+  reply[13 + i] = redis.call('HGET', key('app:{' .. ws .. '}:' .. ids[i]), 'row') or false
 end
 return reply
