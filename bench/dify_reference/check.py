@@ -117,14 +117,14 @@ def _expected_page(
 def _refusals(url: str, history: DemoHistory) -> list[str]:
     failures: list[str] = []
     answer = _get(url, _list_path(history.workspace_id, 1), None)
-    unauthorized = {"code": "unauthorized", "message": "missing bearer token", "status": 401}
+    unauthorized = {"code": "unauthorized", "message": "bearer required", "status": 401}
     if answer.status != 401 or answer.body != unauthorized:
         failures.append(f"no token: {answer.status} {answer.body}")
     if answer.headers.get("www-authenticate") != 'Bearer realm="api"':
         failures.append("no token: missing WWW-Authenticate challenge")
     answer = _get(url, "/openapi/v1/apps", history.token)
-    required = {"code": "bad_request", "message": "workspace_id query param is required", "status": 400}
-    if answer.status != 400 or answer.body != required:
+    required = {"code": "not_found", "message": "workspace not found", "status": 404}
+    if answer.status != 404 or answer.body != required:
         failures.append(f"no workspace_id: {answer.status} {answer.body}")
     return failures
 

@@ -58,7 +58,9 @@ def test_a_worker_killed_with_sigkill_is_replaced_while_the_api_keeps_answering(
 ) -> None:
     api = Api(api_real_redis)
     ws = api.workspace("Alpha")
-    owner, token = api.member(ws, "Ada", "owner")
+    owner = api.account("Ada")
+    api.join(ws, owner, "owner")
+    token = api.login(owner, expires_at=None)  # the server judges expiry by the real clock
     app = api.app(ws, owner, name="Planner")
     with serving(redis_url_for(api_redis_db), WORKERS, tmp_path) as served:
         master = served.process.pid
