@@ -10,9 +10,9 @@ import hashlib
 import threading
 import time
 import uuid
-from datetime import UTC
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
+from datetime import UTC
 from typing import Any
 
 import pytest
