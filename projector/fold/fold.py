@@ -35,6 +35,7 @@ from shared.events import (
     WorkspaceCreated,
     WorkspaceMemberJoined,
     WorkspaceMemberLeft,
+    WorkspaceMemberMadeCurrent,
     WorkspaceMemberRoleChanged,
     WorkspaceRenamed,
 )
@@ -121,6 +122,19 @@ def _member_left(state: WorkspaceState | None, p: WorkspaceMemberLeft, e: Event,
         return state
     members = {k: m for k, m in state.members.items() if k != p.account_id}
     return replace(state, members=members)
+
+
+@_folds(WorkspaceMemberMadeCurrent)
+def _member_made_current(
+    state: WorkspaceState | None, p: WorkspaceMemberMadeCurrent, e: Event, pos: int
+) -> State | None:
+    # Only a member can switch to a workspace; the setting is positioned like a join with
+    # `current: true`, so the latest of either wins across all the account's workspaces.
+    if state is None or p.account_id not in state.members:
+        return state
+    current_joins = dict(state.current_joins)
+    current_joins[p.account_id] = pos
+    return replace(state, current_joins=current_joins)
 
 
 # --- account -----------------------------------------------------------------------------

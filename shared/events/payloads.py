@@ -133,6 +133,20 @@ class WorkspaceMemberLeft(Payload):
         return cls(account_id=account_id)
 
 
+@dataclass(frozen=True, slots=True)
+class WorkspaceMemberMadeCurrent(Payload):
+    """The member switched to this workspace: it is now the account's current one."""
+
+    TYPE: ClassVar[str] = "workspace.member_made_current"
+    account_id: str
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> WorkspaceMemberMadeCurrent:
+        account_id = v.require_uuid("data.account_id", _req(data, "account_id"))
+        assert account_id is not None
+        return cls(account_id=account_id)
+
+
 # --- account stream ---------------------------------------------------------------------
 
 
@@ -402,6 +416,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         WorkspaceMemberJoined,
         WorkspaceMemberRoleChanged,
         WorkspaceMemberLeft,
+        WorkspaceMemberMadeCurrent,
         AccountCreated,
         AccountUpdated,
         AppCreated,

@@ -156,8 +156,14 @@ def fold_names(events: Sequence[Event]) -> dict[str, Any]:
             state.pop(key)
         elif event.type == "workspace.member_joined" or event.type == "workspace.member_role_changed":
             state[f"member:{event.workspace_id}:{data['account_id']}"] = data["role"]
+            if data.get("current"):
+                state[f"current:{data['account_id']}"] = event.workspace_id
+        elif event.type == "workspace.member_made_current":
+            state[f"current:{data['account_id']}"] = event.workspace_id
         elif event.type == "workspace.member_left":
             state.pop(f"member:{event.workspace_id}:{data['account_id']}")
+            if state.get(f"current:{data['account_id']}") == event.workspace_id:
+                state.pop(f"current:{data['account_id']}")
         elif event.type == "session.issued":
             state[key] = "live"
         elif event.type == "session.revoked":
@@ -181,10 +187,12 @@ def dify_state(dify: Engine) -> dict[str, Any]:
                 {"app": app_id},
             ).scalars()
             state[f"app:{app_id}"] = {"name": name, "tags": list(tags)}
-        for tenant_id, account_id, role in conn.execute(
-            text("SELECT tenant_id, account_id, role FROM tenant_account_joins"),
+        for tenant_id, account_id, role, current in conn.execute(
+            text("SELECT tenant_id, account_id, role, current FROM tenant_account_joins"),
         ):
             state[f"member:{tenant_id}:{account_id}"] = role
+            if current:
+                state[f"current:{account_id}"] = str(tenant_id)
         for token_id, token_hash, revoked_at in conn.execute(
             text("SELECT id, token_hash, revoked_at FROM oauth_access_tokens"),
         ):
@@ -465,6 +473,37 @@ def test_dify_actions_become_contract_events(dify: Engine, actor: DifyActor, sto
 
     assert fold_names(events) == dify_state(dify)
     assert change_rows(dify) == []  # consumed rows are pruned
+
+
+def test_switching_the_current_workspace(dify: Engine, actor: DifyActor, store: EventStore) -> None:
+    acme, beta = actor.create_workspace("Acme"), actor.create_workspace("Beta")
+    ada = actor.create_account("Ada", "ada@example.com")
+    actor.join(acme, ada, "owner", current=True)
+    actor.join(beta, ada, "normal")
+    capture(dify, store)
+    actor.switch_workspace(ada, beta)
+    capture(dify, store)
+    assert fold_names(stored_events(store))[f"current:{ada}"] == beta
+    # Two switches read in one batch: the later one is the last event.
+    actor.switch_workspace(ada, acme)
+    actor.switch_workspace(ada, beta)
+    actor.switch_workspace(ada, beta)  # already current: no change row, no event
+    capture(dify, store, batch_size=500)
+
+    events = stored_events(store)
+    switches = [(e.stream, e.data) for e in events if e.type == "workspace.member_made_current"]
+    assert switches == [
+        (f"workspace:{beta}", {"account_id": ada}),
+        (f"workspace:{acme}", {"account_id": ada}),
+        (f"workspace:{beta}", {"account_id": ada}),
+    ]
+    assert [e.type for e in of_stream(events, f"workspace:{acme}")] == [
+        "workspace.created",
+        "workspace.member_joined",
+        "workspace.member_made_current",
+    ]
+    assert fold_names(events) == dify_state(dify)
+    assert dify_state(dify)[f"current:{ada}"] == beta
 
 
 def test_no_plaintext_token_anywhere(dify: Engine, actor: DifyActor, store: EventStore) -> None:

@@ -81,7 +81,7 @@ def random_history(rng: random.Random, steps: int = 60) -> list[Event]:
             {"account_id": accounts[0], "role": "owner", "current": ws == workspaces[0]},
         )
     for _ in range(steps):
-        action = rng.randrange(13)
+        action = rng.randrange(14)
         ws = rng.choice(workspaces)
         account = rng.choice(accounts)
         if action <= 2 or not apps:
@@ -170,6 +170,9 @@ def random_history(rng: random.Random, steps: int = 60) -> list[Event]:
                 h.add("session.used", f"session:{sid}", None, {"last_used_at": h.now()})
             else:
                 h.add("session.revoked", f"session:{sid}", None, {"revoked_at": h.now()})
+        elif action == 13:
+            # Often a non-member too: the fold must leave the state as it is then.
+            h.add("workspace.member_made_current", f"workspace:{ws}", ws, {"account_id": account})
         if rng.random() < 0.05:
             h.add("app.deleted", f"app:{app_id}", app_ws, {})
     return h.events

@@ -244,6 +244,34 @@ class TestWorkspacesAndAccounts:
         assert drafts[1].data == {"account_id": ACCOUNT, "role": "admin"}
         assert drafts[2].data == {"account_id": ACCOUNT}
 
+    def test_a_switch_makes_the_new_workspace_current(self, dify: InMemoryDify) -> None:
+        # Dify's switch: the chosen join's flag set, the old one's cleared, in one transaction.
+        other = "88888888-8888-4888-8888-888888888888"
+        chosen = {"id": "j1", "tenant_id": WS, "account_id": ACCOUNT, "role": "editor", "current": False}
+        left = {"id": "j2", "tenant_id": other, "account_id": ACCOUNT, "role": "owner", "current": True}
+        drafts = valid(
+            translate(
+                [
+                    change("tenant_account_joins", UPDATE, old=chosen, new={**chosen, "current": True}),
+                    change("tenant_account_joins", UPDATE, old=left, new={**left, "current": False}),
+                    # Role and flag in one update: both are carried.
+                    change(
+                        "tenant_account_joins",
+                        UPDATE,
+                        old={**left, "current": False},
+                        new={**left, "role": "admin", "current": True},
+                    ),
+                ],
+                dify,
+            ),
+        )
+        assert [(d.type, d.stream, d.data) for d in drafts] == [
+            ("workspace.member_made_current", f"workspace:{WS}", {"account_id": ACCOUNT}),
+            ("workspace.member_role_changed", f"workspace:{other}", {"account_id": ACCOUNT, "role": "admin"}),
+            ("workspace.member_made_current", f"workspace:{other}", {"account_id": ACCOUNT}),
+        ]
+        assert drafts[0].workspace_id == WS
+
 
 class TestApps:
     def test_insert_with_config_already_pointed(self, dify: InMemoryDify) -> None:
