@@ -14,11 +14,14 @@ from projector.capture.dify import DifyState
 from projector.capture.lock import capture_lock
 from projector.capture.translate import translate
 from projector.capture.versions import VersionSource, assign_versions
+from projector.capture.wakeup import Poll, Wakeups
 from projector.store import Cursor
 from shared.events import Event
 
 CURSOR_NAME = "capture"
 DEFAULT_BATCH_SIZE = 500
+# After a commit, the first look again for changes still behind the horizon; doubles each time.
+SETTLE_FIRST_SECONDS = 0.005
 
 Progress = Callable[[str], None]
 
@@ -135,17 +138,39 @@ class CaptureRunner:
                 total = total.add(report)
         return total
 
-    def run_forever(self, stop: threading.Event, *, poll_seconds: float = 1.0) -> RunReport:
-        """Capture until `stop` is set, polling when idle."""
+    def run_forever(
+        self, stop: threading.Event, *, poll_seconds: float = 1.0, wakeups: Wakeups | None = None
+    ) -> RunReport:
+        """Capture until `stop` is set; when idle, wait for a commit notification or the poll.
+
+        A notification comes at commit, but the committed changes are read only once settled:
+        while older transactions still run they stay behind the horizon, and are looked for
+        again after a short, growing delay (never longer than the poll).
+        """
         total = RunReport()
-        with capture_lock(self._dify):
-            while not stop.is_set():
-                report = self.step()
-                if report is None:
-                    stop.wait(poll_seconds)
-                else:
-                    total = total.add(report)
+        wakeups = wakeups or Poll()
+        settle: float | None = None
+        try:
+            with capture_lock(self._dify):
+                while not stop.is_set():
+                    report = self.step()
+                    if report is not None:
+                        total = total.add(report)
+                        settle = None
+                        continue
+                    if self.unsettled():
+                        settle = SETTLE_FIRST_SECONDS if settle is None else min(settle * 2, poll_seconds)
+                    else:
+                        settle = None
+                    wakeups.wait(poll_seconds if settle is None else settle, stop)
+        finally:
+            wakeups.close()
         return total
+
+    def unsettled(self) -> bool:
+        """Whether committed changes wait behind the horizon (older transactions still run)."""
+        with self._dify.connect() as conn:
+            return self._feed.pending(conn, self.position()) > 0
 
 
 def _describe(report: BatchReport) -> str:

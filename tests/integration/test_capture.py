@@ -11,7 +11,8 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ from projector.capture import (
 from projector.capture.connect import dify_engine
 from projector.capture.lock import capture_lock
 from projector.capture.tables import WATCHED_TABLES
+from projector.capture.wakeup import CommitNotifications
 from projector.cli.main import main
 from projector.migrations import migrate
 from projector.store import AppendPlan, Cursor, EventStore, create_engine_for
@@ -596,6 +598,109 @@ def test_run_forever_stops_when_asked(dify: Engine, actor: DifyActor, store: Eve
     assert total.events == 1
     assert lines
     assert lines[0].startswith("capture: 1 changes -> 1 events")
+
+
+# --- waking on commit -----------------------------------------------------------------
+
+# Far longer than any wait below: a test that passes did not wait for the poll.
+LONG_POLL = 600.0
+
+
+def eventually(check: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+@contextmanager
+def following(dify: Engine, store: EventStore, **options: Any) -> Iterator[CaptureRunner]:
+    """`source run` in a thread, woken by commit notifications, polling only every LONG_POLL."""
+    runner = CaptureRunner(dify, store)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=runner.run_forever,
+        args=(stop,),
+        kwargs={"poll_seconds": LONG_POLL, "wakeups": CommitNotifications(dify), **options},
+    )
+    thread.start()
+    try:
+        yield runner
+    finally:
+        stop.set()
+        thread.join(30)
+        assert not thread.is_alive()
+
+
+def names_in(store: EventStore) -> list[str]:
+    return [e.data["name"] for e in stored_events(store) if "name" in e.data]
+
+
+def test_a_commit_notifies_the_listener(dify: Engine, actor: DifyActor) -> None:
+    wakeups = CommitNotifications(dify)
+    other_schema = CommitNotifications(dify, schema="elsewhere")
+    never = threading.Event()
+    try:
+        # The first wait starts listening and says to read once (a commit may have come before).
+        assert wakeups.wait(0.05, never) is True
+        assert other_schema.wait(0.05, never) is True
+        assert wakeups.wait(0.05, never) is False
+        actor.create_workspace("Acme")
+        assert wakeups.wait(30, never) is True
+        assert other_schema.wait(0.3, never) is False  # another schema's changes do not wake it
+        # A rolled-back change notifies nobody.
+        with dify.connect() as conn:
+            conn.execute(text("INSERT INTO tenants (name, plan) VALUES ('Gone', 'basic')"))
+            conn.rollback()
+        assert wakeups.wait(0.3, never) is False
+    finally:
+        wakeups.close()
+        other_schema.close()
+
+
+def test_a_commit_wakes_the_capture_before_the_poll(
+    dify: Engine, actor: DifyActor, store: EventStore
+) -> None:
+    with following(dify, store):
+        for name in ("Acme", "Beta", "Gamma"):
+            actor.create_workspace(name)
+            eventually(lambda name=name: name in names_in(store), f"{name} was not captured on its commit")
+
+
+def test_a_commit_held_behind_the_horizon_is_read_once_it_settles(
+    dify: Engine, actor: DifyActor, store: EventStore
+) -> None:
+    # An older transaction that holds the horizon and ends without notifying (rolled back).
+    older = dify.connect()
+    older_tx = older.begin()
+    older.execute(text("INSERT INTO tenants (name, plan) VALUES ('Older', 'basic')"))
+    with following(dify, store) as runner:
+        actor.create_workspace("Acme")
+        eventually(runner.unsettled, "the commit never reached the change table")
+        time.sleep(0.1)  # the capture looked and found it behind the horizon
+        assert names_in(store) == []
+        older_tx.rollback()
+        older.close()
+        eventually(lambda: names_in(store) == ["Acme"], "the settled change was left for the poll")
+
+
+def test_a_lost_listener_reconnects(dify: Engine, actor: DifyActor, store: EventStore) -> None:
+    listeners = "SELECT {} FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+
+    def listening() -> bool:
+        with dify.connect() as conn:
+            return conn.execute(text(listeners.format("count(*)"))).scalar_one() == 1
+
+    with following(dify, store):
+        eventually(listening, "the capture never listened")
+        with dify.connect() as conn:
+            conn.execute(text(listeners.format("pg_terminate_backend(pid)")))
+        # Committed while the listener is gone or coming back: read once it listens again.
+        actor.create_workspace("Acme")
+        eventually(lambda: names_in(store) == ["Acme"], "a change during the reconnect was left for the poll")
+        eventually(listening, "the capture did not listen again")
+        actor.create_workspace("Beta")
+        eventually(lambda: names_in(store) == ["Acme", "Beta"], "capture stopped waking on commits")
 
 
 # --- snapshot -------------------------------------------------------------------------
