@@ -20,8 +20,10 @@ from shared.events import Event
 
 CURSOR_NAME = "capture"
 DEFAULT_BATCH_SIZE = 500
-# After a commit, the first look again for changes still behind the horizon; doubles each time.
+# While committed changes wait behind the horizon, look again after 5 ms, doubling up to 100 ms:
+# once the older transaction ends (its end may notify nobody) they are read within that.
 SETTLE_FIRST_SECONDS = 0.005
+SETTLE_MAX_SECONDS = 0.1
 
 Progress = Callable[[str], None]
 
@@ -145,7 +147,7 @@ class CaptureRunner:
 
         A notification comes at commit, but the committed changes are read only once settled:
         while older transactions still run they stay behind the horizon, and are looked for
-        again after a short, growing delay (never longer than the poll).
+        again after a short, growing delay (at most SETTLE_MAX_SECONDS, or the poll if shorter).
         """
         total = RunReport()
         wakeups = wakeups or Poll()
@@ -159,10 +161,10 @@ class CaptureRunner:
                         settle = None
                         continue
                     if self.unsettled():
-                        settle = SETTLE_FIRST_SECONDS if settle is None else min(settle * 2, poll_seconds)
+                        settle = SETTLE_FIRST_SECONDS if settle is None else min(settle * 2, SETTLE_MAX_SECONDS)
                     else:
                         settle = None
-                    wakeups.wait(poll_seconds if settle is None else settle, stop)
+                    wakeups.wait(poll_seconds if settle is None else min(settle, poll_seconds), stop)
         finally:
             wakeups.close()
         return total
