@@ -161,7 +161,9 @@ class CaptureRunner:
                         settle = None
                         continue
                     if self.unsettled():
-                        settle = SETTLE_FIRST_SECONDS if settle is None else min(settle * 2, SETTLE_MAX_SECONDS)
+                        settle = (
+                            SETTLE_FIRST_SECONDS if settle is None else min(settle * 2, SETTLE_MAX_SECONDS)
+                        )
                     else:
                         settle = None
                     wakeups.wait(poll_seconds if settle is None else min(settle, poll_seconds), stop)

@@ -13,6 +13,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -520,6 +521,41 @@ def test_no_plaintext_token_anywhere(dify: Engine, actor: DifyActor, store: Even
     assert hashlib.sha256(token.encode()).hexdigest() in dump
 
 
+def test_token_times_with_a_time_zone_are_read_as_instants(
+    dify: Engine, actor: DifyActor, store: EventStore
+) -> None:
+    # Dify's oauth_access_tokens columns are `timestamp with time zone`: the trigger renders
+    # them with the offset of the writing session's time zone, whatever that is.
+    ada = actor.create_account("Ada", "ada@example.com")
+    created = datetime(2026, 12, 6, 3, 55, 46, 788436, tzinfo=UTC)
+    with dify.begin() as conn:
+        conn.execute(text("SET LOCAL TIME ZONE 'Asia/Kolkata'"))
+        token_id = conn.execute(
+            text(
+                "INSERT INTO oauth_access_tokens (subject_email, subject_issuer, account_id, client_id, "
+                "device_label, prefix, token_hash, created_at, expires_at) VALUES ('ada@example.com', "
+                "'dify:account', :account, 'difyctl', 'laptop', 'dfoa_', :hash, :created, :expires) "
+                "RETURNING id",
+            ),
+            {"account": ada, "hash": "ab" * 32, "created": created, "expires": created + timedelta(days=30)},
+        ).scalar_one()
+    with dify.begin() as conn:
+        conn.execute(text("SET LOCAL TIME ZONE 'America/New_York'"))
+        conn.execute(
+            text("UPDATE oauth_access_tokens SET last_used_at = :at WHERE id = :id"),
+            {"at": created + timedelta(hours=1), "id": token_id},
+        )
+    recorded = [row["new_row"] for row in change_rows(dify) if row["table_name"] == "oauth_access_tokens"]
+    assert recorded[0]["created_at"] == "2026-12-06T09:25:46.788436+05:30"
+    assert recorded[1]["last_used_at"] == "2026-12-05T23:55:46.788436-05:00"
+    capture(dify, store)
+    session = of_stream(stored_events(store), f"session:{token_id}")
+    assert [e.type for e in session] == ["session.issued", "session.used"]
+    assert session[0].data["created_at"] == "2026-12-06T03:55:46.788436+00:00"
+    assert session[0].data["expires_at"] == "2027-01-05T03:55:46.788436+00:00"
+    assert session[1].data["last_used_at"] == "2026-12-06T04:55:46.788436+00:00"
+
+
 def test_a_late_committing_transaction_is_not_skipped(
     dify: Engine, actor: DifyActor, store: EventStore
 ) -> None:
@@ -762,6 +798,30 @@ def test_snapshot_then_stream_loses_and_duplicates_nothing(
             ("app.updated", f"app:{ids['flow']}"),
         ],
     )
+
+
+def test_snapshot_progress_counts_each_table_and_the_whole(
+    dify: Engine, actor: DifyActor, store: EventStore
+) -> None:
+    # 1 workspace, 2 accounts, 2 memberships, 5 apps (4 with a published config or workflow), a token
+    populate(actor)
+    lines: list[str] = []
+    report = Snapshotter(dify, store, batch_size=2, progress=lines.append).take()
+    assert lines[:6] == [
+        "snapshot: tenants: 1 rows -> 1 events so far in this table (all tables: 1 rows -> 1 events)",
+        "snapshot: accounts: 2 rows -> 2 events so far in this table (all tables: 3 rows -> 3 events)",
+        "snapshot: tenant_account_joins: 2 rows -> 2 events so far in this table "
+        "(all tables: 5 rows -> 5 events)",
+        "snapshot: apps: 2 rows -> 4 events so far in this table (all tables: 7 rows -> 9 events)",
+        "snapshot: apps: 4 rows -> 8 events so far in this table (all tables: 9 rows -> 13 events)",
+        "snapshot: apps: 5 rows -> 9 events so far in this table (all tables: 10 rows -> 14 events)",
+    ]
+    assert lines[6] == (
+        "snapshot: oauth_access_tokens: 1 rows -> 1 events so far in this table "
+        "(all tables: 11 rows -> 15 events)"
+    )
+    assert lines[7].startswith("snapshot: done (11 rows, 15 events); snapshot ")
+    assert (report.rows, report.events) == (11, 15)
 
 
 def test_snapshot_is_taken_once(dify: Engine, actor: DifyActor, store: EventStore) -> None:
