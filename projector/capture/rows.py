@@ -10,7 +10,7 @@ from projector.capture.values import clean_features, json_text, start_variables,
 CONFIG_MODES = frozenset({"chat", "agent-chat", "completion"})
 
 APP_UPDATE_KEYS = ("name", "description", "status", "enable_api", "is_universal", "updated_at")
-ACCOUNT_KEYS = ("name", "email", "status")
+ACCOUNT_KEYS = ("name", "email", "status", "avatar")
 JSON_CONFIG_COLUMNS = (
     "suggested_questions",
     "suggested_questions_after_answer",
@@ -26,7 +26,11 @@ SESSION_PREFIXES = {"dfoa_": "account", "dfoe_": "external_sso"}
 
 
 def workspace_created(tenant: dict[str, Any]) -> dict[str, Any]:
-    return {"name": tenant.get("name"), "status": tenant.get("status") or "normal"}
+    return {
+        "name": tenant.get("name"),
+        "status": tenant.get("status") or "normal",
+        "created_at": utc_timestamp(tenant.get("created_at")),
+    }
 
 
 def account_created(account: dict[str, Any]) -> dict[str, Any]:

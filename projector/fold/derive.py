@@ -34,6 +34,8 @@ def workspace_records(state: WorkspaceState | None) -> Records:
         (HASH, keys.workspace(ws), "name"): state.name.encode(),
         (HASH, keys.workspace(ws), "status"): state.status.encode(),
     }
+    if state.created_at is not None:
+        records[(HASH, keys.workspace(ws), "created_at")] = state.created_at.encode()
     for account_id, membership in state.members.items():
         records[(HASH, keys.workspace_members(ws), account_id)] = membership.role.encode()
         records[(HASH, keys.account_workspaces(account_id), ws)] = orjson.dumps(
@@ -48,11 +50,14 @@ def account_records(state: AccountState | None) -> Records:
     if state is None:
         return {}
     key = keys.account(state.id)
-    return {
+    records: Records = {
         (HASH, key, "name"): state.name.encode(),
         (HASH, key, "email"): state.email.encode(),
         (HASH, key, "status"): state.status.encode(),
     }
+    if state.avatar is not None:
+        records[(HASH, key, "avatar")] = state.avatar.encode()
+    return records
 
 
 def app_records(

@@ -81,9 +81,10 @@ def fold(state: State | None, payload: Payload, event: Event, position: int) -> 
 
 @_folds(WorkspaceCreated)
 def _workspace_created(state: WorkspaceState | None, p: WorkspaceCreated, e: Event, pos: int) -> State | None:
+    created_at = None if p.created_at is None else dify_timestamp(p.created_at)
     if state is not None:
-        return replace(state, name=p.name, status=p.status)
-    return WorkspaceState(id=e.stream_id, name=p.name, status=p.status)
+        return replace(state, name=p.name, status=p.status, created_at=created_at or state.created_at)
+    return WorkspaceState(id=e.stream_id, name=p.name, status=p.status, created_at=created_at)
 
 
 @_folds(WorkspaceRenamed)
@@ -142,7 +143,7 @@ def _member_made_current(
 
 @_folds(AccountCreated)
 def _account_created(state: AccountState | None, p: AccountCreated, e: Event, pos: int) -> State | None:
-    return AccountState(id=e.stream_id, name=p.name, email=p.email, status=p.status)
+    return AccountState(id=e.stream_id, name=p.name, email=p.email, status=p.status, avatar=p.avatar)
 
 
 @_folds(AccountUpdated)
@@ -154,6 +155,7 @@ def _account_updated(state: AccountState | None, p: AccountUpdated, e: Event, po
         name=state.name if p.name is None else p.name,
         email=state.email if p.email is None else p.email,
         status=state.status if p.status is None else p.status,
+        avatar=p.avatar if p.avatar_changed else state.avatar,
     )
 
 

@@ -70,6 +70,7 @@ class WorkspaceCreated(Payload):
     TYPE: ClassVar[str] = "workspace.created"
     name: str
     status: str = "normal"
+    created_at: datetime | None = None  # optional: not known for every producer
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> WorkspaceCreated:
@@ -77,6 +78,7 @@ class WorkspaceCreated(Payload):
         return cls(
             name=v.require_text("data.name", _req(data, "name")),
             status="normal" if status is None else v.require_text("data.status", status),
+            created_at=v.require_timestamp("data.created_at", data.get("created_at"), nullable=True),
         )
 
 
@@ -156,6 +158,7 @@ class AccountCreated(Payload):
     name: str
     email: str
     status: str
+    avatar: str | None = None  # optional; null: no avatar
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> AccountCreated:
@@ -163,25 +166,32 @@ class AccountCreated(Payload):
             name=v.require_text("data.name", _req(data, "name")),
             email=v.require_text("data.email", _req(data, "email")),
             status=v.require_choice("data.status", _req(data, "status"), ACCOUNT_STATUSES),
+            avatar=v.require_str("data.avatar", data.get("avatar"), nullable=True),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class AccountUpdated(Payload):
-    """Any subset of name, email, status; None means "not in this event"."""
+    """Any subset of name, email, status, avatar; None means "not in this event" (for the
+    avatar, which may be set to null, `avatar_changed` says whether it is in the event)."""
 
     TYPE: ClassVar[str] = "account.updated"
     name: str | None = None
     email: str | None = None
     status: str | None = None
+    avatar: str | None = None
+    avatar_changed: bool = False
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> AccountUpdated:
         name, email, status = _opt(data, "name"), _opt(data, "email"), _opt(data, "status")
+        avatar = _opt(data, "avatar")
         return cls(
             name=None if name is _ABSENT else v.require_text("data.name", name),
             email=None if email is _ABSENT else v.require_text("data.email", email),
             status=None if status is _ABSENT else v.require_choice("data.status", status, ACCOUNT_STATUSES),
+            avatar=None if avatar is _ABSENT else v.require_str("data.avatar", avatar, nullable=True),
+            avatar_changed=avatar is not _ABSENT,
         )
 
 

@@ -62,7 +62,7 @@ def stream_lock(stream: str) -> str:
 
 
 def workspace(workspace_id: str) -> str:
-    """Hash {name, status}."""
+    """Hash {name, status, created_at (when the events carry it, as Dify renders it)}."""
     return f"ws:{{{workspace_id}}}"
 
 
@@ -116,7 +116,7 @@ def app_workspace(app_id: str) -> str:
 
 
 def account(account_id: str) -> str:
-    """Hash {name, email, status}."""
+    """Hash {name, email, status, avatar (only when the account has one)}."""
     return f"acct:{{{account_id}}}"
 
 

@@ -24,6 +24,7 @@ from projector.capture import (
     CaptureBusyError,
     CaptureRunner,
     ChangeFeed,
+    FeedPosition,
     SnapshotInProgressError,
     SnapshotRefusedError,
     Snapshotter,
@@ -115,12 +116,26 @@ def capture(dify: Engine, store: Any, batch_size: int = 7) -> None:
     feed = ChangeFeed()
     deadline = time.monotonic() + 120
     while True:
+        # All at once, so batches are cut by size only, never by where the horizon stood.
+        wait_settled(dify, runner.position())
         runner.run_until_idle()
         with dify.connect() as conn:
             if feed.pending(conn, runner.position()) == 0:
                 return
         assert time.monotonic() < deadline, "recorded changes never settled"
         time.sleep(0.05)
+
+
+def wait_settled(dify: Engine, after: FeedPosition | None = None) -> None:
+    """Wait until every recorded change after `after` has settled (is readable by the feed)."""
+    feed, after = ChangeFeed(), after or FeedPosition()
+    deadline = time.monotonic() + 120
+    while True:
+        with dify.connect() as conn:
+            if len(feed.read_settled(conn, after, 1_000_000)) == feed.pending(conn, after):
+                return
+        assert time.monotonic() < deadline, "recorded changes never settled"
+        time.sleep(0.02)
 
 
 def stored_events(store: EventStore) -> list[Event]:
@@ -286,7 +301,7 @@ def test_change_rows_carry_only_the_needed_columns(dify: Engine, actor: DifyActo
     actor.rename_account(account, "Ada L.")
     rows = change_rows(dify)
     assert [row["op"] for row in rows] == ["INSERT", "UPDATE"]
-    assert set(rows[0]["new_row"]) == {"id", "name", "email", "status"}
+    assert set(rows[0]["new_row"]) == {"id", "name", "email", "status", "avatar"}
     assert "password" not in str(rows)
     assert rows[1]["old_row"]["name"] == "Ada"
     assert rows[1]["new_row"]["name"] == "Ada L."
@@ -354,6 +369,7 @@ def test_dify_actions_become_contract_events(dify: Engine, actor: DifyActor, sto
     actor.rename_tag(tag_vip, "VIP")
     capture(dify, store)
     actor.rename_account(bob, "Robert")
+    actor.set_avatar(bob, "9a4b3c2d-upload-file")
     actor.touch_account(bob)
     actor.rename_workspace(ws, "Acme Inc")
     actor.change_role(ws, bob, "admin")
@@ -376,15 +392,24 @@ def test_dify_actions_become_contract_events(dify: Engine, actor: DifyActor, sto
         "workspace.member_role_changed",
         "workspace.member_left",
     ]
-    assert workspace[0].data == {"name": "Acme", "status": "normal"}
+    with dify.connect() as conn:
+        created_at = conn.execute(
+            text("SELECT created_at FROM tenants WHERE id = :id"), {"id": ws}
+        ).scalar_one()
+    assert workspace[0].data == {
+        "name": "Acme",
+        "status": "normal",
+        "created_at": created_at.replace(tzinfo=UTC).isoformat(),
+    }
     assert workspace[1].data == {"account_id": ada, "role": "owner", "current": True}
     assert workspace[3].data == {"name": "Acme Inc"}
     assert workspace[4].data == {"account_id": bob, "role": "admin"}
     assert workspace[5].data == {"account_id": bob}
 
     assert [(e.type, e.data) for e in of_stream(events, f"account:{bob}")] == [
-        ("account.created", {"name": "Bob", "email": "bob@example.com", "status": "pending"}),
+        ("account.created", {"name": "Bob", "email": "bob@example.com", "status": "pending", "avatar": None}),
         ("account.updated", {"name": "Robert"}),
+        ("account.updated", {"avatar": "9a4b3c2d-upload-file"}),
     ]
 
     chat = of_stream(events, f"app:{ids['chat']}")
@@ -582,6 +607,7 @@ def test_updates_to_rows_from_before_the_capture_are_left_out(
     install(dify)
     actor.rename_account(account, "Ada L.")
     runner = CaptureRunner(dify, store)
+    wait_settled(dify)
     report = runner.step()
     assert report is not None
     assert report.without_stream == 1
@@ -596,6 +622,7 @@ def test_a_crash_loses_and_duplicates_nothing(
 ) -> None:
     ids = populate(actor)
     crashing = CaptureRunner(dify, FailingStore(store, crash_at), batch_size=10)
+    wait_settled(dify)
     with pytest.raises(RuntimeError, match="crash"):
         crashing.step()
     if crash_at == "before_append":
@@ -885,8 +912,13 @@ def test_source_command_end_to_end(dify: Engine, actor: DifyActor, fresh_postgre
     populate(actor)
     assert readmodel("snapshot", "--batch-size", "2") == 0
     actor.create_account("Dan", "dan@example.com")
-    assert readmodel("run", "--once") == 0
-    err = capsys.readouterr().err
+    # `--once` reads what has settled: a transaction open elsewhere on the server can hold it.
+    err = ""
+    deadline = time.monotonic() + 60
+    while "capture: 1 changes" not in err:
+        assert time.monotonic() < deadline, "Dan's change never settled"
+        assert readmodel("run", "--once") == 0
+        err += capsys.readouterr().err
     assert "installed the capture on 11 tables" in err
     assert "snapshot: done" in err
     assert "capture: 1 changes -> 1 events" in err

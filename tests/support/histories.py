@@ -70,10 +70,16 @@ def random_history(rng: random.Random, steps: int = 60) -> list[Event]:
             "account.created",
             f"account:{account}",
             None,
-            {"name": rng.choice(NAMES), "email": f"{account[:8]}@x.io", "status": "active"},
+            {
+                "name": rng.choice(NAMES),
+                "email": f"{account[:8]}@x.io",
+                "status": "active",
+                "avatar": rng.choice((None, "avatar-file")),
+            },
         )
     for ws in workspaces:
-        h.add("workspace.created", f"workspace:{ws}", ws, {"name": rng.choice(NAMES)})
+        created = {"created_at": h.now()} if rng.random() < 0.5 else {}
+        h.add("workspace.created", f"workspace:{ws}", ws, {"name": rng.choice(NAMES), **created})
         h.add(
             "workspace.member_joined",
             f"workspace:{ws}",
@@ -131,7 +137,8 @@ def random_history(rng: random.Random, steps: int = 60) -> list[Event]:
                 },
             )
         elif action == 7:
-            h.add("account.updated", f"account:{account}", None, {"name": rng.choice(NAMES)})
+            change = rng.choice(({"name": rng.choice(NAMES)}, {"avatar": rng.choice((None, "other-file"))}))
+            h.add("account.updated", f"account:{account}", None, change)
         elif action == 8:
             h.add("workspace.renamed", f"workspace:{ws}", ws, {"name": rng.choice(NAMES)})
         elif action == 9:

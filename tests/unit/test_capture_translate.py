@@ -187,7 +187,7 @@ def dify() -> InMemoryDify:
 
 class TestWorkspacesAndAccounts:
     def test_tenant_insert_and_rename(self, dify: InMemoryDify) -> None:
-        tenant = {"id": WS, "name": "Acme", "status": "normal"}
+        tenant = {"id": WS, "name": "Acme", "status": "normal", "created_at": "2026-04-27T09:59:58"}
         drafts = valid(
             translate(
                 [
@@ -201,12 +201,23 @@ class TestWorkspacesAndAccounts:
         assert types(drafts) == ["workspace.created", "workspace.renamed"]
         assert drafts[0].stream == f"workspace:{WS}"
         assert drafts[0].workspace_id == WS
-        assert drafts[0].data == {"name": "Acme", "status": "normal"}
+        assert drafts[0].data == {
+            "name": "Acme",
+            "status": "normal",
+            "created_at": "2026-04-27T09:59:58+00:00",
+        }
         assert drafts[1].data == {"name": "Acme Inc"}
         assert drafts[0].occurred_at == "2026-04-27T10:00:00+00:00"
 
     def test_account_update_carries_only_changed_keys(self, dify: InMemoryDify) -> None:
-        account = {"id": ACCOUNT, "name": "Ada", "email": "ada@example.com", "status": "pending"}
+        account = {
+            "id": ACCOUNT,
+            "name": "Ada",
+            "email": "ada@example.com",
+            "status": "pending",
+            "avatar": None,
+        }
+        with_avatar = {**account, "avatar": "upload-file-id"}
         drafts = valid(
             translate(
                 [
@@ -214,13 +225,22 @@ class TestWorkspacesAndAccounts:
                     change(
                         "accounts", UPDATE, old=account, new={**account, "name": "Ada L.", "status": "active"}
                     ),
+                    change("accounts", UPDATE, old=account, new=with_avatar),
+                    change("accounts", UPDATE, old=with_avatar, new=account),
                 ],
                 dify,
             ),
         )
-        assert types(drafts) == ["account.created", "account.updated"]
+        assert types(drafts) == ["account.created", "account.updated", "account.updated", "account.updated"]
         assert drafts[0].workspace_id is None
+        assert drafts[0].data == {
+            "name": "Ada",
+            "email": "ada@example.com",
+            "status": "pending",
+            "avatar": None,
+        }
         assert drafts[1].data == {"name": "Ada L.", "status": "active"}
+        assert [d.data for d in drafts[2:]] == [{"avatar": "upload-file-id"}, {"avatar": None}]
 
     def test_membership_join_role_change_and_leave(self, dify: InMemoryDify) -> None:
         join = {"id": "j1", "tenant_id": WS, "account_id": ACCOUNT, "role": "editor", "current": True}

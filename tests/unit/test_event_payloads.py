@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from shared.errors import EventValidationError
-from shared.events import WorkspaceMemberMadeCurrent, parse_event
+from shared.events import (
+    AccountCreated,
+    AccountUpdated,
+    WorkspaceCreated,
+    WorkspaceMemberMadeCurrent,
+    parse_event,
+)
 
 WS = "11111111-1111-4111-8111-111111111111"
 ACCOUNT = "22222222-2222-4222-8222-222222222222"
 
 
-def made_current(data: dict[str, Any], **envelope: Any) -> dict[str, Any]:
+def raw(event_type: str, data: dict[str, Any], **envelope: Any) -> dict[str, Any]:
+    kind = event_type.partition(".")[0]
     return {
         "id": "33333333-3333-4333-8333-333333333333",
-        "type": "workspace.member_made_current",
-        "stream": f"workspace:{WS}",
+        "type": event_type,
+        "stream": f"workspace:{WS}" if kind == "workspace" else f"account:{ACCOUNT}",
         "version": 3,
-        "workspace_id": WS,
+        "workspace_id": WS if kind == "workspace" else None,
         "occurred_at": "2026-12-06T03:55:47.969191+00:00",
         "data": data,
         **envelope,
     }
+
+
+def made_current(data: dict[str, Any], **envelope: Any) -> dict[str, Any]:
+    return raw("workspace.member_made_current", data, **envelope)
 
 
 def test_a_member_made_current_carries_the_account() -> None:
@@ -58,4 +70,44 @@ def test_a_bad_member_made_current_names_its_field(data: dict[str, Any], field: 
 def test_a_member_made_current_belongs_on_its_workspace_stream(envelope: dict[str, Any], field: str) -> None:
     with pytest.raises(EventValidationError) as raised:
         parse_event(made_current({"account_id": ACCOUNT}, **envelope))
+    assert raised.value.field == field
+
+
+def test_a_workspace_created_may_carry_when() -> None:
+    created = parse_event(raw("workspace.created", {"name": "Acme", "created_at": "2026-12-06T03:54:12Z"}))
+    assert created.payload() == WorkspaceCreated(
+        name="Acme", created_at=datetime(2026, 12, 6, 3, 54, 12, tzinfo=UTC)
+    )
+    for data in ({"name": "Acme"}, {"name": "Acme", "created_at": None}):
+        assert parse_event(raw("workspace.created", data)).payload() == WorkspaceCreated(name="Acme")
+
+
+def test_an_account_may_carry_an_avatar_and_an_update_may_remove_it() -> None:
+    base = {"name": "Ada", "email": "ada@example.com", "status": "active"}
+    assert parse_event(raw("account.created", base)).payload() == AccountCreated(**base)
+    with_avatar = parse_event(raw("account.created", {**base, "avatar": "file-1"})).payload()
+    assert with_avatar == AccountCreated(**base, avatar="file-1")
+    assert parse_event(raw("account.updated", {"name": "Ada L."})).payload() == AccountUpdated(name="Ada L.")
+    removed = parse_event(raw("account.updated", {"avatar": None})).payload()
+    assert removed == AccountUpdated(avatar=None, avatar_changed=True)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data", "field"),
+    [
+        ("workspace.created", {"name": "Acme", "created_at": "yesterday"}, "data.created_at"),
+        ("workspace.created", {"name": "Acme", "created_at": "2026-12-06T03:54:12"}, "data.created_at"),
+        (
+            "account.created",
+            {"name": "Ada", "email": "a@x.io", "status": "active", "avatar": 7},
+            "data.avatar",
+        ),
+        ("account.updated", {"avatar": ["file-1"]}, "data.avatar"),
+    ],
+)
+def test_a_bad_created_at_or_avatar_names_its_field(
+    event_type: str, data: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(EventValidationError) as raised:
+        parse_event(raw(event_type, data))
     assert raised.value.field == field

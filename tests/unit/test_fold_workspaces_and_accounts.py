@@ -1,13 +1,14 @@
-"""Folding what makes a workspace an account's current one into the records the reads use."""
+"""Folding workspaces and accounts into the records the reads use: the current workspace,
+a workspace's creation time, an account's avatar."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from projector.fold.derive import workspace_records
+from projector.fold.derive import account_records, workspace_records
 from projector.fold.fold import fold
-from projector.fold.records import ZSET
-from projector.fold.state import State, WorkspaceState, decode_state, encode_state
+from projector.fold.records import HASH, ZSET
+from projector.fold.state import AccountState, State, WorkspaceState, decode_state, encode_state
 from shared.events import Event, parse_event
 from shared.readmodel import keys
 
@@ -19,13 +20,14 @@ _ids = iter(range(1, 1000))
 
 def event(event_type: str, data: dict[str, Any]) -> Event:
     n = next(_ids)
+    on_workspace = event_type.startswith("workspace.")
     return parse_event(
         {
             "id": f"00000000-0000-4000-8000-{n:012d}",
             "type": event_type,
-            "stream": f"workspace:{WS}",
+            "stream": f"workspace:{WS}" if on_workspace else f"account:{ADA}",
             "version": n,  # the fold does not look at versions
-            "workspace_id": WS,
+            "workspace_id": WS if on_workspace else None,
             "occurred_at": "2026-12-06T03:55:47+00:00",
             "data": data,
         },
@@ -81,3 +83,36 @@ def test_the_switch_is_kept_after_leaving() -> None:
     assert isinstance(state, WorkspaceState)
     assert ADA not in state.members
     assert current_records(state) == {keys.account_current(ADA): 9.0}
+
+
+def test_a_workspace_keeps_when_it_was_created_as_dify_renders_it() -> None:
+    created = event("workspace.created", {"name": "Acme", "created_at": "2026-12-06T05:54:12.5+02:00"})
+    state = fold_all((1, created))
+    assert isinstance(state, WorkspaceState)
+    assert state.created_at == "2026-12-06T03:54:12.500000"
+    assert workspace_records(state)[(HASH, keys.workspace(WS), "created_at")] == b"2026-12-06T03:54:12.500000"
+    assert decode_state("workspace", encode_state(state)) == state
+    # Not carried (an older producer): no record, and a state stored before it was kept decodes.
+    assert (HASH, keys.workspace(WS), "created_at") not in workspace_records(fold_all((1, CREATED)))
+    old = (
+        b'{"id": "%s", "name": "Acme", "status": "normal", "members": {}, "current_joins": {}}' % WS.encode()
+    )
+    assert decode_state("workspace", old) == WorkspaceState(id=WS, name="Acme")
+
+
+def test_an_account_avatar_is_set_changed_and_removed() -> None:
+    created = event("account.created", {"name": "Ada", "email": "ada@example.com", "status": "active"})
+    renamed = event("account.updated", {"name": "Ada L."})
+    given = event("account.updated", {"avatar": "file-1"})
+    removed = event("account.updated", {"avatar": None})
+
+    def avatar(*steps: Event) -> object:
+        state = fold_all(*enumerate(steps, start=1))
+        assert isinstance(state, AccountState)
+        assert decode_state("account", encode_state(state)) == state
+        return account_records(state).get((HASH, keys.account(ADA), "avatar"))
+
+    assert avatar(created) is None
+    assert avatar(created, given) == b"file-1"
+    assert avatar(created, given, renamed) == b"file-1"  # an update without it keeps it
+    assert avatar(created, given, renamed, removed) is None
