@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,15 +31,16 @@ from typing import Any
 import orjson
 import redis
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
-from bench.projector.common import claimed_database, percentile
+from bench.projector.common import claimed_database, percentile, stop_processes
 from projector.broker import topology as topo
 from projector.broker.connection import connect
 from projector.generations import ensure_live_generation
 from projector.migrations import migrate
 from projector.store import EventStore, create_engine_for
+from tests.fixtures.database import scratch_database
 from tests.fixtures.dify_schema import DifyActor, create_dify_schema
+from tests.fixtures.redis_server import free_port
 
 READMODEL = Path(sys.executable).with_name("readmodel")
 CHAT = {"opening_statement": "Hello", "user_input_form": []}
@@ -61,8 +60,8 @@ def main() -> int:
     suffix = f"bench-{uuid.uuid4().hex[:8]}"
     commits: dict[str, datetime] = {}
     with (
-        scratch_database(args.postgres, "readmodel_bench_dify", timezone="UTC") as dify_url,
-        scratch_database(args.postgres, "readmodel_bench_store") as store_url,
+        scratch_database("readmodel_bench_dify", timezone="UTC", server_url=args.postgres) as dify_url,
+        scratch_database("readmodel_bench_store", server_url=args.postgres) as store_url,
         claimed_database(args.redis) as redis_url,
     ):
         store = create_engine_for(store_url)
@@ -219,47 +218,14 @@ class Api:
 def processes(commands: list[list[str]], env: dict[str, str]) -> Iterator[None]:
     started = [
         subprocess.Popen(
-            [str(READMODEL), *command],
-            env=env,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            [str(READMODEL), *command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         for command in commands
     ]
     try:
         yield
     finally:
-        for process in started:
-            process.send_signal(signal.SIGTERM)
-        for process in started:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
-@contextmanager
-def scratch_database(base_url: str, prefix: str, timezone: str | None = None) -> Iterator[str]:
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-            if timezone is not None:
-                conn.exec_driver_sql(f"ALTER DATABASE \"{name}\" SET timezone TO '{timezone}'")
-        yield make_url(base_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        stop_processes(started)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,13 @@ def _opt(data: dict[str, Any], key: str) -> Any:
     return data.get(key, _ABSENT)
 
 
+def _account_id(data: dict[str, Any]) -> str:
+    """The required `account_id` of a membership event."""
+    account_id = v.require_uuid("data.account_id", _req(data, "account_id"))
+    assert account_id is not None
+    return account_id
+
+
 class Payload:
     """Base of every typed payload; `TYPE` is the event type it parses."""
 
@@ -101,10 +108,8 @@ class WorkspaceMemberJoined(Payload):
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> WorkspaceMemberJoined:
-        account_id = v.require_uuid("data.account_id", _req(data, "account_id"))
-        assert account_id is not None
         return cls(
-            account_id=account_id,
+            account_id=_account_id(data),
             role=v.require_choice("data.role", _req(data, "role"), ROLES),
             current=v.require_bool("data.current", _req(data, "current")),
         )
@@ -118,8 +123,7 @@ class WorkspaceMemberRoleChanged(Payload):
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> WorkspaceMemberRoleChanged:
-        account_id = v.require_uuid("data.account_id", _req(data, "account_id"))
-        assert account_id is not None
+        account_id = _account_id(data)
         return cls(account_id=account_id, role=v.require_choice("data.role", _req(data, "role"), ROLES))
 
 
@@ -130,9 +134,7 @@ class WorkspaceMemberLeft(Payload):
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> WorkspaceMemberLeft:
-        account_id = v.require_uuid("data.account_id", _req(data, "account_id"))
-        assert account_id is not None
-        return cls(account_id=account_id)
+        return cls(account_id=_account_id(data))
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +146,7 @@ class WorkspaceMemberMadeCurrent(Payload):
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> WorkspaceMemberMadeCurrent:
-        account_id = v.require_uuid("data.account_id", _req(data, "account_id"))
-        assert account_id is not None
-        return cls(account_id=account_id)
+        return cls(account_id=_account_id(data))
 
 
 # --- account stream ---------------------------------------------------------------------
