@@ -2,7 +2,8 @@
 
 A scratch PostgreSQL database plays Dify's (its schema and writes from
 tests/fixtures/dify_schema.py), with `readmodel source install` in it; another one holds
-the event store. `readmodel source run`, `relay`, `project` (RabbitMQ, exchange and queue
+the event store (both made as the tests make theirs, on READMODEL_TEST_DATABASE_URL's
+server, by default 127.0.0.1:5432). `readmodel source run`, `relay`, `project` (RabbitMQ, exchange and queue
 names of their own) and `serve` (one granian worker, a claimed Redis database) run as their
 own processes, as deployed. Then it commits `--changes` renames one at a time, alternating a
 workspace rename (seen in `GET /workspaces`) and an app rename (seen in `GET /apps`), and
@@ -50,7 +51,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Dify commit → visible in the API, one change at a time.")
     parser.add_argument("--changes", type=int, default=200, help="renames to commit and time")
     parser.add_argument("--gap", type=float, default=0.05, help="seconds from one change seen to the next")
-    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--broker", default="amqp://guest:guest@127.0.0.1:5672//")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--poll-seconds", default="1", help="`source run --poll-seconds`")
@@ -60,8 +60,8 @@ def main() -> int:
     suffix = f"bench-{uuid.uuid4().hex[:8]}"
     commits: dict[str, datetime] = {}
     with (
-        scratch_database("readmodel_bench_dify", timezone="UTC", server_url=args.postgres) as dify_url,
-        scratch_database("readmodel_bench_store", server_url=args.postgres) as store_url,
+        scratch_database("readmodel_bench_dify", timezone="UTC") as dify_url,
+        scratch_database("readmodel_bench_store") as store_url,
         claimed_database(args.redis) as redis_url,
     ):
         store = create_engine_for(store_url)

@@ -26,11 +26,7 @@ SESSION_PREFIXES = {"dfoa_": "account", "dfoe_": "external_sso"}
 
 
 def workspace_created(tenant: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": tenant.get("name"),
-        "status": tenant.get("status") or "normal",
-        "created_at": utc_timestamp(tenant.get("created_at")),
-    }
+    return {"name": tenant.get("name"), "status": tenant.get("status") or "normal"}
 
 
 def account_created(account: dict[str, Any]) -> dict[str, Any]:

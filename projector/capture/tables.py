@@ -22,7 +22,7 @@ class WatchedTable:
 
 
 WATCHED_TABLES: tuple[WatchedTable, ...] = (
-    WatchedTable("tenants", ("id", "name", "status", "created_at")),
+    WatchedTable("tenants", ("id", "name", "status")),
     WatchedTable("accounts", ("id", "name", "email", "status", "avatar")),
     WatchedTable("tenant_account_joins", ("id", "tenant_id", "account_id", "role", "current")),
     WatchedTable(

@@ -34,8 +34,6 @@ def workspace_records(state: WorkspaceState | None) -> Records:
         (HASH, keys.workspace(ws), "name"): state.name.encode(),
         (HASH, keys.workspace(ws), "status"): state.status.encode(),
     }
-    if state.created_at is not None:
-        records[(HASH, keys.workspace(ws), "created_at")] = state.created_at.encode()
     for account_id, membership in state.members.items():
         records[(HASH, keys.workspace_members(ws), account_id)] = membership.role.encode()
         records[(HASH, keys.account_workspaces(account_id), ws)] = orjson.dumps(

@@ -81,10 +81,9 @@ def fold(state: State | None, payload: Payload, event: Event, position: int) -> 
 
 @_folds(WorkspaceCreated)
 def _workspace_created(state: WorkspaceState | None, p: WorkspaceCreated, e: Event, pos: int) -> State | None:
-    created_at = None if p.created_at is None else dify_timestamp(p.created_at)
     if state is not None:
-        return replace(state, name=p.name, status=p.status, created_at=created_at or state.created_at)
-    return WorkspaceState(id=e.stream_id, name=p.name, status=p.status, created_at=created_at)
+        return replace(state, name=p.name, status=p.status)
+    return WorkspaceState(id=e.stream_id, name=p.name, status=p.status)
 
 
 @_folds(WorkspaceRenamed)

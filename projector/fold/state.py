@@ -26,7 +26,6 @@ class WorkspaceState:
     # account_id -> position of the latest event here that made this workspace the account's
     # current one (a join with current: true, or member_made_current); kept after leaving.
     current_joins: dict[str, int] = field(default_factory=dict)
-    created_at: str | None = None  # Dify's rendering (UTC, no offset); None when not carried
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +98,6 @@ def decode_state(kind: str, raw: bytes | str | None) -> State | None:
             status=data["status"],
             members={k: Membership(**m) for k, m in data["members"].items()},
             current_joins=dict(data["current_joins"]),
-            created_at=data.get("created_at"),  # absent from states written before it was kept
         )
     if kind == "account":
         return AccountState(**data)

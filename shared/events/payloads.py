@@ -77,7 +77,6 @@ class WorkspaceCreated(Payload):
     TYPE: ClassVar[str] = "workspace.created"
     name: str
     status: str = "normal"
-    created_at: datetime | None = None  # optional: not known for every producer
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> WorkspaceCreated:
@@ -85,7 +84,6 @@ class WorkspaceCreated(Payload):
         return cls(
             name=v.require_text("data.name", _req(data, "name")),
             status="normal" if status is None else v.require_text("data.status", status),
-            created_at=v.require_timestamp("data.created_at", data.get("created_at"), nullable=True),
         )
 
 

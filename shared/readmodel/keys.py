@@ -62,7 +62,7 @@ def stream_lock(stream: str) -> str:
 
 
 def workspace(workspace_id: str) -> str:
-    """Hash {name, status, created_at (when the events carry it, as Dify renders it)}."""
+    """Hash {name, status}."""
     return f"ws:{{{workspace_id}}}"
 
 

@@ -78,8 +78,7 @@ def random_history(rng: random.Random, steps: int = 60) -> list[Event]:
             },
         )
     for ws in workspaces:
-        created = {"created_at": h.now()} if rng.random() < 0.5 else {}
-        h.add("workspace.created", f"workspace:{ws}", ws, {"name": rng.choice(NAMES), **created})
+        h.add("workspace.created", f"workspace:{ws}", ws, {"name": rng.choice(NAMES)})
         h.add(
             "workspace.member_joined",
             f"workspace:{ws}",

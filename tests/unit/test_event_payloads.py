@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,7 +10,6 @@ from shared.errors import EventValidationError
 from shared.events import (
     AccountCreated,
     AccountUpdated,
-    WorkspaceCreated,
     WorkspaceMemberMadeCurrent,
     parse_event,
 )
@@ -73,15 +71,6 @@ def test_a_member_made_current_belongs_on_its_workspace_stream(envelope: dict[st
     assert raised.value.field == field
 
 
-def test_a_workspace_created_may_carry_when() -> None:
-    created = parse_event(raw("workspace.created", {"name": "Acme", "created_at": "2026-12-06T03:54:12Z"}))
-    assert created.payload() == WorkspaceCreated(
-        name="Acme", created_at=datetime(2026, 12, 6, 3, 54, 12, tzinfo=UTC)
-    )
-    for data in ({"name": "Acme"}, {"name": "Acme", "created_at": None}):
-        assert parse_event(raw("workspace.created", data)).payload() == WorkspaceCreated(name="Acme")
-
-
 def test_an_account_may_carry_an_avatar_and_an_update_may_remove_it() -> None:
     base = {"name": "Ada", "email": "ada@example.com", "status": "active"}
     assert parse_event(raw("account.created", base)).payload() == AccountCreated(**base)
@@ -95,8 +84,6 @@ def test_an_account_may_carry_an_avatar_and_an_update_may_remove_it() -> None:
 @pytest.mark.parametrize(
     ("event_type", "data", "field"),
     [
-        ("workspace.created", {"name": "Acme", "created_at": "yesterday"}, "data.created_at"),
-        ("workspace.created", {"name": "Acme", "created_at": "2026-12-06T03:54:12"}, "data.created_at"),
         (
             "account.created",
             {"name": "Ada", "email": "a@x.io", "status": "active", "avatar": 7},
@@ -105,9 +92,7 @@ def test_an_account_may_carry_an_avatar_and_an_update_may_remove_it() -> None:
         ("account.updated", {"avatar": ["file-1"]}, "data.avatar"),
     ],
 )
-def test_a_bad_created_at_or_avatar_names_its_field(
-    event_type: str, data: dict[str, Any], field: str
-) -> None:
+def test_a_bad_avatar_names_its_field(event_type: str, data: dict[str, Any], field: str) -> None:
     with pytest.raises(EventValidationError) as raised:
         parse_event(raw(event_type, data))
     assert raised.value.field == field

@@ -1,5 +1,5 @@
-"""Folding workspaces and accounts into the records the reads use: the current workspace,
-a workspace's creation time, an account's avatar."""
+"""Folding workspaces and accounts into the records the reads use: the current workspace
+and an account's avatar."""
 
 from __future__ import annotations
 
@@ -83,21 +83,6 @@ def test_the_switch_is_kept_after_leaving() -> None:
     assert isinstance(state, WorkspaceState)
     assert ADA not in state.members
     assert current_records(state) == {keys.account_current(ADA): 9.0}
-
-
-def test_a_workspace_keeps_when_it_was_created_as_dify_renders_it() -> None:
-    created = event("workspace.created", {"name": "Acme", "created_at": "2026-12-06T05:54:12.5+02:00"})
-    state = fold_all((1, created))
-    assert isinstance(state, WorkspaceState)
-    assert state.created_at == "2026-12-06T03:54:12.500000"
-    assert workspace_records(state)[(HASH, keys.workspace(WS), "created_at")] == b"2026-12-06T03:54:12.500000"
-    assert decode_state("workspace", encode_state(state)) == state
-    # Not carried (an older producer): no record, and a state stored before it was kept decodes.
-    assert (HASH, keys.workspace(WS), "created_at") not in workspace_records(fold_all((1, CREATED)))
-    old = (
-        b'{"id": "%s", "name": "Acme", "status": "normal", "members": {}, "current_joins": {}}' % WS.encode()
-    )
-    assert decode_state("workspace", old) == WorkspaceState(id=WS, name="Acme")
 
 
 def test_an_account_avatar_is_set_changed_and_removed() -> None:
