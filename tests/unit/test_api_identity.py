@@ -124,11 +124,15 @@ class IdentityContract(ApiContract):
         api.switch(second, account)
         api.leave(second, account)
         token = api.login(account)
-        assert [w["current"] for w in api.get("/workspaces", token).json["workspaces"]] == [False]
+
+        def current() -> dict[str, bool]:
+            return {w["id"]: w["current"] for w in api.get("/workspaces", token).json["workspaces"]}
+
+        assert current() == {first: False}
         api.join(second, account)  # a new membership: the switch to the old one does not carry over
-        assert [w["current"] for w in api.get("/workspaces", token).json["workspaces"]] == [False, False]
+        assert current() == {first: False, second: False}
         api.switch(second, account)
-        assert [w["current"] for w in api.get("/workspaces", token).json["workspaces"]] == [False, True]
+        assert current() == {first: False, second: True}
 
     def test_a_switch_by_a_non_member_changes_nothing(self, api: Api) -> None:
         account = api.account()
