@@ -39,6 +39,7 @@ from shared.events import (
     WorkspaceCreated,
     WorkspaceMemberJoined,
     WorkspaceMemberLeft,
+    WorkspaceMemberMadeCurrent,
     WorkspaceMemberRoleChanged,
     WorkspaceRenamed,
 )
@@ -135,6 +136,18 @@ def _member_role_changed(rows: DifyRows, event: Event, payload: WorkspaceMemberR
 
 def _member_left(rows: DifyRows, event: Event, payload: WorkspaceMemberLeft) -> None:
     rows.joins.pop((event.stream_id, payload.account_id), None)
+
+
+def _member_made_current(rows: DifyRows, event: Event, payload: WorkspaceMemberMadeCurrent) -> None:
+    # Dify's switch: this join's flag set, every other join of the account cleared.
+    chosen = rows.joins.get((event.stream_id, payload.account_id))
+    if chosen is None:
+        return
+    at = _occurred(event)
+    for (_, account_id), join in rows.joins.items():
+        if account_id == payload.account_id and join["current"]:
+            join.update(current=False, updated_at=at)
+    chosen.update(current=True, updated_at=at)
 
 
 # --- accounts ---------------------------------------------------------------------------
@@ -283,6 +296,7 @@ _HANDLERS: dict[type[Payload], Callable[[DifyRows, Event, Any], None]] = {
     WorkspaceMemberJoined: _member_joined,
     WorkspaceMemberRoleChanged: _member_role_changed,
     WorkspaceMemberLeft: _member_left,
+    WorkspaceMemberMadeCurrent: _member_made_current,
     AccountCreated: _account_created,
     AccountUpdated: _account_updated,
     AppCreated: _app_created,

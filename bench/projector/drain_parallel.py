@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -35,7 +34,7 @@ from typing import Any
 
 import redis
 import sqlalchemy as sa
-from common import claimed_database
+from common import claimed_database, stop_processes
 from sqlalchemy.engine import make_url
 
 from projector.broker import topology as topo
@@ -197,14 +196,7 @@ def _run(count: int, total: int, store_url: str, args: argparse.Namespace) -> Dr
                 )
             return _watch(processes, ports, total, args.timeout, load_before)
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes(processes)
         connection = connect(args.broker)
         topo.delete(connection, topology)
         connection.release()

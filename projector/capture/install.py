@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, text
 
 from projector.capture.tables import WATCHED_TABLES, WatchedTable, schema_name
+from projector.capture.wakeup import CHANNEL
 from shared.errors import ConfigurationError
 
 CHANGES_TABLE = "readmodel_changes"
@@ -136,6 +137,8 @@ def _base_ddl(s: str) -> list[str]:
             END IF;
             INSERT INTO {s}.{CHANGES_TABLE} (table_name, op, row_id, old_row, new_row)
             VALUES (TG_TABLE_NAME, TG_OP, COALESCE(v_new, v_old) ->> 'id', v_old, v_new);
+            -- Wakes a waiting `source run` at commit (PostgreSQL sends one per transaction).
+            PERFORM pg_notify('{CHANNEL}', TG_TABLE_SCHEMA);
             RETURN NULL;
         END
         $capture$

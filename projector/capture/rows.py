@@ -10,7 +10,7 @@ from projector.capture.values import clean_features, json_text, start_variables,
 CONFIG_MODES = frozenset({"chat", "agent-chat", "completion"})
 
 APP_UPDATE_KEYS = ("name", "description", "status", "enable_api", "is_universal", "updated_at")
-ACCOUNT_KEYS = ("name", "email", "status")
+ACCOUNT_KEYS = ("name", "email", "status", "avatar")
 JSON_CONFIG_COLUMNS = (
     "suggested_questions",
     "suggested_questions_after_answer",

@@ -14,11 +14,16 @@ from projector.capture.dify import DifyState
 from projector.capture.lock import capture_lock
 from projector.capture.translate import translate
 from projector.capture.versions import VersionSource, assign_versions
+from projector.capture.wakeup import Poll, Wakeups
 from projector.store import Cursor
 from shared.events import Event
 
 CURSOR_NAME = "capture"
 DEFAULT_BATCH_SIZE = 500
+# While committed changes wait behind the horizon, look again after 5 ms, doubling up to 100 ms:
+# once the older transaction ends (its end may notify nobody) they are read within that.
+SETTLE_FIRST_SECONDS = 0.005
+SETTLE_MAX_SECONDS = 0.1
 
 Progress = Callable[[str], None]
 
@@ -135,17 +140,41 @@ class CaptureRunner:
                 total = total.add(report)
         return total
 
-    def run_forever(self, stop: threading.Event, *, poll_seconds: float = 1.0) -> RunReport:
-        """Capture until `stop` is set, polling when idle."""
+    def run_forever(
+        self, stop: threading.Event, *, poll_seconds: float = 1.0, wakeups: Wakeups | None = None
+    ) -> RunReport:
+        """Capture until `stop` is set; when idle, wait for a commit notification or the poll.
+
+        A notification comes at commit, but the committed changes are read only once settled:
+        while older transactions still run they stay behind the horizon, and are looked for
+        again after a short, growing delay (at most SETTLE_MAX_SECONDS, or the poll if shorter).
+        """
         total = RunReport()
-        with capture_lock(self._dify):
-            while not stop.is_set():
-                report = self.step()
-                if report is None:
-                    stop.wait(poll_seconds)
-                else:
-                    total = total.add(report)
+        wakeups = wakeups or Poll()
+        settle: float | None = None
+        try:
+            with capture_lock(self._dify):
+                while not stop.is_set():
+                    report = self.step()
+                    if report is not None:
+                        total = total.add(report)
+                        settle = None
+                        continue
+                    if self.unsettled():
+                        settle = (
+                            SETTLE_FIRST_SECONDS if settle is None else min(settle * 2, SETTLE_MAX_SECONDS)
+                        )
+                    else:
+                        settle = None
+                    wakeups.wait(poll_seconds if settle is None else min(settle, poll_seconds), stop)
+        finally:
+            wakeups.close()
         return total
+
+    def unsettled(self) -> bool:
+        """Whether committed changes wait behind the horizon (older transactions still run)."""
+        with self._dify.connect() as conn:
+            return self._feed.pending(conn, self.position()) > 0
 
 
 def _describe(report: BatchReport) -> str:

@@ -68,6 +68,7 @@ class Snapshotter:
         with capture_lock(self._dify):
             self._claim()
             row_count = event_count = 0
+            per_table: dict[str, tuple[int, int]] = {}
             try:
                 with self._dify.connect() as plain:
                     conn = plain.execution_options(isolation_level="REPEATABLE READ")
@@ -79,12 +80,13 @@ class Snapshotter:
                         reader = _SnapshotReader(
                             conn, self._schema, str(snapshot), utc_timestamp(taken_at) or ""
                         )
-                        for section, page in reader.pages(self._batch_size):
+                        for table, page in reader.pages(self._batch_size):
+                            appended = self._append(page.drafts)
                             row_count += len(page.rows)
-                            event_count += self._append(page.drafts)
-                            self._progress(
-                                f"snapshot: {section}: {row_count} rows, {event_count} events so far"
-                            )
+                            event_count += appended
+                            rows, events = per_table.get(table, (0, 0))
+                            per_table[table] = (rows + len(page.rows), events + appended)
+                            self._progress(_progress_line(table, per_table[table], row_count, event_count))
             except BaseException:
                 if event_count == 0:
                     # Nothing reached the store: the snapshot can simply be taken again.
@@ -127,6 +129,14 @@ class Snapshotter:
         if assignment.events:
             self._store.append(assignment.events)
         return len(assignment.events)
+
+
+def _progress_line(table: str, in_table: tuple[int, int], rows: int, events: int) -> str:
+    """One page's progress: the running totals of its table, then of the whole snapshot."""
+    return (
+        f"snapshot: {table}: {in_table[0]} rows -> {in_table[1]} events so far in this table "
+        f"(all tables: {rows} rows -> {events} events)"
+    )
 
 
 @dataclass(frozen=True, slots=True)

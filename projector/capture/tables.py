@@ -23,7 +23,7 @@ class WatchedTable:
 
 WATCHED_TABLES: tuple[WatchedTable, ...] = (
     WatchedTable("tenants", ("id", "name", "status", "created_at")),
-    WatchedTable("accounts", ("id", "name", "email", "status")),
+    WatchedTable("accounts", ("id", "name", "email", "status", "avatar")),
     WatchedTable("tenant_account_joins", ("id", "tenant_id", "account_id", "role", "current")),
     WatchedTable(
         "apps",

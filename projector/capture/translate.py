@@ -181,10 +181,15 @@ class _Batch:
             out.add("workspace.member_joined", stream, workspace_id, rows.member_joined(row))
         elif change.op == DELETE:
             out.add("workspace.member_left", stream, workspace_id, {"account_id": account_id})
-        elif change.changed("role"):
-            # Switching the `current` workspace has no event in the contract (see docs).
-            data = {"account_id": account_id, "role": row.get("role")}
-            out.add("workspace.member_role_changed", stream, workspace_id, data)
+        else:
+            if change.changed("role"):
+                data = {"account_id": account_id, "role": row.get("role")}
+                out.add("workspace.member_role_changed", stream, workspace_id, data)
+            # A switch sets the new join's flag and clears the old one's: the setting carries
+            # it all (the latest one wins), so a flag going false is not an event.
+            if change.changed("current") and row.get("current") is True:
+                data = {"account_id": account_id}
+                out.add("workspace.member_made_current", stream, workspace_id, data)
 
     # --- apps --------------------------------------------------------------------------
 

@@ -50,11 +50,14 @@ def account_records(state: AccountState | None) -> Records:
     if state is None:
         return {}
     key = keys.account(state.id)
-    return {
+    records: Records = {
         (HASH, key, "name"): state.name.encode(),
         (HASH, key, "email"): state.email.encode(),
         (HASH, key, "status"): state.status.encode(),
     }
+    if state.avatar is not None:
+        records[(HASH, key, "avatar")] = state.avatar.encode()
+    return records
 
 
 def app_records(

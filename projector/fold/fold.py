@@ -36,6 +36,7 @@ from shared.events import (
     WorkspaceCreated,
     WorkspaceMemberJoined,
     WorkspaceMemberLeft,
+    WorkspaceMemberMadeCurrent,
     WorkspaceMemberRoleChanged,
     WorkspaceRenamed,
 )
@@ -133,12 +134,25 @@ def _member_left(state: WorkspaceState | None, p: WorkspaceMemberLeft, e: Event,
     return replace(state, members=members)
 
 
+@_folds(WorkspaceMemberMadeCurrent)
+def _member_made_current(
+    state: WorkspaceState | None, p: WorkspaceMemberMadeCurrent, e: Event, pos: int
+) -> State | None:
+    # Only a member can switch to a workspace; the setting is positioned like a join with
+    # `current: true`, so the latest of either wins across all the account's workspaces.
+    if state is None or p.account_id not in state.members:
+        return state
+    current_joins = dict(state.current_joins)
+    current_joins[p.account_id] = pos
+    return replace(state, current_joins=current_joins)
+
+
 # --- account -----------------------------------------------------------------------------
 
 
 @_folds(AccountCreated)
 def _account_created(state: AccountState | None, p: AccountCreated, e: Event, pos: int) -> State | None:
-    return AccountState(id=e.stream_id, name=p.name, email=p.email, status=p.status)
+    return AccountState(id=e.stream_id, name=p.name, email=p.email, status=p.status, avatar=p.avatar)
 
 
 @_folds(AccountUpdated)
@@ -150,6 +164,7 @@ def _account_updated(state: AccountState | None, p: AccountUpdated, e: Event, po
         name=state.name if p.name is None else p.name,
         email=state.email if p.email is None else p.email,
         status=state.status if p.status is None else p.status,
+        avatar=p.avatar if p.avatar_changed else state.avatar,
     )
 
 

@@ -24,7 +24,8 @@ class WorkspaceState:
     status: str = "normal"
     created_at: str = ""  # already in Dify's rendering
     members: dict[str, Membership] = field(default_factory=dict)
-    # account_id -> position of its latest join here with current: true (kept after leaving).
+    # account_id -> position of the latest event here that made this workspace the account's
+    # current one (a join with current: true, or member_made_current); kept after leaving.
     current_joins: dict[str, int] = field(default_factory=dict)
 
 
@@ -34,6 +35,7 @@ class AccountState:
     name: str
     email: str
     status: str
+    avatar: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,13 @@ def _opt(data: dict[str, Any], key: str) -> Any:
     return data.get(key, _ABSENT)
 
 
+def _account_id(data: dict[str, Any]) -> str:
+    """The required `account_id` of a membership event."""
+    account_id = v.require_uuid("data.account_id", _req(data, "account_id"))
+    assert account_id is not None
+    return account_id
+
+
 class Payload:
     """Base of every typed payload; `TYPE` is the event type it parses."""
 
@@ -101,10 +108,8 @@ class WorkspaceMemberJoined(Payload):
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> WorkspaceMemberJoined:
-        account_id = v.require_uuid("data.account_id", _req(data, "account_id"))
-        assert account_id is not None
         return cls(
-            account_id=account_id,
+            account_id=_account_id(data),
             role=v.require_choice("data.role", _req(data, "role"), ROLES),
             current=v.require_bool("data.current", _req(data, "current")),
         )
@@ -118,8 +123,7 @@ class WorkspaceMemberRoleChanged(Payload):
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> WorkspaceMemberRoleChanged:
-        account_id = v.require_uuid("data.account_id", _req(data, "account_id"))
-        assert account_id is not None
+        account_id = _account_id(data)
         return cls(account_id=account_id, role=v.require_choice("data.role", _req(data, "role"), ROLES))
 
 
@@ -130,9 +134,19 @@ class WorkspaceMemberLeft(Payload):
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> WorkspaceMemberLeft:
-        account_id = v.require_uuid("data.account_id", _req(data, "account_id"))
-        assert account_id is not None
-        return cls(account_id=account_id)
+        return cls(account_id=_account_id(data))
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceMemberMadeCurrent(Payload):
+    """The member switched to this workspace: it is now the account's current one."""
+
+    TYPE: ClassVar[str] = "workspace.member_made_current"
+    account_id: str
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> WorkspaceMemberMadeCurrent:
+        return cls(account_id=_account_id(data))
 
 
 # --- account stream ---------------------------------------------------------------------
@@ -144,6 +158,7 @@ class AccountCreated(Payload):
     name: str
     email: str
     status: str
+    avatar: str | None = None  # optional; null: no avatar
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> AccountCreated:
@@ -151,25 +166,32 @@ class AccountCreated(Payload):
             name=v.require_text("data.name", _req(data, "name")),
             email=v.require_text("data.email", _req(data, "email")),
             status=v.require_choice("data.status", _req(data, "status"), ACCOUNT_STATUSES),
+            avatar=v.require_str("data.avatar", data.get("avatar"), nullable=True),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class AccountUpdated(Payload):
-    """Any subset of name, email, status; None means "not in this event"."""
+    """Any subset of name, email, status, avatar; None means "not in this event" (for the
+    avatar, which may be set to null, `avatar_changed` says whether it is in the event)."""
 
     TYPE: ClassVar[str] = "account.updated"
     name: str | None = None
     email: str | None = None
     status: str | None = None
+    avatar: str | None = None
+    avatar_changed: bool = False
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> AccountUpdated:
         name, email, status = _opt(data, "name"), _opt(data, "email"), _opt(data, "status")
+        avatar = _opt(data, "avatar")
         return cls(
             name=None if name is _ABSENT else v.require_text("data.name", name),
             email=None if email is _ABSENT else v.require_text("data.email", email),
             status=None if status is _ABSENT else v.require_choice("data.status", status, ACCOUNT_STATUSES),
+            avatar=None if avatar is _ABSENT else v.require_str("data.avatar", avatar, nullable=True),
+            avatar_changed=avatar is not _ABSENT,
         )
 
 
@@ -404,6 +426,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         WorkspaceMemberJoined,
         WorkspaceMemberRoleChanged,
         WorkspaceMemberLeft,
+        WorkspaceMemberMadeCurrent,
         AccountCreated,
         AccountUpdated,
         AppCreated,

@@ -116,7 +116,7 @@ def app_workspace(app_id: str) -> str:
 
 
 def account(account_id: str) -> str:
-    """Hash {name, email, status}."""
+    """Hash {name, email, status, avatar (only when the account has one)}."""
     return f"acct:{{{account_id}}}"
 
 
@@ -126,9 +126,10 @@ def account_workspaces(account_id: str) -> str:
 
 
 def account_current(account_id: str) -> str:
-    """Sorted set workspace_id -> position of the latest join there with `current: true`.
+    """Sorted set workspace_id -> position of the latest event that made that workspace the
+    account's current one (a join with `current: true`, or `workspace.member_made_current`).
 
-    Kept after the member leaves: that join cleared the flag in every other workspace.
+    Kept after the member leaves: that event cleared the flag in every other workspace.
     """
     return f"acct:{{{account_id}}}:cur"
 

@@ -241,13 +241,15 @@ class _OneRedisScripts:
 
 
 def _current(member: bytes | None, score: bytes | None, memberships: list[Membership]) -> str | None:
-    """W*, the latest `current: true` join, is current only if that very membership remains."""
+    """W*, the workspace most recently made current (by a join with `current: true` or a
+    switch), is current only while the membership it was made current in remains: one
+    joined at or before that position (a later join is a new membership, not current)."""
     if member is None or score is None:
         return None
     workspace_id = member.decode()
     position = int(float(score))
     for membership in memberships:
-        if membership.workspace_id == workspace_id and membership.joined_position == position:
+        if membership.workspace_id == workspace_id and membership.joined_position <= position:
             return workspace_id
     return None
 

@@ -11,8 +11,9 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
-from datetime import UTC
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from projector.capture import (
     CaptureBusyError,
     CaptureRunner,
     ChangeFeed,
+    FeedPosition,
     SnapshotInProgressError,
     SnapshotRefusedError,
     Snapshotter,
@@ -33,6 +35,7 @@ from projector.capture import (
 from projector.capture.connect import dify_engine
 from projector.capture.lock import capture_lock
 from projector.capture.tables import WATCHED_TABLES
+from projector.capture.wakeup import CommitNotifications
 from projector.cli.main import main
 from projector.migrations import migrate
 from projector.store import AppendPlan, Cursor, EventStore, create_engine_for
@@ -119,12 +122,26 @@ def capture(dify: Engine, store: Any, batch_size: int = 7) -> None:
     feed = ChangeFeed()
     deadline = time.monotonic() + 120
     while True:
+        # All at once, so batches are cut by size only, never by where the horizon stood.
+        wait_settled(dify, runner.position())
         runner.run_until_idle()
         with dify.connect() as conn:
             if feed.pending(conn, runner.position()) == 0:
                 return
         assert time.monotonic() < deadline, "recorded changes never settled"
         time.sleep(0.05)
+
+
+def wait_settled(dify: Engine, after: FeedPosition | None = None) -> None:
+    """Wait until every recorded change after `after` has settled (is readable by the feed)."""
+    feed, after = ChangeFeed(), after or FeedPosition()
+    deadline = time.monotonic() + 120
+    while True:
+        with dify.connect() as conn:
+            if len(feed.read_settled(conn, after, 1_000_000)) == feed.pending(conn, after):
+                return
+        assert time.monotonic() < deadline, "recorded changes never settled"
+        time.sleep(0.02)
 
 
 def stored_events(store: EventStore) -> list[Event]:
@@ -163,8 +180,14 @@ def fold_names(events: Sequence[Event]) -> dict[str, Any]:
             state.pop(key)
         elif event.type == "workspace.member_joined" or event.type == "workspace.member_role_changed":
             state[f"member:{event.workspace_id}:{data['account_id']}"] = data["role"]
+            if data.get("current"):
+                state[f"current:{data['account_id']}"] = event.workspace_id
+        elif event.type == "workspace.member_made_current":
+            state[f"current:{data['account_id']}"] = event.workspace_id
         elif event.type == "workspace.member_left":
             state.pop(f"member:{event.workspace_id}:{data['account_id']}")
+            if state.get(f"current:{data['account_id']}") == event.workspace_id:
+                state.pop(f"current:{data['account_id']}")
         elif event.type == "session.issued":
             state[key] = "live"
         elif event.type == "session.revoked":
@@ -188,10 +211,12 @@ def dify_state(dify: Engine) -> dict[str, Any]:
                 {"app": app_id},
             ).scalars()
             state[f"app:{app_id}"] = {"name": name, "tags": list(tags)}
-        for tenant_id, account_id, role in conn.execute(
-            text("SELECT tenant_id, account_id, role FROM tenant_account_joins"),
+        for tenant_id, account_id, role, current in conn.execute(
+            text("SELECT tenant_id, account_id, role, current FROM tenant_account_joins"),
         ):
             state[f"member:{tenant_id}:{account_id}"] = role
+            if current:
+                state[f"current:{account_id}"] = str(tenant_id)
         for token_id, token_hash, revoked_at in conn.execute(
             text("SELECT id, token_hash, revoked_at FROM oauth_access_tokens"),
         ):
@@ -282,7 +307,7 @@ def test_change_rows_carry_only_the_needed_columns(dify: Engine, actor: DifyActo
     actor.rename_account(account, "Ada L.")
     rows = change_rows(dify)
     assert [row["op"] for row in rows] == ["INSERT", "UPDATE"]
-    assert set(rows[0]["new_row"]) == {"id", "name", "email", "status"}
+    assert set(rows[0]["new_row"]) == {"id", "name", "email", "status", "avatar"}
     assert "password" not in str(rows)
     assert rows[1]["old_row"]["name"] == "Ada"
     assert rows[1]["new_row"]["name"] == "Ada L."
@@ -350,6 +375,7 @@ def test_dify_actions_become_contract_events(dify: Engine, actor: DifyActor, sto
     actor.rename_tag(tag_vip, "VIP")
     capture(dify, store)
     actor.rename_account(bob, "Robert")
+    actor.set_avatar(bob, "9a4b3c2d-upload-file")
     actor.touch_account(bob)
     actor.rename_workspace(ws, "Acme Inc")
     actor.change_role(ws, bob, "admin")
@@ -384,8 +410,9 @@ def test_dify_actions_become_contract_events(dify: Engine, actor: DifyActor, sto
     assert workspace[5].data == {"account_id": bob}
 
     assert [(e.type, e.data) for e in of_stream(events, f"account:{bob}")] == [
-        ("account.created", {"name": "Bob", "email": "bob@example.com", "status": "pending"}),
+        ("account.created", {"name": "Bob", "email": "bob@example.com", "status": "pending", "avatar": None}),
         ("account.updated", {"name": "Robert"}),
+        ("account.updated", {"avatar": "9a4b3c2d-upload-file"}),
     ]
 
     chat = of_stream(events, f"app:{ids['chat']}")
@@ -479,6 +506,37 @@ def test_dify_actions_become_contract_events(dify: Engine, actor: DifyActor, sto
     assert change_rows(dify) == []  # consumed rows are pruned
 
 
+def test_switching_the_current_workspace(dify: Engine, actor: DifyActor, store: EventStore) -> None:
+    acme, beta = actor.create_workspace("Acme"), actor.create_workspace("Beta")
+    ada = actor.create_account("Ada", "ada@example.com")
+    actor.join(acme, ada, "owner", current=True)
+    actor.join(beta, ada, "normal")
+    capture(dify, store)
+    actor.switch_workspace(ada, beta)
+    capture(dify, store)
+    assert fold_names(stored_events(store))[f"current:{ada}"] == beta
+    # Two switches read in one batch: the later one is the last event.
+    actor.switch_workspace(ada, acme)
+    actor.switch_workspace(ada, beta)
+    actor.switch_workspace(ada, beta)  # already current: no change row, no event
+    capture(dify, store, batch_size=500)
+
+    events = stored_events(store)
+    switches = [(e.stream, e.data) for e in events if e.type == "workspace.member_made_current"]
+    assert switches == [
+        (f"workspace:{beta}", {"account_id": ada}),
+        (f"workspace:{acme}", {"account_id": ada}),
+        (f"workspace:{beta}", {"account_id": ada}),
+    ]
+    assert [e.type for e in of_stream(events, f"workspace:{acme}")] == [
+        "workspace.created",
+        "workspace.member_joined",
+        "workspace.member_made_current",
+    ]
+    assert fold_names(events) == dify_state(dify)
+    assert dify_state(dify)[f"current:{ada}"] == beta
+
+
 def test_no_plaintext_token_anywhere(dify: Engine, actor: DifyActor, store: EventStore) -> None:
     ws = actor.create_workspace("Acme")
     ada = actor.create_account("Ada", "ada@example.com")
@@ -489,6 +547,41 @@ def test_no_plaintext_token_anywhere(dify: Engine, actor: DifyActor, store: Even
     assert token not in dump
     assert token[5:] not in dump
     assert hashlib.sha256(token.encode()).hexdigest() in dump
+
+
+def test_token_times_with_a_time_zone_are_read_as_instants(
+    dify: Engine, actor: DifyActor, store: EventStore
+) -> None:
+    # Dify's oauth_access_tokens columns are `timestamp with time zone`: the trigger renders
+    # them with the offset of the writing session's time zone, whatever that is.
+    ada = actor.create_account("Ada", "ada@example.com")
+    created = datetime(2026, 12, 6, 3, 55, 46, 788436, tzinfo=UTC)
+    with dify.begin() as conn:
+        conn.execute(text("SET LOCAL TIME ZONE 'Asia/Kolkata'"))
+        token_id = conn.execute(
+            text(
+                "INSERT INTO oauth_access_tokens (subject_email, subject_issuer, account_id, client_id, "
+                "device_label, prefix, token_hash, created_at, expires_at) VALUES ('ada@example.com', "
+                "'dify:account', :account, 'difyctl', 'laptop', 'dfoa_', :hash, :created, :expires) "
+                "RETURNING id",
+            ),
+            {"account": ada, "hash": "ab" * 32, "created": created, "expires": created + timedelta(days=30)},
+        ).scalar_one()
+    with dify.begin() as conn:
+        conn.execute(text("SET LOCAL TIME ZONE 'America/New_York'"))
+        conn.execute(
+            text("UPDATE oauth_access_tokens SET last_used_at = :at WHERE id = :id"),
+            {"at": created + timedelta(hours=1), "id": token_id},
+        )
+    recorded = [row["new_row"] for row in change_rows(dify) if row["table_name"] == "oauth_access_tokens"]
+    assert recorded[0]["created_at"] == "2026-12-06T09:25:46.788436+05:30"
+    assert recorded[1]["last_used_at"] == "2026-12-05T23:55:46.788436-05:00"
+    capture(dify, store)
+    session = of_stream(stored_events(store), f"session:{token_id}")
+    assert [e.type for e in session] == ["session.issued", "session.used"]
+    assert session[0].data["created_at"] == "2026-12-06T03:55:46.788436+00:00"
+    assert session[0].data["expires_at"] == "2027-01-05T03:55:46.788436+00:00"
+    assert session[1].data["last_used_at"] == "2026-12-06T04:55:46.788436+00:00"
 
 
 def test_a_late_committing_transaction_is_not_skipped(
@@ -517,6 +610,7 @@ def test_updates_to_rows_from_before_the_capture_are_left_out(
     install(dify)
     actor.rename_account(account, "Ada L.")
     runner = CaptureRunner(dify, store)
+    wait_settled(dify)
     report = runner.step()
     assert report is not None
     assert report.without_stream == 1
@@ -531,6 +625,7 @@ def test_a_crash_loses_and_duplicates_nothing(
 ) -> None:
     ids = populate(actor)
     crashing = CaptureRunner(dify, FailingStore(store, crash_at), batch_size=10)
+    wait_settled(dify)
     with pytest.raises(RuntimeError, match="crash"):
         crashing.step()
     if crash_at == "before_append":
@@ -569,6 +664,109 @@ def test_run_forever_stops_when_asked(dify: Engine, actor: DifyActor, store: Eve
     assert total.events == 1
     assert lines
     assert lines[0].startswith("capture: 1 changes -> 1 events")
+
+
+# --- waking on commit -----------------------------------------------------------------
+
+# Far longer than any wait below: a test that passes did not wait for the poll.
+LONG_POLL = 600.0
+
+
+def eventually(check: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+@contextmanager
+def following(dify: Engine, store: EventStore, **options: Any) -> Iterator[CaptureRunner]:
+    """`source run` in a thread, woken by commit notifications, polling only every LONG_POLL."""
+    runner = CaptureRunner(dify, store)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=runner.run_forever,
+        args=(stop,),
+        kwargs={"poll_seconds": LONG_POLL, "wakeups": CommitNotifications(dify), **options},
+    )
+    thread.start()
+    try:
+        yield runner
+    finally:
+        stop.set()
+        thread.join(30)
+        assert not thread.is_alive()
+
+
+def names_in(store: EventStore) -> list[str]:
+    return [e.data["name"] for e in stored_events(store) if "name" in e.data]
+
+
+def test_a_commit_notifies_the_listener(dify: Engine, actor: DifyActor) -> None:
+    wakeups = CommitNotifications(dify)
+    other_schema = CommitNotifications(dify, schema="elsewhere")
+    never = threading.Event()
+    try:
+        # The first wait starts listening and says to read once (a commit may have come before).
+        assert wakeups.wait(0.05, never) is True
+        assert other_schema.wait(0.05, never) is True
+        assert wakeups.wait(0.05, never) is False
+        actor.create_workspace("Acme")
+        assert wakeups.wait(30, never) is True
+        assert other_schema.wait(0.3, never) is False  # another schema's changes do not wake it
+        # A rolled-back change notifies nobody.
+        with dify.connect() as conn:
+            conn.execute(text("INSERT INTO tenants (name, plan) VALUES ('Gone', 'basic')"))
+            conn.rollback()
+        assert wakeups.wait(0.3, never) is False
+    finally:
+        wakeups.close()
+        other_schema.close()
+
+
+def test_a_commit_wakes_the_capture_before_the_poll(
+    dify: Engine, actor: DifyActor, store: EventStore
+) -> None:
+    with following(dify, store):
+        for name in ("Acme", "Beta", "Gamma"):
+            actor.create_workspace(name)
+            eventually(lambda name=name: name in names_in(store), f"{name} was not captured on its commit")
+
+
+def test_a_commit_held_behind_the_horizon_is_read_once_it_settles(
+    dify: Engine, actor: DifyActor, store: EventStore
+) -> None:
+    # An older transaction that holds the horizon and ends without notifying (rolled back).
+    older = dify.connect()
+    older_tx = older.begin()
+    older.execute(text("INSERT INTO tenants (name, plan) VALUES ('Older', 'basic')"))
+    with following(dify, store) as runner:
+        actor.create_workspace("Acme")
+        eventually(runner.unsettled, "the commit never reached the change table")
+        time.sleep(0.1)  # the capture looked and found it behind the horizon
+        assert names_in(store) == []
+        older_tx.rollback()
+        older.close()
+        eventually(lambda: names_in(store) == ["Acme"], "the settled change was left for the poll")
+
+
+def test_a_lost_listener_reconnects(dify: Engine, actor: DifyActor, store: EventStore) -> None:
+    listeners = "SELECT {} FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+
+    def listening() -> bool:
+        with dify.connect() as conn:
+            return conn.execute(text(listeners.format("count(*)"))).scalar_one() == 1
+
+    with following(dify, store):
+        eventually(listening, "the capture never listened")
+        with dify.connect() as conn:
+            conn.execute(text(listeners.format("pg_terminate_backend(pid)")))
+        # Committed while the listener is gone or coming back: read once it listens again.
+        actor.create_workspace("Acme")
+        eventually(lambda: names_in(store) == ["Acme"], "a change during the reconnect was left for the poll")
+        eventually(listening, "the capture did not listen again")
+        actor.create_workspace("Beta")
+        eventually(lambda: names_in(store) == ["Acme", "Beta"], "capture stopped waking on commits")
 
 
 # --- snapshot -------------------------------------------------------------------------
@@ -632,6 +830,30 @@ def test_snapshot_then_stream_loses_and_duplicates_nothing(
     )
 
 
+def test_snapshot_progress_counts_each_table_and_the_whole(
+    dify: Engine, actor: DifyActor, store: EventStore
+) -> None:
+    # 1 workspace, 2 accounts, 2 memberships, 5 apps (4 with a published config or workflow), a token
+    populate(actor)
+    lines: list[str] = []
+    report = Snapshotter(dify, store, batch_size=2, progress=lines.append).take()
+    assert lines[:6] == [
+        "snapshot: tenants: 1 rows -> 1 events so far in this table (all tables: 1 rows -> 1 events)",
+        "snapshot: accounts: 2 rows -> 2 events so far in this table (all tables: 3 rows -> 3 events)",
+        "snapshot: tenant_account_joins: 2 rows -> 2 events so far in this table "
+        "(all tables: 5 rows -> 5 events)",
+        "snapshot: apps: 2 rows -> 4 events so far in this table (all tables: 7 rows -> 9 events)",
+        "snapshot: apps: 4 rows -> 8 events so far in this table (all tables: 9 rows -> 13 events)",
+        "snapshot: apps: 5 rows -> 9 events so far in this table (all tables: 10 rows -> 14 events)",
+    ]
+    assert lines[6] == (
+        "snapshot: oauth_access_tokens: 1 rows -> 1 events so far in this table "
+        "(all tables: 11 rows -> 15 events)"
+    )
+    assert lines[7].startswith("snapshot: done (11 rows, 15 events); snapshot ")
+    assert (report.rows, report.events) == (11, 15)
+
+
 def test_snapshot_is_taken_once(dify: Engine, actor: DifyActor, store: EventStore) -> None:
     populate(actor)
     Snapshotter(dify, store).take()
@@ -693,8 +915,13 @@ def test_source_command_end_to_end(dify: Engine, actor: DifyActor, fresh_postgre
     populate(actor)
     assert readmodel("snapshot", "--batch-size", "2") == 0
     actor.create_account("Dan", "dan@example.com")
-    assert readmodel("run", "--once") == 0
-    err = capsys.readouterr().err
+    # `--once` reads what has settled: a transaction open elsewhere on the server can hold it.
+    err = ""
+    deadline = time.monotonic() + 60
+    while "capture: 1 changes" not in err:
+        assert time.monotonic() < deadline, "Dan's change never settled"
+        assert readmodel("run", "--once") == 0
+        err += capsys.readouterr().err
     assert "installed the capture on 11 tables" in err
     assert "snapshot: done" in err
     assert "capture: 1 changes -> 1 events" in err

@@ -70,7 +70,12 @@ def random_history(rng: random.Random, steps: int = 60) -> list[Event]:
             "account.created",
             f"account:{account}",
             None,
-            {"name": rng.choice(NAMES), "email": f"{account[:8]}@x.io", "status": "active"},
+            {
+                "name": rng.choice(NAMES),
+                "email": f"{account[:8]}@x.io",
+                "status": "active",
+                "avatar": rng.choice((None, "avatar-file")),
+            },
         )
     for ws in workspaces:
         h.add("workspace.created", f"workspace:{ws}", ws, {"name": rng.choice(NAMES)})
@@ -81,7 +86,7 @@ def random_history(rng: random.Random, steps: int = 60) -> list[Event]:
             {"account_id": accounts[0], "role": "owner", "current": ws == workspaces[0]},
         )
     for _ in range(steps):
-        action = rng.randrange(13)
+        action = rng.randrange(14)
         ws = rng.choice(workspaces)
         account = rng.choice(accounts)
         if action <= 2 or not apps:
@@ -131,7 +136,8 @@ def random_history(rng: random.Random, steps: int = 60) -> list[Event]:
                 },
             )
         elif action == 7:
-            h.add("account.updated", f"account:{account}", None, {"name": rng.choice(NAMES)})
+            change = rng.choice(({"name": rng.choice(NAMES)}, {"avatar": rng.choice((None, "other-file"))}))
+            h.add("account.updated", f"account:{account}", None, change)
         elif action == 8:
             h.add("workspace.renamed", f"workspace:{ws}", ws, {"name": rng.choice(NAMES)})
         elif action == 9:
@@ -170,6 +176,9 @@ def random_history(rng: random.Random, steps: int = 60) -> list[Event]:
                 h.add("session.used", f"session:{sid}", None, {"last_used_at": h.now()})
             else:
                 h.add("session.revoked", f"session:{sid}", None, {"revoked_at": h.now()})
+        elif action == 13:
+            # Often a non-member too: the fold must leave the state as it is then.
+            h.add("workspace.member_made_current", f"workspace:{ws}", ws, {"account_id": account})
         if rng.random() < 0.05:
             h.add("app.deleted", f"app:{app_id}", app_ws, {})
     return h.events

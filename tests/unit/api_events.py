@@ -94,6 +94,9 @@ class History:
     def member_left(self, ws: str, account: str) -> Event:
         return self.event("workspace.member_left", f"workspace:{ws}", ws, {"account_id": account})
 
+    def member_made_current(self, ws: str, account: str) -> Event:
+        return self.event("workspace.member_made_current", f"workspace:{ws}", ws, {"account_id": account})
+
     # --- accounts ---------------------------------------------------------------------
 
     def account_created(
@@ -270,6 +273,9 @@ class Api:
 
     def leave(self, ws: str, account: str) -> None:
         self.project(self.history.member_left(ws, account))
+
+    def switch(self, ws: str, account: str) -> None:
+        self.project(self.history.member_made_current(ws, account))
 
     def login(self, account: str, **session: Any) -> str:
         token = account_token()

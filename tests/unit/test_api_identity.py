@@ -104,6 +104,56 @@ class IdentityContract(ApiContract):
         assert [w["current"] for w in api.get("/workspaces", token).json["workspaces"]] == [False, False]
         assert api.get("/account", token).json["default_workspace_id"] == first
 
+    def test_switching_moves_the_flag_back_and_forth(self, api: Api) -> None:
+        account = api.account()
+        first, second = api.workspace("One"), api.workspace("Two")
+        api.join(first, account, current=True)
+        api.join(second, account)
+        token = api.login(account)
+
+        def current() -> tuple[list[str], str | None]:
+            workspaces = api.get("/workspaces", token).json["workspaces"]
+            default = api.get("/account", token).json["default_workspace_id"]
+            return [w["id"] for w in workspaces if w["current"]], default
+
+        api.switch(second, account)
+        assert current() == ([second], second)
+        api.switch(first, account)  # joined earlier, switched to later: the latest setting wins
+        assert current() == ([first], first)
+        third = api.workspace("Three")
+        api.join(third, account, current=True)
+        assert current() == ([third], third)
+        api.switch(second, account)
+        assert current() == ([second], second)
+
+    def test_leaving_the_workspace_switched_to_leaves_none_current(self, api: Api) -> None:
+        account = api.account()
+        first, second = api.workspace("One"), api.workspace("Two")
+        api.join(first, account, current=True)
+        api.join(second, account)
+        api.switch(second, account)
+        api.leave(second, account)
+        token = api.login(account)
+
+        def current() -> dict[str, bool]:
+            return {w["id"]: w["current"] for w in api.get("/workspaces", token).json["workspaces"]}
+
+        assert current() == {first: False}
+        api.join(second, account)  # a new membership: the switch to the old one does not carry over
+        assert current() == {first: False, second: False}
+        api.switch(second, account)
+        assert current() == {first: False, second: True}
+
+    def test_a_switch_by_a_non_member_changes_nothing(self, api: Api) -> None:
+        account = api.account()
+        first, other = api.workspace("One"), api.workspace("Other")
+        api.join(first, account, current=True)
+        api.switch(other, account)
+        token = api.login(account)
+        assert [(w["id"], w["current"]) for w in api.get("/workspaces", token).json["workspaces"]] == [
+            (first, True)
+        ]
+
     def test_the_account_document(self, api: Api) -> None:
         account = api.account("Ada", email="ada@example.com")
         first, second = api.workspace("One"), api.workspace("Two")

@@ -210,7 +210,14 @@ class TestWorkspacesAndAccounts:
         assert drafts[0].occurred_at == "2026-04-27T10:00:00+00:00"
 
     def test_account_update_carries_only_changed_keys(self, dify: InMemoryDify) -> None:
-        account = {"id": ACCOUNT, "name": "Ada", "email": "ada@example.com", "status": "pending"}
+        account = {
+            "id": ACCOUNT,
+            "name": "Ada",
+            "email": "ada@example.com",
+            "status": "pending",
+            "avatar": None,
+        }
+        with_avatar = {**account, "avatar": "upload-file-id"}
         drafts = valid(
             translate(
                 [
@@ -218,13 +225,22 @@ class TestWorkspacesAndAccounts:
                     change(
                         "accounts", UPDATE, old=account, new={**account, "name": "Ada L.", "status": "active"}
                     ),
+                    change("accounts", UPDATE, old=account, new=with_avatar),
+                    change("accounts", UPDATE, old=with_avatar, new=account),
                 ],
                 dify,
             ),
         )
-        assert types(drafts) == ["account.created", "account.updated"]
+        assert types(drafts) == ["account.created", "account.updated", "account.updated", "account.updated"]
         assert drafts[0].workspace_id is None
+        assert drafts[0].data == {
+            "name": "Ada",
+            "email": "ada@example.com",
+            "status": "pending",
+            "avatar": None,
+        }
         assert drafts[1].data == {"name": "Ada L.", "status": "active"}
+        assert [d.data for d in drafts[2:]] == [{"avatar": "upload-file-id"}, {"avatar": None}]
 
     def test_membership_join_role_change_and_leave(self, dify: InMemoryDify) -> None:
         join = {"id": "j1", "tenant_id": WS, "account_id": ACCOUNT, "role": "editor", "current": True}
@@ -247,6 +263,34 @@ class TestWorkspacesAndAccounts:
         assert drafts[0].data == {"account_id": ACCOUNT, "role": "editor", "current": True}
         assert drafts[1].data == {"account_id": ACCOUNT, "role": "admin"}
         assert drafts[2].data == {"account_id": ACCOUNT}
+
+    def test_a_switch_makes_the_new_workspace_current(self, dify: InMemoryDify) -> None:
+        # Dify's switch: the chosen join's flag set, the old one's cleared, in one transaction.
+        other = "88888888-8888-4888-8888-888888888888"
+        chosen = {"id": "j1", "tenant_id": WS, "account_id": ACCOUNT, "role": "editor", "current": False}
+        left = {"id": "j2", "tenant_id": other, "account_id": ACCOUNT, "role": "owner", "current": True}
+        drafts = valid(
+            translate(
+                [
+                    change("tenant_account_joins", UPDATE, old=chosen, new={**chosen, "current": True}),
+                    change("tenant_account_joins", UPDATE, old=left, new={**left, "current": False}),
+                    # Role and flag in one update: both are carried.
+                    change(
+                        "tenant_account_joins",
+                        UPDATE,
+                        old={**left, "current": False},
+                        new={**left, "role": "admin", "current": True},
+                    ),
+                ],
+                dify,
+            ),
+        )
+        assert [(d.type, d.stream, d.data) for d in drafts] == [
+            ("workspace.member_made_current", f"workspace:{WS}", {"account_id": ACCOUNT}),
+            ("workspace.member_role_changed", f"workspace:{other}", {"account_id": ACCOUNT, "role": "admin"}),
+            ("workspace.member_made_current", f"workspace:{other}", {"account_id": ACCOUNT}),
+        ]
+        assert drafts[0].workspace_id == WS
 
 
 class TestApps:

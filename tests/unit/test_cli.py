@@ -92,6 +92,15 @@ def test_usage_errors_exit_2(env: dict[str, str], capsys) -> None:
     assert "--workspaces" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("seconds", ["0", "-1", "nan", "inf", "soon"])
+def test_the_capture_poll_must_be_a_positive_number_of_seconds(
+    env: dict[str, str], seconds: str, capsys
+) -> None:
+    argv = ["source", "run", "--dify-database-url", "postgresql://dify@db/dify", "--poll-seconds", seconds]
+    assert cli.main(argv, env) == 2
+    assert "--poll-seconds" in capsys.readouterr().err
+
+
 def test_a_store_error_is_one_line_and_exit_2(env: dict[str, str], tmp_path: Path, capsys) -> None:
     path = tmp_path / "events.jsonl"
     path.write_bytes(jsonl(workspace_events(1)))

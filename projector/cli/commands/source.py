@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from projector.cli.commands import Subparsers, positive_int
+from projector.cli.commands import Subparsers, positive_int, positive_seconds
 from shared.settings import Settings
 
 if TYPE_CHECKING:
@@ -52,7 +52,16 @@ def register(subparsers: Subparsers) -> None:
         if action == "run":
             sub.add_argument("--once", action="store_true", help="capture what has settled, then exit")
             sub.add_argument(
-                "--poll-seconds", type=float, default=1.0, metavar="S", help="wait when idle (default: 1)"
+                "--poll-seconds",
+                type=positive_seconds,
+                default=1.0,
+                metavar="S",
+                help="longest wait when idle (default: 1); a commit in Dify wakes the capture sooner",
+            )
+            sub.add_argument(
+                "--no-listen",
+                action="store_true",
+                help="only poll: do not LISTEN for the triggers' commit notifications",
             )
     parser.set_defaults(func=run)
 
@@ -102,10 +111,13 @@ def _capture(dify: Engine, args: argparse.Namespace, settings: Settings) -> int:
         if args.once:
             total = runner.run_until_idle()
         else:
+            from projector.capture.wakeup import CommitNotifications, Poll
+
             stop = threading.Event()
+            wakeups = Poll() if args.no_listen else CommitNotifications(dify, schema=args.schema)
             _say("capture: following the change feed (Ctrl-C to stop)")
             with _stop_on_signals(stop):
-                total = runner.run_forever(stop, poll_seconds=args.poll_seconds)
+                total = runner.run_forever(stop, poll_seconds=args.poll_seconds, wakeups=wakeups)
         _say(f"capture: {total.changes} changes -> {total.events} events in {total.batches} batches")
         return 0
     finally:
