@@ -95,7 +95,7 @@ def members_body(page: PageRequest, members: Sequence[Member]) -> bytes:
                 "email": m.email,
                 "role": m.role,
                 "status": m.status,
-                "avatar": None,
+                "avatar": m.avatar,
             },
         )
         for m in members[page.offset : page.offset + page.limit]

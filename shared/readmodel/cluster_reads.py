@@ -100,7 +100,7 @@ class ClusterScripts:
         if name == ACCOUNT:
             self._fill(prefix, answer, 13, keys.workspace, ("name", "status", "created"))
         elif name == MEMBERS:
-            self._fill(prefix, answer, 11, keys.account, ("name", "email", "status"))
+            self._fill(prefix, answer, 11, keys.account, ("name", "email", "status", "avatar"))
         return answer
 
     @staticmethod
@@ -137,8 +137,9 @@ class ClusterScripts:
         self, prefix: str, answer: list[Any], start: int, key: Callable[[str], str], fields: tuple[str, ...]
     ) -> None:
         """Fill in what the script could not read outside its slot: for each entry of `answer`
-        (from `start`, five items each: its id, one more, then `fields`), the hash `key(id)`."""
-        entries = range(start, len(answer) - 4, 5)
+        (from `start`: its id, one more item, then `fields`), the hash `key(id)`."""
+        size = 2 + len(fields)
+        entries = range(start, len(answer) - size + 1, size)
         if not entries:
             return
         pipe = self._redis.pipeline()

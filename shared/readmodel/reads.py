@@ -105,6 +105,7 @@ class Member:
     name: str | None
     email: str | None
     status: str | None
+    avatar: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,8 +213,9 @@ class ReadModelReader:
                 name=_text(tail[i + 2]),
                 email=_text(tail[i + 3]),
                 status=_text(tail[i + 4]),
+                avatar=_text(tail[i + 5]),
             )
-            for i in range(0, len(tail) - 4, 5)
+            for i in range(0, len(tail) - 5, 6)
         )
         return MembersRead(
             head=_head(reply),

@@ -227,6 +227,12 @@ class IdentityContract(ApiContract):
             "avatar": None,
         }
         assert rows[ada]["role"] == "owner"
+        api.project(api.history.account_updated(bob, avatar="https://cdn.example.com/bob.png"))
+        rows = {row["id"]: row for row in api.get(f"/workspaces/{ws}/members", token).json["data"]}
+        assert rows[bob]["avatar"] == "https://cdn.example.com/bob.png"
+        api.project(api.history.account_updated(bob, avatar=None))
+        rows = {row["id"]: row for row in api.get(f"/workspaces/{ws}/members", token).json["data"]}
+        assert rows[bob]["avatar"] is None
         paged = api.get(f"/workspaces/{ws}/members", token, page=2, limit=1).json
         assert (paged["total"], len(paged["data"]), paged["has_more"]) == (2, 1, False)
         assert_error(api.get(f"/workspaces/{ws}/members", outsider), 404, "not_found", "workspace not found")
