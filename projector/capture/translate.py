@@ -157,10 +157,13 @@ class _Batch:
         stream = f"workspace:{workspace_id}"
         if change.op == INSERT:
             out.add("workspace.created", stream, workspace_id, rows.workspace_created(row))
-        elif change.op == UPDATE and change.changed("name"):
-            out.add("workspace.renamed", stream, workspace_id, {"name": row.get("name")})
-        # A status change (Dify archives a workspace) has no event in the contract, and
-        # Dify never deletes a tenant row; both are left out on purpose.
+        elif change.op == UPDATE:
+            if change.changed("name"):
+                out.add("workspace.renamed", stream, workspace_id, {"name": row.get("name")})
+            if change.changed("status"):  # Dify archives a workspace (or restores it)
+                status = row.get("status") or "normal"
+                out.add("workspace.status_changed", stream, workspace_id, {"status": status})
+        # Dify never deletes a tenant row.
 
     def _account(self, change: Change, out: DraftList) -> None:
         row = change.row

@@ -39,6 +39,7 @@ from shared.events import (
     WorkspaceMemberMadeCurrent,
     WorkspaceMemberRoleChanged,
     WorkspaceRenamed,
+    WorkspaceStatusChanged,
 )
 from shared.events.values import require_timestamp
 from shared.readmodel.documents import (
@@ -99,6 +100,13 @@ def _workspace_created(state: WorkspaceState | None, p: WorkspaceCreated, e: Eve
 @_folds(WorkspaceRenamed)
 def _workspace_renamed(state: WorkspaceState | None, p: WorkspaceRenamed, e: Event, pos: int) -> State | None:
     return None if state is None else replace(state, name=p.name)
+
+
+@_folds(WorkspaceStatusChanged)
+def _workspace_status_changed(
+    state: WorkspaceState | None, p: WorkspaceStatusChanged, e: Event, pos: int
+) -> State | None:
+    return None if state is None else replace(state, status=p.status)
 
 
 @_folds(WorkspaceMemberJoined)

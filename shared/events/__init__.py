@@ -21,6 +21,7 @@ from shared.events.payloads import (
     WorkspaceMemberMadeCurrent,
     WorkspaceMemberRoleChanged,
     WorkspaceRenamed,
+    WorkspaceStatusChanged,
     parse_payload,
 )
 
@@ -46,6 +47,7 @@ __all__ = [
     "WorkspaceMemberMadeCurrent",
     "WorkspaceMemberRoleChanged",
     "WorkspaceRenamed",
+    "WorkspaceStatusChanged",
     "decode_event",
     "encode_event",
     "parse_event",

@@ -100,6 +100,16 @@ class WorkspaceRenamed(Payload):
 
 
 @dataclass(frozen=True, slots=True)
+class WorkspaceStatusChanged(Payload):
+    TYPE: ClassVar[str] = "workspace.status_changed"
+    status: str
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> WorkspaceStatusChanged:
+        return cls(status=v.require_text("data.status", _req(data, "status")))
+
+
+@dataclass(frozen=True, slots=True)
 class WorkspaceMemberJoined(Payload):
     TYPE: ClassVar[str] = "workspace.member_joined"
     account_id: str
@@ -423,6 +433,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
     for cls in (
         WorkspaceCreated,
         WorkspaceRenamed,
+        WorkspaceStatusChanged,
         WorkspaceMemberJoined,
         WorkspaceMemberRoleChanged,
         WorkspaceMemberLeft,

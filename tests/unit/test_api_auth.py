@@ -147,6 +147,23 @@ class AuthContract(ApiContract):
         workspaces = api.get("/workspaces", token).json["workspaces"]
         assert [(w["id"], w["status"]) for w in workspaces] == [(ws, "archive")]
 
+    def test_archiving_a_workspace_takes_effect_as_soon_as_projected(
+        self, api: Api, world: dict[str, Any]
+    ) -> None:
+        ws = world["ws"]
+        api.project(
+            api.history.event("workspace.status_changed", f"workspace:{ws}", ws, {"status": "archive"})
+        )
+        assert_error(
+            api.get("/apps", world["token"], workspace_id=ws), 404, "not_found", "workspace not found"
+        )
+        result = api.get(f"/apps/{world['app']}/describe", world["token"])
+        assert_error(result, 403, "forbidden", "workspace unavailable")
+        api.project(
+            api.history.event("workspace.status_changed", f"workspace:{ws}", ws, {"status": "normal"})
+        )
+        assert api.get("/apps", world["token"], workspace_id=ws).json["total"] == 1
+
     @pytest.mark.parametrize("status", ["banned", "closed", "pending", "uninitialized"])
     def test_an_inactive_member_is_refused_app_reads(
         self, api: Api, world: dict[str, Any], status: str

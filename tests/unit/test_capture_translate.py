@@ -186,7 +186,7 @@ def dify() -> InMemoryDify:
 
 
 class TestWorkspacesAndAccounts:
-    def test_tenant_insert_and_rename(self, dify: InMemoryDify) -> None:
+    def test_tenant_insert_rename_and_archive(self, dify: InMemoryDify) -> None:
         tenant = {"id": WS, "name": "Acme", "status": "normal", "created_at": "2026-04-27T09:59:58"}
         drafts = valid(
             translate(
@@ -198,7 +198,8 @@ class TestWorkspacesAndAccounts:
                 dify,
             ),
         )
-        assert types(drafts) == ["workspace.created", "workspace.renamed"]
+        assert types(drafts) == ["workspace.created", "workspace.renamed", "workspace.status_changed"]
+        assert drafts[2].data == {"status": "archive"}
         assert drafts[0].stream == f"workspace:{WS}"
         assert drafts[0].workspace_id == WS
         assert drafts[0].data == {
