@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -27,6 +28,7 @@ _APPEND_ATTEMPTS = 3
 _LOOKUP_CHUNK = 500
 # A position beyond any real one, for cursors that mean "everything of that transaction".
 _POSITION_MAX = 2**62
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 # Rows whose transaction (a) has ended and (b) comes after the cursor. The cursor's txid
 # arrives as a bigint and xid8 has no cast from it, hence the detour through text.
@@ -44,6 +46,14 @@ class AppendResult:
     new: int
     duplicates: int
     positions: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AppendCounts:
+    """What an append of many batches did: events written and exact duplicates skipped."""
+
+    new: int
+    duplicates: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +104,61 @@ class EventStore:
             raise plan.problems[0].error
         raise StoreUnavailableError("the append kept losing races with concurrent appends; try again")
 
-    def check(self, batch: Sequence[Event]) -> AppendPlan:
-        """Classify a batch against the store without writing anything."""
+    def append_batches(
+        self,
+        batches: Callable[[], Iterable[Sequence[Event]]],
+        *,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> AppendCounts:
+        """Append batch after batch in one transaction: all of them or, on any conflict, nothing.
+
+        Each batch is classified against the store as this transaction sees it, earlier
+        batches included, so memory holds one batch. `batches` makes a fresh iterable: a
+        lost race with a concurrent append starts over. `on_batch` gets each batch's size.
+        """
+        for _ in range(_APPEND_ATTEMPTS):
+            try:
+                return self._append_batches_once(batches(), on_batch)
+            except sa_exc.IntegrityError:
+                continue
+            except sa_exc.DBAPIError as error:
+                if sqlstate(error) in RETRYABLE_SQLSTATES:
+                    continue
+                raise translate(error) from error
+        raise StoreUnavailableError("the append kept losing races with concurrent appends; try again")
+
+    def _append_batches_once(
+        self, batches: Iterable[Sequence[Event]], on_batch: Callable[[int], None] | None
+    ) -> AppendCounts:
+        new = duplicates = 0
+        with self._writing() as conn:
+            for batch in batches:
+                plan = self._plan(conn, tuple(batch))
+                if plan.problems:
+                    raise plan.problems[0].error
+                if plan.new:
+                    self._insert(conn, plan.new)
+                new += len(plan.new)
+                duplicates += plan.duplicates
+                if on_batch is not None:
+                    on_batch(len(batch))
+        return AppendCounts(new=new, duplicates=duplicates)
+
+    def check(
+        self,
+        batch: Sequence[Event],
+        *,
+        known: Mapping[str, Event] | None = None,
+        next_versions: Mapping[str, int] | None = None,
+    ) -> AppendPlan:
+        """Classify a batch against the store without writing anything.
+
+        `known` (events by id) and `next_versions` (by stream) describe events that come
+        before the batch without being stored yet, such as a file's earlier lines; they
+        take precedence over the store for the ids and streams they name.
+        """
         with translated_errors(), self._engine.connect() as conn:
-            return self._plan(conn, tuple(batch))
+            return self._plan(conn, tuple(batch), known or {}, next_versions or {})
 
     def _append_once(self, batch: tuple[Event, ...]) -> AppendResult:
         with self._writing() as conn:
@@ -114,14 +175,22 @@ class EventStore:
             with conn.begin():
                 yield conn
 
-    def _plan(self, conn: Connection, batch: tuple[Event, ...]) -> AppendPlan:
-        ids = list(dict.fromkeys(event.id for event in batch))
-        streams = list(dict.fromkeys(event.stream for event in batch))
-        stored: dict[str, Event] = {}
+    def _plan(
+        self,
+        conn: Connection,
+        batch: tuple[Event, ...],
+        known: Mapping[str, Event] = _NOTHING,
+        expected: Mapping[str, int] = _NOTHING,
+    ) -> AppendPlan:
+        ids = [event_id for event_id in dict.fromkeys(event.id for event in batch) if event_id not in known]
+        streams = [
+            stream for stream in dict.fromkeys(event.stream for event in batch) if stream not in expected
+        ]
+        stored: dict[str, Event] = dict(known)
         for chunk in _chunks(ids):
             rows = conn.execute(sa.select(*EVENT_COLUMNS).where(events.c.id.in_(chunk)))
             stored.update((row.id, _to_stored(row).event) for row in rows)
-        next_versions: dict[str, int] = {}
+        next_versions: dict[str, int] = dict(expected)
         for chunk in _chunks(streams):
             rows = conn.execute(
                 sa.select(events.c.stream, sa.func.max(events.c.version))
