@@ -16,11 +16,11 @@ import threading
 import time
 from typing import Any
 
-from projector.cli.wiring import connect_redis, embedded_redis, open_store
+from projector.cli.wiring import connect_redis, embedded_redis, listening_on, open_store
 from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer
 from projector.observability.arguments import add_metrics_arguments
 from projector.replay import Rebuild
-from projector.seed.history import demo_history
+from projector.seed.history import DemoHistory, demo_history
 from projector.store import Cursor, EventStore
 from shared.errors import ConfigurationError
 from shared.settings import Settings
@@ -54,14 +54,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from shared.logs import configure_logging, log_startup
 
     configure_logging(secrets=[settings.admin_token or ""])
+    settings = listening_on(settings, args)
     log_startup(log, "up", settings)
-    host = args.host or settings.host
-    port = settings.port if args.port is None else args.port
+    host, port = settings.host, settings.port
     store = open_store(settings)
     redis = embedded_redis() if settings.redis_is_embedded else connect_redis(settings.redis_url)
-    demo = args.demo if args.demo is not None else store.count() == 0
-    if demo:
-        _seed_demo(store, host, port)
+    demo = demo_history()
+    seed = args.demo if args.demo is not None else store.count() == 0
+    if seed:
+        result = store.append(demo.events)
+        print(f"demo history: {result.new} events appended ({result.duplicates} already there)")
+        _announce_demo(demo, host, port)
+    elif _holds(store, demo):
+        _announce_demo(demo, host, port)
 
     healer = SelfHealer(
         redis,
@@ -105,11 +110,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _seed_demo(store: EventStore, host: str, port: int) -> None:
-    demo = demo_history()
-    result = store.append(demo.events)
+def _holds(store: EventStore, demo: DemoHistory) -> bool:
+    """Whether every event of the demo history is in the store (its token then still works)."""
+    plan = store.check(demo.events)
+    return not plan.new and not plan.problems
+
+
+def _announce_demo(demo: DemoHistory, host: str, port: int) -> None:
     base = f"http://{host}:{port}/openapi/v1"
-    print(f"demo history: {result.new} events appended ({result.duplicates} already there)")
     print(f"dev token:    {demo.token}")
     print(f"workspace:    {demo.workspace_id}")
     url = f"{base}/apps?workspace_id={demo.workspace_id}"
