@@ -376,6 +376,11 @@ class EventStore:
         statement = statement.order_by(events.c.stream, events.c.version).limit(limit)
         return [_to_stored(row) for row in self._rows(statement)]
 
+    def names_workspace(self, workspace_id: str) -> bool:
+        """Whether any stored event belongs to the workspace."""
+        statement = sa.select(events.c.position).where(events.c.workspace_id == workspace_id).limit(1)
+        return bool(self._rows(statement))
+
     def load_cursor(self, name: str) -> Cursor:
         """The saved cursor `name`, or the start of the store."""
         statement = sa.select(cursors.c.txid, cursors.c.position).where(cursors.c.name == name)
@@ -386,6 +391,10 @@ class EventStore:
 
     def save_cursor(self, name: str, cursor: Cursor) -> None:
         """Store the cursor `name` (insert or replace)."""
+        with translated_errors(), self._writing() as conn:
+            conn.execute(self._upsert_cursor(name, cursor))
+
+    def _upsert_cursor(self, name: str, cursor: Cursor) -> sa.Executable:
         values = {"name": name, "txid": cursor.txid, "position": cursor.position}
         if self._postgres:
             pg_insert = postgresql.insert(cursors).values(values)
@@ -399,8 +408,27 @@ class EventStore:
                 index_elements=[cursors.c.name],
                 set_={"txid": lite_insert.excluded.txid, "position": lite_insert.excluded.position},
             )
+        return statement
+
+    def advance_cursor(self, name: str, cursor: Cursor) -> Cursor:
+        """Move the cursor `name` forward to `cursor` (never back); returns where it stands.
+
+        A cursor whose position is the "whole transaction" sentinel is stored with the
+        store's head instead: every row of an ended transaction is at or below the head,
+        so it reads the same, and it shows a real position.
+        """
         with translated_errors(), self._writing() as conn:
-            conn.execute(statement)
+            row = conn.execute(
+                sa.select(cursors.c.txid, cursors.c.position).where(cursors.c.name == name)
+            ).first()
+            head = int(
+                conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0))).scalar_one()
+            )
+            target = Cursor(cursor.txid, min(cursor.position, head))
+            if row is not None and (row.txid or 0, row.position) >= (target.txid or 0, target.position):
+                return Cursor(row.txid, row.position)
+            conn.execute(self._upsert_cursor(name, target))
+        return target
 
     # --- helpers ------------------------------------------------------------------------
 

@@ -106,3 +106,57 @@ def test_verify_command_reports_a_tampered_document(
         assert "tampered" in dirty.stdout
     finally:
         engine.dispose()
+
+
+def test_after_a_replay_status_shows_the_relay_where_the_rebuild_left_it(
+    fresh_postgres_url: str, redis_server: RedisServer
+) -> None:
+    engine = create_engine_for(fresh_postgres_url)
+    try:
+        migrate(engine)
+        store = EventStore(engine)
+        store.append(list(generate_history(3, 10, 5)))
+        env = _env(fresh_postgres_url, redis_server.url)
+        subprocess.run([READMODEL, "replay"], env=env, capture_output=True, check=True, timeout=120)
+
+        shown = subprocess.run(
+            [READMODEL, "status", "--json"], env=env, capture_output=True, check=True, timeout=60
+        )
+
+        model = orjson.loads(shown.stdout)["read_model"]
+        assert model["watermark"] == store.head_position()
+        assert (model["relay_position"], model["relay_lag_events"]) == (model["watermark"], 0)
+    finally:
+        engine.dispose()
+
+
+def test_verify_refuses_a_workspace_the_store_does_not_know(
+    fresh_postgres_url: str, redis_server: RedisServer
+) -> None:
+    engine = create_engine_for(fresh_postgres_url)
+    try:
+        migrate(engine)
+        store = EventStore(engine)
+        store.append(list(generate_history(2, 3, 6)))
+        known = store.workspace_ids(None, 1)[0]
+        Rebuild(store, redis_server.client(), cursor_factory=Cursor).run()
+        env = _env(fresh_postgres_url, redis_server.url)
+
+        def verify_workspace(workspace: str) -> subprocess.CompletedProcess[str]:
+            command = [READMODEL, "verify", "--workspace", workspace]
+            return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+        unknown = "0b7c4d7e-53f4-4c41-9a36-1f3bd0c2a2f7"
+        for workspace in (unknown, "not-a-uuid"):
+            refused = verify_workspace(workspace)
+            assert refused.returncode == 2
+            assert refused.stdout == ""
+            assert (
+                refused.stderr
+                == f"readmodel: --workspace: unknown workspace {workspace!r} (no stored event names it)\n"
+            )
+        clean = verify_workspace(known.upper())
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+        assert clean.stdout.startswith(f"no differences in workspace {known}")
+    finally:
+        engine.dispose()
