@@ -73,6 +73,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         lambda: Rebuild(store, redis, cursor_factory=Cursor),
         lambda: store.load_cursor(ACKNOWLEDGED_CURSOR).position,
         clock=time.time,
+        fresh_redis=settings.redis_is_embedded,
     )
     rebuilt = healer.check_and_heal()  # build the read model before the first request
     if rebuilt is not None:
