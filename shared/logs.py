@@ -26,6 +26,14 @@ _SCRUBBERS = (
     (re.compile(r"(://[^/:@\s]+:)[^@/\s]+@"), r"\1***@"),
 )
 
+# Info lines libraries write at every start that tell an operator nothing: alembic names each
+# plugin it loads and its dialect (the upgrades it runs still show). (logger, message prefix)
+_CHATTER = (
+    ("alembic.runtime.plugins", "setup plugin "),
+    ("alembic.runtime.migration", "Context impl "),
+    ("alembic.runtime.migration", "Will assume "),
+)
+
 # Attributes every LogRecord has: anything else on a record came in through `extra`.
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", FIELDS}
 
@@ -69,6 +77,15 @@ class JsonFormatter(logging.Formatter):
         return scrub(text, self._secrets)
 
 
+class _DropChatter(logging.Filter):
+    """Drops the _CHATTER lines (at info level and below only)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO or not isinstance(record.msg, str):
+            return True
+        return not any(record.name == name and record.msg.startswith(prefix) for name, prefix in _CHATTER)
+
+
 def configure_logging(
     *, level: int | str = logging.INFO, stream: IO[str] | None = None, secrets: Iterable[str] = ()
 ) -> logging.Handler:
@@ -79,6 +96,7 @@ def configure_logging(
     """
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter(secrets=secrets))
+    handler.addFilter(_DropChatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

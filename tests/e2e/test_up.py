@@ -114,6 +114,7 @@ def test_a_second_start_prints_the_token_again_and_logs_the_port_it_listens_on(t
         assert any(line.startswith("try:") and f":{port}/openapi/v1/apps" in line for line in second.lines)
         logged = [json.loads(line) for line in second.lines if line.startswith("{")]
         assert not [line for line in logged if line["level"] == "warning"]  # building heals nothing
+        assert not [line for line in logged if line["message"].startswith("setup plugin")]
         starting = next(line for line in logged if line["message"] == "starting")
         assert starting["settings"]["port"] == port
         status, _, _ = _get(

@@ -8,11 +8,14 @@ import logging
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
+from projector.migrations import migrate
+from projector.store import create_engine_for
 from query_api.app import create_app
 from query_api.server import serve_in_process
 from shared.logs import JsonFormatter, configure_logging, log_event, log_startup, scrub
@@ -76,6 +79,23 @@ def test_startup_logs_the_settings_redacted(captured: io.StringIO) -> None:
     assert line["settings"]["admin_token"] == "set"
     assert "dbpass99" not in text
     assert ADMIN not in text
+
+
+def test_alembic_says_which_upgrade_it_runs_and_nothing_else(captured: io.StringIO, tmp_path: Path) -> None:
+    plugins = logging.getLogger("alembic.runtime.plugins")
+    plugins.info("setup plugin %s", "alembic.autogenerate.schemas")  # logged once, at alembic's import
+    plugins.warning("a plugin failed")
+
+    migrate(create_engine_for(f"sqlite:///{tmp_path / 'events.db'}"))
+
+    logged = lines(captured)
+    messages = [
+        line["message"]
+        for line in logged
+        if line["logger"].startswith("alembic") and line["level"] != "debug"
+    ]
+    assert messages[0] == "a plugin failed"
+    assert [message.split(" -> ")[0] for message in messages[1:]] == ["Running upgrade "]
 
 
 def test_scrub_masks_tokens_passwords_and_secrets() -> None:
