@@ -16,6 +16,8 @@ import orjson
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("readmodel_request_id", default=None)
 
 FIELDS = "fields"  # the `extra` key under which `log_event` passes its structured fields
+# Marks a record built from values that cannot hold a secret (see `log_clean`).
+_CLEAN = "_clean"
 
 # Whatever a line says, these never leave it: bearer tokens (by scheme or by prefix), a
 # `token=` query parameter (the status page's login), and passwords inside URLs.
@@ -74,6 +76,8 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         text = orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        if record.__dict__.get(_CLEAN):
+            return text
         return scrub(text, self._secrets)
 
 
@@ -109,6 +113,19 @@ def log_event(logger: logging.Logger, event: str, *, level: int = logging.INFO, 
     """Log one event of interest: `event` is the message, `fields` become keys of the JSON line."""
     if logger.isEnabledFor(level):
         logger.log(level, event, extra={FIELDS: {"event": event, **fields}})
+
+
+def log_clean(
+    logger: logging.Logger, event: str, fields: Mapping[str, Any], *, level: int = logging.INFO
+) -> None:
+    """`log_event` for a line per request, at a third of the cost.
+
+    No caller look-up and no scrubbing pass: only for fields that cannot hold a secret by
+    construction (numbers, names from code, ids checked by `scrub`).
+    """
+    if logger.isEnabledFor(level):
+        extra = {FIELDS: fields, _CLEAN: True}
+        logger.handle(logger.makeRecord(logger.name, level, "", 0, event, (), None, extra=extra))
 
 
 def log_startup(logger: logging.Logger, command: str, settings: Any) -> None:

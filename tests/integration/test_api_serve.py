@@ -37,3 +37,6 @@ def test_serve_answers_from_the_real_redis(api_real_redis: Any, api_redis_db: in
         listening.hostname,
         listening.port,
     )
+    access = [(line["route"], line["status"]) for line in lines if line["logger"] == "readmodel.access"]
+    assert ("/openapi/v1/apps", 200) in access
+    assert ("/openapi/v1/apps", 401) in access

@@ -98,6 +98,34 @@ def test_alembic_says_which_upgrade_it_runs_and_nothing_else(captured: io.String
     assert [message.split(" -> ")[0] for message in messages[1:]] == ["Running upgrade "]
 
 
+def test_every_request_leaves_one_access_line(fake_redis: Any, captured: io.StringIO) -> None:
+    api = Api(fake_redis)
+    ws = api.workspace("Alpha")
+    _, token = api.member(ws, "Ada", "owner")
+    captured.truncate(0)
+    captured.seek(0)
+
+    api.get("/apps", token, workspace_id=ws, headers={"X-Request-Id": "req-1"})
+    api.client.simulate_get("/no/such/route", headers={"X-Request-Id": "req-2"})
+
+    access = [line for line in lines(captured) if line["logger"] == "readmodel.access"]
+    assert [
+        (line["level"], line["message"], line["request_id"], line["method"], line["route"], line["status"])
+        for line in access
+    ] == [
+        ("info", "request", "req-1", "GET", "/openapi/v1/apps", 200),
+        ("info", "request", "req-2", "GET", "unmatched", 404),
+    ]
+    assert all(isinstance(line["duration_us"], int) and line["duration_us"] >= 0 for line in access)
+    assert ws not in captured.getvalue()  # the route template, never the raw path
+
+
+def test_the_access_log_can_be_turned_off(fake_redis: Any, captured: io.StringIO) -> None:
+    api = Api(fake_redis, env={"READMODEL_ACCESS_LOG": "0"})
+    api.client.simulate_get("/openapi/v1/_health")
+    assert not [line for line in lines(captured) if line["logger"] == "readmodel.access"]
+
+
 def test_scrub_masks_tokens_passwords_and_secrets() -> None:
     token = account_token()
     text = f"Authorization: Bearer {token} GET /ops?token=s3cret&x=1 redis://u:pw@h:1/0 {token} other"
