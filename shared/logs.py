@@ -20,7 +20,8 @@ FIELDS = "fields"  # the `extra` key under which `log_event` passes its structur
 _CLEAN = "_clean"
 
 # Whatever a line says, these never leave it: bearer tokens (by scheme or by prefix), a
-# `token=` query parameter (the status page's login), and passwords inside URLs.
+# `token=` query parameter (a token pasted into a URL; the status page never asks for one),
+# and passwords inside URLs.
 _SCRUBBERS = (
     (re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+"), r"\1***"),
     (re.compile(r"\b(dfo[ae]_)[A-Za-z0-9_\-]+"), r"\1***"),
