@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -29,6 +29,7 @@ _LOOKUP_CHUNK = 500
 # A position beyond any real one, for cursors that mean "everything of that transaction".
 _POSITION_MAX = 2**62
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
+_T = TypeVar("_T")
 
 # Rows whose transaction (a) has ended and (b) comes after the cursor. The cursor's txid
 # arrives as a bigint and xid8 has no cast from it, hence the detour through text.
@@ -87,17 +88,9 @@ class EventStore:
         batch = tuple(batch)
         if not batch:
             return AppendResult(new=0, duplicates=0, positions=())
-        for _ in range(_APPEND_ATTEMPTS):
-            try:
-                return self._append_once(batch)
-            except sa_exc.IntegrityError:
-                # A concurrent append committed the same id or stream version after this one
-                # read the store; the UNIQUE constraints caught it. Classify again.
-                continue
-            except sa_exc.DBAPIError as error:
-                if sqlstate(error) in RETRYABLE_SQLSTATES:
-                    continue
-                raise translate(error) from error
+        result = _retrying_lost_races(lambda: self._append_once(batch))
+        if result is not None:
+            return result
         with translated_errors(), self._engine.connect() as conn:
             plan = self._plan(conn, batch)
         if plan.problems:
@@ -116,15 +109,9 @@ class EventStore:
         batches included, so memory holds one batch. `batches` makes a fresh iterable: a
         lost race with a concurrent append starts over. `on_batch` gets each batch's size.
         """
-        for _ in range(_APPEND_ATTEMPTS):
-            try:
-                return self._append_batches_once(batches(), on_batch)
-            except sa_exc.IntegrityError:
-                continue
-            except sa_exc.DBAPIError as error:
-                if sqlstate(error) in RETRYABLE_SQLSTATES:
-                    continue
-                raise translate(error) from error
+        result = _retrying_lost_races(lambda: self._append_batches_once(batches(), on_batch))
+        if result is not None:
+            return result
         raise StoreUnavailableError("the append kept losing races with concurrent appends; try again")
 
     def _append_batches_once(
@@ -458,6 +445,22 @@ def _to_stored(row: Any) -> StoredEvent:
         data=orjson.loads(row.data),
     )
     return StoredEvent(position=row.position, event=event, recorded_at=recorded_at)
+
+
+def _retrying_lost_races(attempt: Callable[[], _T]) -> _T | None:
+    """Run an append again after it lost a race; None when every attempt lost one."""
+    for _ in range(_APPEND_ATTEMPTS):
+        try:
+            return attempt()
+        except sa_exc.IntegrityError:
+            # A concurrent append committed the same id or stream version after this one
+            # read the store; the UNIQUE constraints caught it. Classify again.
+            continue
+        except sa_exc.DBAPIError as error:
+            if sqlstate(error) in RETRYABLE_SQLSTATES:
+                continue
+            raise translate(error) from error
+    return None
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:

@@ -13,22 +13,7 @@ from projector.store.file_index import FileIndex
 from projector.store.jsonl import FileCheck, check_file, numbered_lines
 from shared.errors import VersionConflictError
 from shared.events import Event, encode_event
-
-
-def renames(count: int, *, workspace_id: str | None = None, start: int = 1) -> list[Event]:
-    workspace_id = workspace_id or str(uuid.uuid4())
-    return [
-        Event(
-            id=str(uuid.uuid4()),
-            type="workspace.renamed",
-            stream=f"workspace:{workspace_id}",
-            version=version,
-            workspace_id=workspace_id,
-            occurred_at="2025-03-03T10:00:00+01:00",
-            data={"name": f"Name {version} " + "x" * 200},
-        )
-        for version in range(start, start + count)
-    ]
+from tests.unit.test_cli import workspace_events
 
 
 def jsonl(events: list[Event]) -> io.BytesIO:
@@ -43,9 +28,9 @@ def check(store: EventStore, data: io.BytesIO, chunk_events: int = 2000) -> tupl
 
 
 def test_lines_of_another_chunk_are_remembered(event_store: EventStore) -> None:
-    stored = renames(1)
+    stored = workspace_events(1)
     event_store.append(stored)
-    events = renames(30, workspace_id=stored[0].workspace_id, start=2)
+    events = workspace_events(30, workspace_id=stored[0].workspace_id, start=2)
     repeated = events[3]
     conflicting = Event(**{**events[5].to_dict(), "data": {"name": "other"}})
     stale = Event(**{**events[0].to_dict(), "id": str(uuid.uuid4()), "version": 9})
@@ -62,7 +47,7 @@ def test_lines_of_another_chunk_are_remembered(event_store: EventStore) -> None:
 
 
 def test_a_clean_file_keeps_its_new_events_in_order(event_store: EventStore) -> None:
-    events = renames(25)
+    events = workspace_events(25)
     event_store.append(events[:5])
 
     found, kept = check(event_store, jsonl(events), chunk_events=3)
@@ -76,7 +61,11 @@ def test_progress_is_reported_after_each_chunk(event_store: EventStore) -> None:
     seen: list[int] = []
     with FileIndex() as index:
         check_file(
-            jsonl(renames(10)), event_store, index, chunk_events=4, on_progress=lambda c: seen.append(c.lines)
+            jsonl(workspace_events(10)),
+            event_store,
+            index,
+            chunk_events=4,
+            on_progress=lambda c: seen.append(c.lines),
         )
     assert seen == [4, 8, 10]
 
@@ -105,7 +94,7 @@ def test_a_line_past_the_limit_is_skipped_unread() -> None:
 
 def test_checking_holds_one_chunk_whatever_the_file_size(event_store: EventStore) -> None:
     def peak(count: int) -> int:
-        data = jsonl(renames(count))
+        data = jsonl(workspace_events(count))
         with FileIndex() as index:
             tracemalloc.start()
             try:
@@ -119,7 +108,7 @@ def test_checking_holds_one_chunk_whatever_the_file_size(event_store: EventStore
 
 
 def test_append_batches_is_one_transaction(event_store: EventStore) -> None:
-    events = renames(6)
+    events = workspace_events(6)
     clash = Event(**{**events[0].to_dict(), "id": str(uuid.uuid4())})  # version 1 again
     sizes: list[int] = []
 
