@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    with open(os.devnull, "w") as sink:  # noqa: PTH123 (a stream for the handler)
+    with open(os.devnull, "w") as sink:
         configure_logging(stream=sink)
         redis = fakeredis.FakeRedis()
         apps = {

@@ -88,6 +88,7 @@ def append(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _checking(name: str, check: FileCheck, size: int | None) -> str:
+    name = "standard input" if name == "-" else name
     read = f"{check.bytes_read / 1e6:,.1f}" + ("" if size is None else f" of {size / 1e6:,.1f}")
     return f"checking {name}: {read} MB, {check.lines:,} lines"
 
