@@ -46,33 +46,47 @@ class SelfHealer:
         *,
         interval: float = 2.0,
         clock: Callable[[], float],
+        fresh_redis: bool = False,
     ) -> None:
         self._redis = redis
         self._rebuild = rebuild
         self._acknowledged = acknowledged
         self._interval = interval
         self._clock = clock
+        # An in-process Redis starts empty with every start: its first build heals nothing.
+        self._first_check_builds = fresh_redis
 
     def check_and_heal(self) -> ReplaySummary | None:
-        reason = diagnose(self._redis, self._acknowledged())
+        acknowledged = self._acknowledged()
+        reason = diagnose(self._redis, acknowledged)
+        fresh, self._first_check_builds = self._first_check_builds, False
         if reason is None:
             return None
+        # Nothing acknowledged and no generation: the read model was never built, nothing was lost.
+        first_build = (fresh or acknowledged == 0) and live_generation(self._redis) is None
+        level = logging.INFO if first_build else logging.WARNING
         token = secrets.token_hex(8)
         if not self._redis.set(keys.HEAL_LOCK, token, nx=True, ex=_LOCK_SECONDS):
             log.info("read model needs a rebuild (%s); another process is rebuilding it", reason)
             return None
-        log.warning("read model needs a rebuild: %s; rebuilding from the store", reason)
+        if first_build:
+            log.info("building the read model from the store (first start)")
+        else:
+            log.warning("read model needs a rebuild: %s; rebuilding from the store", reason)
         try:
             summary = self._rebuild().run()
         finally:
             if self._redis.get(keys.HEAL_LOCK) == token.encode():
                 self._redis.delete(keys.HEAL_LOCK)
-        self._redis.hset(
-            keys.HEAL_RECORD,
-            mapping={"reason": reason, "at": str(self._clock()), "generation": summary.generation},
-        )
-        log.warning(
-            "read model rebuilt: %d events in %.1fs into generation %s",
+        if not first_build:  # what `status` and the status page show as the last self-heal
+            self._redis.hset(
+                keys.HEAL_RECORD,
+                mapping={"reason": reason, "at": str(self._clock()), "generation": summary.generation},
+            )
+        log.log(
+            level,
+            "read model %s: %d events in %.1fs into generation %s",
+            "built" if first_build else "rebuilt",
             summary.events,
             summary.seconds,
             summary.generation,

@@ -58,6 +58,7 @@ class AuthMiddleware:
         self._repository = repository
         self._clock = clock
         self._routes = {route.uri: route for route in routes if route.access is not Access.PUBLIC}
+        self._methods = {route.uri: route.methods for route in routes}
 
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
@@ -67,9 +68,10 @@ class AuthMiddleware:
         if "" in params.values():
             # Falcon lets `{app_id}` match an empty segment; `/apps/` is no route of this API.
             raise falcon.HTTPRouteNotFound
-        if req.method != "GET":
-            # Falcon would answer OPTIONS itself with an empty 200; this API only has GETs.
-            raise falcon.HTTPMethodNotAllowed(["GET"])
+        allowed = self._methods.get(req.uri_template or "", ("GET",))
+        if req.method not in allowed:
+            # Falcon would answer OPTIONS itself with an empty 200; only the listed methods are served.
+            raise falcon.HTTPMethodNotAllowed(list(allowed))
         route = self._routes.get(req.uri_template or "")
         if route is None or route.parse is None:
             return

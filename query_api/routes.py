@@ -32,7 +32,7 @@ class Access(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One URI template served by `resource` (its `on_get[_suffix]` responder)."""
+    """One URI template served by `resource` (its `on_<method>[_suffix]` responders)."""
 
     uri: str
     resource: Any
@@ -40,6 +40,7 @@ class Route:
     suffix: str | None = None
     parse: Parser | None = None
     scope: str = FULL
+    methods: tuple[str, ...] = ("GET",)  # every other one is a 405
 
 
 def route_table(resources: Any) -> tuple[Route, ...]:
@@ -90,7 +91,7 @@ def route_table(resources: Any) -> tuple[Route, ...]:
         # Operational routes outside the Dify surface (a gateway routes only /openapi/v1 here);
         # the status page checks the admin token itself, so no bearer chain runs for them.
         Route("/metrics", r.metrics, Access.PUBLIC),
-        Route("/ops", r.ops_page, Access.PUBLIC),
+        Route("/ops", r.ops_page, Access.PUBLIC, methods=("GET", "POST")),  # POST: the sign-in form
         Route("/ops/status.json", r.ops_page, Access.PUBLIC, suffix="status"),
         Route("/ops/static/{name}", r.ops_page, Access.PUBLIC, suffix="static"),
     )

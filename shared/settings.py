@@ -49,6 +49,7 @@ class Settings:
     ready_max_lag_seconds: float = 30.0
     stall_seconds: float = 30.0
     partitions: int = 1
+    access_log: bool = True
     # prometheus_client's own variable: where worker processes share their metric values.
     metrics_multiprocess_dir: str | None = None
 
@@ -89,6 +90,7 @@ class Settings:
             ready_max_lag_seconds=_float(env, "READMODEL_READY_MAX_LAG_SECONDS", 30.0),
             stall_seconds=_float(env, "READMODEL_STALL_SECONDS", 30.0),
             partitions=_int(env, "READMODEL_PARTITIONS", 1, lower=1, upper=1024),
+            access_log=_flag(env, "READMODEL_ACCESS_LOG", default=True),
             metrics_multiprocess_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         )
 
@@ -120,6 +122,7 @@ class Settings:
             "dify_edition": self.dify_edition,
             "admin_token": "set" if self.admin_token else "unset",
             "partitions": self.partitions,
+            "access_log": self.access_log,
         }
 
 
@@ -171,6 +174,21 @@ def _int(env: Mapping[str, str], name: str, default: int, *, lower: int = 0, upp
     if value < lower or (upper is not None and value > upper):
         raise ConfigurationError(f"{name}: {value} is out of range")
     return value
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ConfigurationError(f"{name}: expected 1 or 0 (on/off, true/false, yes/no), got {raw!r}")
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:

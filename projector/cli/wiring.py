@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from shared.settings import Settings
 
 if TYPE_CHECKING:
     from projector.store import EventStore
+
+
+def listening_on(settings: Settings, args: Any) -> Settings:
+    """The settings with the command's --host and --port in place of READMODEL_HOST and _PORT."""
+    host = args.host or settings.host
+    port = settings.port if args.port is None else args.port
+    return dataclasses.replace(settings, host=host, port=port)
 
 
 def open_store(settings: Settings, *, migrate_schema: bool = True) -> EventStore:

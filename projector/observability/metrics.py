@@ -16,7 +16,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
 
 from projector.broker.batch import Applier, DeadLetterSink
 from projector.dead_letters.records import DeadLetter
@@ -38,7 +45,11 @@ UNKNOWN_TYPE = "unknown"  # a dead letter whose body never decoded into an event
 
 
 class ProjectorMetrics:
-    """Every metric of the relay/projector processes, on one registry."""
+    """Every metric of the relay/projector processes, on one registry.
+
+    The gauges say how to merge across processes (`mostrecent`) for `readmodel up` under
+    granian, where the API workers' /metrics reads this process's values from shared files.
+    """
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
@@ -77,44 +88,71 @@ class ProjectorMetrics:
             registry=registry,
         )
         self.store_head = Gauge(
-            "readmodel_store_head_position", "The event store's head position.", registry=registry
+            "readmodel_store_head_position",
+            "The event store's head position.",
+            registry=registry,
+            multiprocess_mode="mostrecent",
         )
         self.watermark = Gauge(
-            "readmodel_projector_watermark", "The live generation's watermark.", registry=registry
+            "readmodel_projector_watermark",
+            "The live generation's watermark.",
+            registry=registry,
+            multiprocess_mode="mostrecent",
         )
         self.relay_position = Gauge(
-            "readmodel_relay_position", "The relay's saved cursor.", registry=registry
+            "readmodel_relay_position",
+            "The relay's saved cursor.",
+            registry=registry,
+            multiprocess_mode="mostrecent",
         )
         self.lag_events = Gauge(
-            "readmodel_projector_lag_events", "Store head minus the watermark.", registry=registry
+            "readmodel_projector_lag_events",
+            "Store head minus the watermark.",
+            registry=registry,
+            multiprocess_mode="mostrecent",
         )
         self.lag_seconds = Gauge(
             "readmodel_projector_lag_seconds",
             "Age of the oldest event the projector has not applied.",
             registry=registry,
+            multiprocess_mode="mostrecent",
         )
         self.relay_lag = Gauge(
-            "readmodel_relay_lag_events", "Store head minus the relay's cursor.", registry=registry
+            "readmodel_relay_lag_events",
+            "Store head minus the relay's cursor.",
+            registry=registry,
+            multiprocess_mode="mostrecent",
         )
         self.dead_letters = Gauge(
-            "readmodel_dead_letters", "Dead letters waiting in the store.", registry=registry
+            "readmodel_dead_letters",
+            "Dead letters waiting in the store.",
+            registry=registry,
+            multiprocess_mode="mostrecent",
         )
         self.replay_running = Gauge(
-            "readmodel_replay_in_progress", "1 while a rebuild writes a new generation.", registry=registry
+            "readmodel_replay_in_progress",
+            "1 while a rebuild writes a new generation.",
+            registry=registry,
+            multiprocess_mode="mostrecent",
         )
         self.replay_events = Gauge(
-            "readmodel_replay_events", "Events the running rebuild has folded so far.", registry=registry
+            "readmodel_replay_events",
+            "Events the running rebuild has folded so far.",
+            registry=registry,
+            multiprocess_mode="mostrecent",
         )
         self.replay_progress = Gauge(
             "readmodel_replay_progress_ratio",
             "The running rebuild's events over the store's head (0..1).",
             registry=registry,
+            multiprocess_mode="mostrecent",
         )
         self.stalled = Gauge(
             "readmodel_projector_stalled",
             "1 while the projector is judged stalled for this reason (store head moving, watermark not).",
             ("reason",),
             registry=registry,
+            multiprocess_mode="mostrecent",
         )
         for reason in STALL_REASONS:
             self.stalled.labels(reason).set(0)
@@ -134,6 +172,8 @@ class ProjectorMetrics:
 
 def new_projector_metrics() -> ProjectorMetrics:
     """Metrics on a registry of their own."""
+    # No `_created` series: one per counter and histogram child, read by no dashboard here.
+    disable_created_metrics()
     return ProjectorMetrics(CollectorRegistry(auto_describe=True))
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -27,6 +28,8 @@ _APPEND_ATTEMPTS = 3
 _LOOKUP_CHUNK = 500
 # A position beyond any real one, for cursors that mean "everything of that transaction".
 _POSITION_MAX = 2**62
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+_T = TypeVar("_T")
 
 # Rows whose transaction (a) has ended and (b) comes after the cursor. The cursor's txid
 # arrives as a bigint and xid8 has no cast from it, hence the detour through text.
@@ -44,6 +47,14 @@ class AppendResult:
     new: int
     duplicates: int
     positions: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AppendCounts:
+    """What an append of many batches did: events written and exact duplicates skipped."""
+
+    new: int
+    duplicates: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,27 +88,64 @@ class EventStore:
         batch = tuple(batch)
         if not batch:
             return AppendResult(new=0, duplicates=0, positions=())
-        for _ in range(_APPEND_ATTEMPTS):
-            try:
-                return self._append_once(batch)
-            except sa_exc.IntegrityError:
-                # A concurrent append committed the same id or stream version after this one
-                # read the store; the UNIQUE constraints caught it. Classify again.
-                continue
-            except sa_exc.DBAPIError as error:
-                if sqlstate(error) in RETRYABLE_SQLSTATES:
-                    continue
-                raise translate(error) from error
+        result = _retrying_lost_races(lambda: self._append_once(batch))
+        if result is not None:
+            return result
         with translated_errors(), self._engine.connect() as conn:
             plan = self._plan(conn, batch)
         if plan.problems:
             raise plan.problems[0].error
         raise StoreUnavailableError("the append kept losing races with concurrent appends; try again")
 
-    def check(self, batch: Sequence[Event]) -> AppendPlan:
-        """Classify a batch against the store without writing anything."""
+    def append_batches(
+        self,
+        batches: Callable[[], Iterable[Sequence[Event]]],
+        *,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> AppendCounts:
+        """Append batch after batch in one transaction: all of them or, on any conflict, nothing.
+
+        Each batch is classified against the store as this transaction sees it, earlier
+        batches included, so memory holds one batch. `batches` makes a fresh iterable: a
+        lost race with a concurrent append starts over. `on_batch` gets each batch's size.
+        """
+        result = _retrying_lost_races(lambda: self._append_batches_once(batches(), on_batch))
+        if result is not None:
+            return result
+        raise StoreUnavailableError("the append kept losing races with concurrent appends; try again")
+
+    def _append_batches_once(
+        self, batches: Iterable[Sequence[Event]], on_batch: Callable[[int], None] | None
+    ) -> AppendCounts:
+        new = duplicates = 0
+        with self._writing() as conn:
+            for batch in batches:
+                plan = self._plan(conn, tuple(batch))
+                if plan.problems:
+                    raise plan.problems[0].error
+                if plan.new:
+                    self._insert(conn, plan.new)
+                new += len(plan.new)
+                duplicates += plan.duplicates
+                if on_batch is not None:
+                    on_batch(len(batch))
+        return AppendCounts(new=new, duplicates=duplicates)
+
+    def check(
+        self,
+        batch: Sequence[Event],
+        *,
+        known: Mapping[str, Event] | None = None,
+        next_versions: Mapping[str, int] | None = None,
+    ) -> AppendPlan:
+        """Classify a batch against the store without writing anything.
+
+        `known` (events by id) and `next_versions` (by stream) describe events that come
+        before the batch without being stored yet, such as a file's earlier lines; they
+        take precedence over the store for the ids and streams they name.
+        """
         with translated_errors(), self._engine.connect() as conn:
-            return self._plan(conn, tuple(batch))
+            return self._plan(conn, tuple(batch), known or {}, next_versions or {})
 
     def _append_once(self, batch: tuple[Event, ...]) -> AppendResult:
         with self._writing() as conn:
@@ -114,14 +162,22 @@ class EventStore:
             with conn.begin():
                 yield conn
 
-    def _plan(self, conn: Connection, batch: tuple[Event, ...]) -> AppendPlan:
-        ids = list(dict.fromkeys(event.id for event in batch))
-        streams = list(dict.fromkeys(event.stream for event in batch))
-        stored: dict[str, Event] = {}
+    def _plan(
+        self,
+        conn: Connection,
+        batch: tuple[Event, ...],
+        known: Mapping[str, Event] = _NOTHING,
+        expected: Mapping[str, int] = _NOTHING,
+    ) -> AppendPlan:
+        ids = [event_id for event_id in dict.fromkeys(event.id for event in batch) if event_id not in known]
+        streams = [
+            stream for stream in dict.fromkeys(event.stream for event in batch) if stream not in expected
+        ]
+        stored: dict[str, Event] = dict(known)
         for chunk in _chunks(ids):
             rows = conn.execute(sa.select(*EVENT_COLUMNS).where(events.c.id.in_(chunk)))
             stored.update((row.id, _to_stored(row).event) for row in rows)
-        next_versions: dict[str, int] = {}
+        next_versions: dict[str, int] = dict(expected)
         for chunk in _chunks(streams):
             rows = conn.execute(
                 sa.select(events.c.stream, sa.func.max(events.c.version))
@@ -307,6 +363,11 @@ class EventStore:
         statement = statement.order_by(events.c.stream, events.c.version).limit(limit)
         return [_to_stored(row) for row in self._rows(statement)]
 
+    def names_workspace(self, workspace_id: str) -> bool:
+        """Whether any stored event belongs to the workspace."""
+        statement = sa.select(events.c.position).where(events.c.workspace_id == workspace_id).limit(1)
+        return bool(self._rows(statement))
+
     def load_cursor(self, name: str) -> Cursor:
         """The saved cursor `name`, or the start of the store."""
         statement = sa.select(cursors.c.txid, cursors.c.position).where(cursors.c.name == name)
@@ -317,6 +378,10 @@ class EventStore:
 
     def save_cursor(self, name: str, cursor: Cursor) -> None:
         """Store the cursor `name` (insert or replace)."""
+        with translated_errors(), self._writing() as conn:
+            conn.execute(self._upsert_cursor(name, cursor))
+
+    def _upsert_cursor(self, name: str, cursor: Cursor) -> sa.Executable:
         values = {"name": name, "txid": cursor.txid, "position": cursor.position}
         if self._postgres:
             pg_insert = postgresql.insert(cursors).values(values)
@@ -330,8 +395,27 @@ class EventStore:
                 index_elements=[cursors.c.name],
                 set_={"txid": lite_insert.excluded.txid, "position": lite_insert.excluded.position},
             )
+        return statement
+
+    def advance_cursor(self, name: str, cursor: Cursor) -> Cursor:
+        """Move the cursor `name` forward to `cursor` (never back); returns where it stands.
+
+        A cursor whose position is the "whole transaction" sentinel is stored with the
+        store's head instead: every row of an ended transaction is at or below the head,
+        so it reads the same, and it shows a real position.
+        """
         with translated_errors(), self._writing() as conn:
-            conn.execute(statement)
+            row = conn.execute(
+                sa.select(cursors.c.txid, cursors.c.position).where(cursors.c.name == name)
+            ).first()
+            head = int(
+                conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0))).scalar_one()
+            )
+            target = Cursor(cursor.txid, min(cursor.position, head))
+            if row is not None and (row.txid or 0, row.position) >= (target.txid or 0, target.position):
+                return Cursor(row.txid, row.position)
+            conn.execute(self._upsert_cursor(name, target))
+        return target
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -361,6 +445,22 @@ def _to_stored(row: Any) -> StoredEvent:
         data=orjson.loads(row.data),
     )
     return StoredEvent(position=row.position, event=event, recorded_at=recorded_at)
+
+
+def _retrying_lost_races(attempt: Callable[[], _T]) -> _T | None:
+    """Run an append again after it lost a race; None when every attempt lost one."""
+    for _ in range(_APPEND_ATTEMPTS):
+        try:
+            return attempt()
+        except sa_exc.IntegrityError:
+            # A concurrent append committed the same id or stream version after this one
+            # read the store; the UNIQUE constraints caught it. Classify again.
+            continue
+        except sa_exc.DBAPIError as error:
+            if sqlstate(error) in RETRYABLE_SQLSTATES:
+                continue
+            raise translate(error) from error
+    return None
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:

@@ -64,7 +64,7 @@ def build_operations(
     status = OpsStatus(redis, head_probe, readiness, metrics, clock=clock)
     return Operations(
         metrics=metrics,
-        telemetry=RequestTelemetry(metrics),
+        telemetry=RequestTelemetry(metrics, access_log=settings.access_log),
         ready=ReadyResource(readiness),
         metrics_resource=MetricsResource(metrics),
         ops_page=OpsPageResource(AdminGate(settings.admin_token), status),

@@ -49,7 +49,12 @@ class AdminGate:
         return any(hmac.compare_digest(value.encode(), self._session.encode()) for value in cookies)
 
     def set_session_cookie(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Log the browser in: an HttpOnly, same-site cookie scoped to the page's path."""
+        """Log the browser in: an HttpOnly, same-site cookie scoped to the page's path.
+
+        `Secure` when the browser came over TLS, to this process or to a proxy in front of it
+        (`Forwarded: proto=https` or `X-Forwarded-Proto: https`). Believing the header costs
+        nothing: a client that lies about it only keeps its own cookie off plain HTTP.
+        """
         assert self._session is not None
         resp.set_cookie(
             COOKIE,
@@ -57,6 +62,6 @@ class AdminGate:
             path=COOKIE_PATH,
             http_only=True,
             same_site="Strict",
-            secure=req.scheme == "https",
+            secure=req.forwarded_scheme == "https",
             max_age=12 * 3600,
         )

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 REQUEST_DURATION = "readmodel_http_request_duration_seconds"
 # Sub-millisecond reads are the norm; a tail past a second means Redis or the host is in trouble.
@@ -23,9 +32,18 @@ class ApiMetrics:
     imported) the values live in files shared by the workers; `render` then merges them.
     """
 
-    def __init__(self, registry: CollectorRegistry, *, multiprocess_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        multiprocess_dir: str | None = None,
+        also: Sequence[CollectorRegistry] = (),
+    ) -> None:
         self.registry = registry
         self.multiprocess_dir = multiprocess_dir
+        # Registries of other parts of this process served on the same /metrics (`readmodel
+        # up` adds its projector's); a family or series both have is the API's.
+        self._also = tuple(also)
         self.request_duration = Histogram(
             REQUEST_DURATION,
             "API requests by route template, method and status, with their latency.",
@@ -79,11 +97,15 @@ class ApiMetrics:
 
     def collecting_registry(self) -> CollectorRegistry:
         """The registry to read: this process's, or every worker's merged from the shared files."""
-        if self.multiprocess_dir is None:
-            return self.registry
-        merged = CollectorRegistry()
-        MultiProcessCollector(merged, path=self.multiprocess_dir)
-        return merged
+        if self.multiprocess_dir is not None:
+            merged = CollectorRegistry()
+            MultiProcessCollector(merged, path=self.multiprocess_dir)
+            return merged
+        if self._also:
+            merged = CollectorRegistry(auto_describe=False)
+            merged.register(MergedFamilies((self.registry, *self._also)))
+            return merged
+        return self.registry
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
@@ -92,6 +114,29 @@ class ApiMetrics:
     def request_stats(self) -> list[RouteStats]:
         """Cumulative request counts and latency buckets per route (all methods and statuses)."""
         return route_stats(self.collecting_registry())
+
+
+class MergedFamilies(Collector):
+    """The families of several registries as one exposition: a name appears once, a series once.
+
+    The first registry holding a family gives its help and type, and a series (a sample's
+    name and labels) both hold is taken from the first; the others add the series it lacks.
+    """
+
+    def __init__(self, registries: Sequence[CollectorRegistry]) -> None:
+        self._registries = tuple(registries)
+
+    def collect(self) -> Iterable[Metric]:
+        families: dict[str, Metric] = {}
+        series: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        for registry in self._registries:
+            for family in registry.collect():
+                kept = families.setdefault(family.name, family)
+                fresh = [s for s in family.samples if (s.name, tuple(sorted(s.labels.items()))) not in series]
+                series.update((s.name, tuple(sorted(s.labels.items()))) for s in fresh)
+                if kept is not family:
+                    kept.samples.extend(fresh)
+        return list(families.values())
 
 
 @dataclass(slots=True)
@@ -157,6 +202,11 @@ def quantile(q: float, buckets: dict[float, float], count: float) -> float | Non
     return lower_bound
 
 
-def new_api_metrics(multiprocess_dir: str | None = None) -> ApiMetrics:
+def new_api_metrics(
+    multiprocess_dir: str | None = None, *, also: Sequence[CollectorRegistry] = ()
+) -> ApiMetrics:
     """Metrics on a registry of their own (one per app: tests build many apps in one process)."""
-    return ApiMetrics(CollectorRegistry(auto_describe=True), multiprocess_dir=multiprocess_dir)
+    # No `_created` series: one per counter and histogram child, read by no dashboard here.
+    # prometheus_client has one switch for the whole process.
+    disable_created_metrics()
+    return ApiMetrics(CollectorRegistry(auto_describe=True), multiprocess_dir=multiprocess_dir, also=also)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
+from urllib.parse import parse_qs
 
 import falcon
 import orjson
@@ -22,6 +23,10 @@ PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+# The sign-in page's "wrong token" line, shown after a refused attempt.
+_HIDDEN_REFUSAL = b'<p id="refused" class="error" hidden>'
+_SHOWN_REFUSAL = b'<p id="refused" class="error">'
+_MAX_FORM_BYTES = 4096  # a token and a little more; the rest of a larger body is not read
 _STATIC_TYPES = {"ops.js": "text/javascript; charset=utf-8", "ops.css": "text/css; charset=utf-8"}
 
 
@@ -64,28 +69,30 @@ class OpsPageResource:
         self._status = status
         self._page = _asset("ops.html")
         self._login = _asset("login.html")
+        assert _HIDDEN_REFUSAL in self._login
+        self._login_refused = self._login.replace(_HIDDEN_REFUSAL, _SHOWN_REFUSAL)
         self._assets = {name: _asset(name) for name in _STATIC_TYPES}
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._require_enabled()
-        req.context.content_security_policy = PAGE_CSP
-        resp.cache_control = ["no-store"]
-        resp.content_type = falcon.MEDIA_HTML
-        token = req.get_param("token")
-        if token is not None:
-            if self._gate.matches(token):
-                # Logged in: the cookie carries on, and the redirect takes the token out of the URL.
-                self._gate.set_session_cookie(req, resp)
-                resp.status = 303
-                resp.location = "/ops"
-                resp.data = b""
-                return
-            self._refuse(req, resp)
-            return
+        self._html(req, resp)
         if not self._gate.allows(req):
-            self._refuse(req, resp)
+            self._refuse(req, resp, self._login)
             return
         resp.data = self._page
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """The sign-in form: the token travels in the body, never in a URL."""
+        self._require_enabled()
+        self._html(req, resp)
+        if not self._gate.matches(_form_token(req)):
+            self._refuse(req, resp, self._login_refused)
+            return
+        # Signed in: the cookie carries on; the redirect makes a reload a GET, not a new POST.
+        self._gate.set_session_cookie(req, resp)
+        resp.status = 303
+        resp.location = "/ops"
+        resp.data = b""
 
     def on_get_status(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._require_enabled()
@@ -108,8 +115,22 @@ class OpsPageResource:
         if not self._gate.enabled:
             raise NotFound(ROUTE_NOT_FOUND)
 
-    def _refuse(self, req: falcon.Request, resp: falcon.Response) -> None:
+    def _html(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.content_security_policy = PAGE_CSP
+        resp.cache_control = ["no-store"]
+        resp.content_type = falcon.MEDIA_HTML
+
+    def _refuse(self, req: falcon.Request, resp: falcon.Response, page: bytes) -> None:
         req.context.auth_failure = "admin_token"
         resp.status = 401
         resp.set_header("WWW-Authenticate", ADMIN_REALM)
-        resp.data = self._login
+        resp.data = page
+
+
+def _form_token(req: falcon.Request) -> str | None:
+    """The `token` field of a URL-encoded form body (read up to a bound), or None."""
+    if (req.content_type or "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        return None
+    body = req.bounded_stream.read(_MAX_FORM_BYTES)
+    values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=4).get("token")
+    return values[-1] if values else None

@@ -55,7 +55,12 @@ class OpsStatus:
             "reasons": list(report.reasons),
             "read_model": report.figures(),
             "store": self._store(report.watermark),
-            "requests": [stats.to_dict() for stats in self._metrics.request_stats()],
+            # The page's own polling would top the table it draws: /ops routes are left out.
+            "requests": [
+                stats.to_dict()
+                for stats in self._metrics.request_stats()
+                if not stats.route.startswith("/ops")
+            ],
         }
         try:
             status |= self._redis_figures(report.live_generation)
@@ -138,8 +143,17 @@ class OpsStatus:
         for _, key in found:
             pipe.zcard(key)
         counts = pipe.execute() if found else []
-        ranked = sorted(zip(found, counts, strict=True), key=lambda item: (-int(item[1]), item[0][0]))
-        return [{"workspace_id": ws, "apps": int(count)} for (ws, _), count in ranked[: self._top]], complete
+        ranked = sorted(zip(found, counts, strict=True), key=lambda item: (-int(item[1]), item[0][0]))[
+            : self._top
+        ]
+        pipe = self._redis.pipeline(transaction=False)
+        for (workspace, _), _count in ranked:
+            pipe.hget(keys.full_key(live, keys.workspace(workspace)), "name")
+        names = pipe.execute() if ranked else []
+        return [
+            {"workspace_id": ws, "name": None if name is None else name.decode(), "apps": int(count)}
+            for ((ws, _), count), name in zip(ranked, names, strict=True)
+        ], complete
 
 
 def _replay(checkpoint: dict[str, Any]) -> dict[str, Any]:

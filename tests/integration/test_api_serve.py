@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -28,3 +30,13 @@ def test_serve_answers_from_the_real_redis(api_real_redis: Any, api_redis_db: in
         assert [row["id"] for row in body["data"]] == [app]
         status, body = get(f"{served.base}/apps?workspace_id={ws}")
         assert (status, body["message"]) == (401, "bearer required")
+    lines = [json.loads(line) for line in served.log.read_text().splitlines() if line.startswith("{")]
+    starting = next(line for line in lines if line["message"] == "starting")
+    listening = urlsplit(served.base)
+    assert (starting["settings"]["host"], starting["settings"]["port"]) == (
+        listening.hostname,
+        listening.port,
+    )
+    access = [(line["route"], line["status"]) for line in lines if line["logger"] == "readmodel.access"]
+    assert ("/openapi/v1/apps", 200) in access
+    assert ("/openapi/v1/apps", 401) in access

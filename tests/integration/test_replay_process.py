@@ -6,6 +6,7 @@ import os
 import random
 import subprocess
 import time
+from collections.abc import Iterator
 
 import orjson
 import pytest
@@ -76,33 +77,84 @@ def test_kill_9_mid_replay_leaves_live_untouched_and_the_next_replay_resumes(
     engine.dispose()
 
 
-def test_verify_command_reports_a_tampered_document(
-    fresh_postgres_url: str, redis_server: RedisServer
-) -> None:
+@pytest.fixture
+def store(fresh_postgres_url: str) -> Iterator[EventStore]:
+    """A store of its own on PostgreSQL, migrated."""
     engine = create_engine_for(fresh_postgres_url)
-    try:
-        migrate(engine)
-        store = EventStore(engine)
-        store.append(list(generate_history(3, 10, 4)))
-        redis = redis_server.client()
-        generation = Rebuild(store, redis, cursor_factory=Cursor).run().generation
-        env = _env(fresh_postgres_url, redis_server.url)
-        clean = subprocess.run(
-            [READMODEL, "verify"], check=False, env=env, capture_output=True, text=True, timeout=60
+    migrate(engine)
+    yield EventStore(engine)
+    engine.dispose()
+
+
+def settled(store: EventStore) -> None:
+    """Wait until every stored event is settled: a transaction still open anywhere on the
+    PostgreSQL server (other work shares it) holds rebuilds and the relay before them."""
+    deadline = time.monotonic() + 60
+    while len(store.read_settled(store.load_cursor("nothing yet"), store.count() + 1)) < store.count():
+        assert time.monotonic() < deadline, "the appended events did not settle"
+        time.sleep(0.1)
+
+
+def readmodel(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [READMODEL, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_verify_command_reports_a_tampered_document(
+    store: EventStore, fresh_postgres_url: str, redis_server: RedisServer
+) -> None:
+    store.append(list(generate_history(3, 10, 4)))
+    settled(store)
+    redis = redis_server.client()
+    generation = Rebuild(store, redis, cursor_factory=Cursor).run().generation
+    env = _env(fresh_postgres_url, redis_server.url)
+    clean = readmodel(env, "verify")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    # An app's document hash (it has a summary), not its locator.
+    app_key = next(
+        key
+        for key in redis.scan_iter(match=keys.full_key(generation, "app:{*"))
+        if redis.hexists(key, "summary")
+    )
+    redis.hset(app_key, "summary", b'{"tampered":true}')
+    dirty = readmodel(env, "verify")
+    assert dirty.returncode == 1
+    assert "different" in dirty.stdout
+    assert "tampered" in dirty.stdout
+
+
+def test_after_a_replay_status_shows_the_relay_where_the_rebuild_left_it(
+    store: EventStore, fresh_postgres_url: str, redis_server: RedisServer
+) -> None:
+    store.append(list(generate_history(3, 10, 5)))
+    settled(store)
+    env = _env(fresh_postgres_url, redis_server.url)
+    assert readmodel(env, "replay").returncode == 0
+
+    shown = readmodel(env, "status", "--json")
+
+    model = orjson.loads(shown.stdout)["read_model"]
+    assert model["watermark"] == store.head_position()
+    assert (model["relay_position"], model["relay_lag_events"]) == (model["watermark"], 0)
+
+
+def test_verify_refuses_a_workspace_the_store_does_not_know(
+    store: EventStore, fresh_postgres_url: str, redis_server: RedisServer
+) -> None:
+    store.append(list(generate_history(2, 3, 6)))
+    known = store.workspace_ids(None, 1)[0]
+    settled(store)
+    Rebuild(store, redis_server.client(), cursor_factory=Cursor).run()
+    env = _env(fresh_postgres_url, redis_server.url)
+
+    for workspace in ("0b7c4d7e-53f4-4c41-9a36-1f3bd0c2a2f7", "not-a-uuid"):
+        refused = readmodel(env, "verify", "--workspace", workspace)
+        assert (refused.returncode, refused.stdout) == (2, "")
+        assert (
+            refused.stderr
+            == f"readmodel: --workspace: unknown workspace {workspace!r} (no stored event names it)\n"
         )
-        assert clean.returncode == 0, clean.stdout + clean.stderr
-        # An app's document hash (it has a summary), not its locator.
-        app_key = next(
-            key
-            for key in redis.scan_iter(match=keys.full_key(generation, "app:{*"))
-            if redis.hexists(key, "summary")
-        )
-        redis.hset(app_key, "summary", b'{"tampered":true}')
-        dirty = subprocess.run(
-            [READMODEL, "verify"], check=False, env=env, capture_output=True, text=True, timeout=60
-        )
-        assert dirty.returncode == 1
-        assert "different" in dirty.stdout
-        assert "tampered" in dirty.stdout
-    finally:
-        engine.dispose()
+    clean = readmodel(env, "verify", "--workspace", known.upper())
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert clean.stdout.startswith(f"no differences in workspace {known}")

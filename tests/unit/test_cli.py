@@ -206,6 +206,32 @@ def test_a_version_after_an_unreadable_line_of_its_stream_is_not_blamed(
     assert stored(migrated) == []
 
 
+def test_a_binary_file_is_one_line(migrated: dict[str, str], tmp_path: Path, capsys) -> None:
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00" + bytes(range(256)) * 400 + b"\n" * 500)
+
+    code, out, err = run(["events", "append", str(path)], migrated, capsys)
+
+    assert (code, out) == (2, "")
+    assert err == f"readmodel: {path}: not a UTF-8 text file\n"
+
+
+def test_a_file_of_many_bad_lines_shows_the_first_twenty(
+    migrated: dict[str, str], tmp_path: Path, capsys
+) -> None:
+    path = tmp_path / "events.csv"
+    path.write_bytes(jsonl(workspace_events(2)) + b"id,name\n" * 5000)
+
+    code, _, err = run(["events", "append", str(path)], migrated, capsys)
+
+    assert code == 2
+    reported = err.splitlines()
+    assert reported[0].startswith("line 3: event: not valid JSON")
+    assert len(reported) == 21
+    assert reported[-1] == "…and 4980 more bad lines"
+    assert stored(migrated) == []
+
+
 def test_a_missing_file_is_reported(migrated: dict[str, str], tmp_path: Path, capsys) -> None:
     code, _, err = run(["events", "append", str(tmp_path / "nope.jsonl")], migrated, capsys)
 
@@ -346,3 +372,32 @@ def test_status_reports_a_failing_section_and_keeps_the_others(
     assert code == 1
     assert "readmodel migrate" in body["store"]["error"]
     assert body["extra"] == {"answer": 42}
+
+
+# --- progress -------------------------------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    def __init__(self, *, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_progress_is_redrawn_on_a_terminal_and_sparse_elsewhere() -> None:
+    from projector.cli.progress import ProgressLine
+
+    now = [0.0]
+    for tty, expected in ((False, "at 2.5\nat 5.0\n"), (True, "\rat 0.5\rat 1.0\rat 2.5\rat 5.0\rdone  \n")):
+        now[0] = 0.0
+        out = Terminal(tty=tty)
+        line = ProgressLine(out, every=2.0, redraw=0.5, clock=lambda: now[0])
+        for moment in (0.1, 0.5, 1.0, 2.5, 2.7, 5.0):
+            now[0] = moment
+            line.show(f"at {moment}")
+        now[0] = 5.1
+        line.show("done", force=True)
+        line.finish()
+        assert out.getvalue() == expected, tty

@@ -8,11 +8,14 @@ import logging
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
+from projector.migrations import migrate
+from projector.store import create_engine_for
 from query_api.app import create_app
 from query_api.server import serve_in_process
 from shared.logs import JsonFormatter, configure_logging, log_event, log_startup, scrub
@@ -76,6 +79,51 @@ def test_startup_logs_the_settings_redacted(captured: io.StringIO) -> None:
     assert line["settings"]["admin_token"] == "set"
     assert "dbpass99" not in text
     assert ADMIN not in text
+
+
+def test_alembic_says_which_upgrade_it_runs_and_nothing_else(captured: io.StringIO, tmp_path: Path) -> None:
+    plugins = logging.getLogger("alembic.runtime.plugins")
+    plugins.info("setup plugin %s", "alembic.autogenerate.schemas")  # logged once, at alembic's import
+    plugins.warning("a plugin failed")
+
+    migrate(create_engine_for(f"sqlite:///{tmp_path / 'events.db'}"))
+
+    logged = lines(captured)
+    messages = [
+        line["message"]
+        for line in logged
+        if line["logger"].startswith("alembic") and line["level"] != "debug"
+    ]
+    assert messages[0] == "a plugin failed"
+    assert [message.split(" -> ")[0] for message in messages[1:]] == ["Running upgrade "]
+
+
+def test_every_request_leaves_one_access_line(fake_redis: Any, captured: io.StringIO) -> None:
+    api = Api(fake_redis)
+    ws = api.workspace("Alpha")
+    _, token = api.member(ws, "Ada", "owner")
+    captured.truncate(0)
+    captured.seek(0)
+
+    api.get("/apps", token, workspace_id=ws, headers={"X-Request-Id": "req-1"})
+    api.client.simulate_get("/no/such/route", headers={"X-Request-Id": "req-2"})
+
+    access = [line for line in lines(captured) if line["logger"] == "readmodel.access"]
+    assert [
+        (line["level"], line["message"], line["request_id"], line["method"], line["route"], line["status"])
+        for line in access
+    ] == [
+        ("info", "request", "req-1", "GET", "/openapi/v1/apps", 200),
+        ("info", "request", "req-2", "GET", "unmatched", 404),
+    ]
+    assert all(isinstance(line["duration_us"], int) and line["duration_us"] >= 0 for line in access)
+    assert ws not in captured.getvalue()  # the route template, never the raw path
+
+
+def test_the_access_log_can_be_turned_off(fake_redis: Any, captured: io.StringIO) -> None:
+    api = Api(fake_redis, env={"READMODEL_ACCESS_LOG": "0"})
+    api.client.simulate_get("/openapi/v1/_health")
+    assert not [line for line in lines(captured) if line["logger"] == "readmodel.access"]
 
 
 def test_scrub_masks_tokens_passwords_and_secrets() -> None:

@@ -335,3 +335,35 @@ def metrics_text(metrics: Any) -> str:
     from prometheus_client import generate_latest
 
     return generate_latest(metrics.registry).decode()
+
+
+# --- one /metrics for a process that runs both sides ----------------------------------------
+
+
+def test_no_created_series_anywhere() -> None:
+    projector = new_projector_metrics()
+    projector.applied.labels("app.created").inc()
+    api = new_api_metrics()
+    api.observe_request("/openapi/v1/_health", "GET", "200", 0.001)
+    assert "_created" not in metrics_text(projector)
+    assert "_created" not in api.render().decode()
+
+
+def test_the_api_serves_the_projector_of_its_process_once(store: EventStore) -> None:
+    projector = new_projector_metrics()
+    store.append(workspace_history(History()))
+    ProgressSampler(store, projector, process="relay").sample()
+    projector.redis_roundtrip.labels("up").observe(0.001)
+    projector.set_stalled(["watermark_stuck"])
+    api = new_api_metrics(also=[projector.registry])
+    api.redis_roundtrip.labels("api").observe(0.002)
+
+    text = api.render().decode()
+
+    assert value(text, "readmodel_store_head_position") == 5
+    assert value(text, "readmodel_redis_roundtrip_seconds_count", process="api") == 1
+    assert value(text, "readmodel_redis_roundtrip_seconds_count", process="up") == 1
+    # A series both have is the API's (its readiness verdict), and every family is named once.
+    assert value(text, "readmodel_projector_stalled", reason="watermark_stuck") == 0
+    types = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
+    assert len(types) == len(set(types))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import redis
@@ -208,6 +209,16 @@ def ops(fake_redis: Any, store: EventStore) -> Any:
     return client(fake_redis, store, READMODEL_ADMIN_TOKEN=ADMIN)
 
 
+def sign_in(ops: Any, token: str, *, headers: dict[str, str] | None = None, protocol: str = "http") -> Any:
+    """What the sign-in form sends."""
+    return ops.simulate_post(
+        "/ops",
+        body=urlencode({"token": token}),
+        headers={"Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
+        protocol=protocol,
+    )
+
+
 class TestStatusPage:
     def test_without_an_admin_token_configured_the_page_does_not_exist(self, fake_redis: Any) -> None:
         api = client(fake_redis)
@@ -242,13 +253,19 @@ class TestStatusPage:
         assert script.headers["content-type"].startswith("text/javascript")
         assert ops.simulate_get("/ops/static/other.js").status_code == 404
 
-    def test_the_login_sets_a_cookie_and_drops_the_token_from_the_url(self, ops: Any) -> None:
-        login = ops.simulate_get("/ops", params={"token": ADMIN})
+    def test_the_sign_in_form_posts_the_token_and_gets_a_cookie(self, ops: Any) -> None:
+        form = ops.simulate_get("/ops").text
+        assert '<form method="post" action="/ops"' in form
+        assert '<p id="refused" class="error" hidden>' in form  # no complaint before a try
+
+        login = sign_in(ops, ADMIN)
+
         assert login.status_code == 303
         assert login.headers["location"].endswith("/ops")
         cookie = login.cookies["readmodel_ops"]
         assert cookie.http_only
         assert cookie.path == "/ops"
+        assert not cookie.secure  # plain HTTP here
         assert ADMIN not in cookie.value
         headers = {"Cookie": f"readmodel_ops={cookie.value}"}
         assert ops.simulate_get("/ops", headers=headers).status_code == 200
@@ -256,20 +273,53 @@ class TestStatusPage:
         forged = {"Cookie": "readmodel_ops=" + "0" * 64}
         assert ops.simulate_get("/ops/status.json", headers=forged).status_code == 401
 
+    def test_a_wrong_token_says_so(self, ops: Any) -> None:
+        refused = sign_in(ops, "not-the-token")
+        assert refused.status_code == 401
+        assert "readmodel_ops" not in refused.cookies
+        assert '<p id="refused" class="error">Wrong token' in refused.text
+        assert '<form method="post"' in refused.text
+
+    def test_a_token_in_the_url_or_another_body_signs_nobody_in(self, ops: Any) -> None:
+        in_url = ops.simulate_get("/ops", params={"token": ADMIN})
+        assert in_url.status_code == 401
+        assert "readmodel_ops" not in in_url.cookies
+        as_json = ops.simulate_post("/ops", json={"token": ADMIN})
+        assert as_json.status_code == 401
+        assert "readmodel_ops" not in as_json.cookies
+        other = ops.simulate_request("PUT", "/ops", headers=bearer(ADMIN))
+        assert other.status_code == 405
+        assert other.headers["allow"] == "GET, POST"
+
+    @pytest.mark.parametrize(
+        ("headers", "protocol"),
+        [
+            ({"X-Forwarded-Proto": "https"}, "http"),
+            ({"Forwarded": "for=10.0.0.1;proto=https"}, "http"),
+            ({}, "https"),
+        ],
+    )
+    def test_the_cookie_is_secure_behind_tls(self, ops: Any, headers: dict[str, str], protocol: str) -> None:
+        login = sign_in(ops, ADMIN, headers=headers, protocol=protocol)
+        assert login.status_code == 303
+        assert login.cookies["readmodel_ops"].secure
+
     def test_the_status_has_the_live_figures(self, ops: Any) -> None:
         ops.simulate_get("/openapi/v1/_health")
+        ops.simulate_get("/ops/status.json", headers=bearer(ADMIN))  # the page's own polling
         status = ops.simulate_get("/ops/status.json", headers=bearer(ADMIN)).json
         store, model = status["store"], status["read_model"]
         assert (store["head"], model["watermark"], store["projector_lag_events"]) == (15, 10, 5)
         assert store["dead_letters"] == 1
         assert store["recent_dead_letters"][0]["reason"] == "undecodable message: not JSON"
-        assert [w["apps"] for w in status["workspaces"]] == [3, 1]
+        assert [(w["name"], w["apps"]) for w in status["workspaces"]] == [("Alpha", 3), ("Alpha", 1)]
         assert status["workspaces_complete"] is True
         (generation,) = status["generations"]
         assert generation["live"] is True
         assert generation["watermark"] == 10
         routes = {r["route"]: r for r in status["requests"]}
         assert routes["/openapi/v1/_health"]["count"] == 1
+        assert not [route for route in routes if route.startswith("/ops")]
         assert status["replay"] is None
 
     def test_the_top_workspaces_scan_is_bounded(self, fake_redis: Any, store: EventStore) -> None:
@@ -291,7 +341,7 @@ class TestRequestId:
         api = client(fake_redis)
         sent = api.simulate_get("/openapi/v1/_health", headers={"X-Request-Id": "abc-123.x"})
         assert sent.headers["x-request-id"] == "abc-123.x"
-        for bad in ("has space", "x" * 200, "<script>"):
+        for bad in ("has space", "x" * 200, "<script>", "dfoa_" + "A" * 43):
             result = api.simulate_get("/openapi/v1/_health", headers={"X-Request-Id": bad})
             assert result.headers["x-request-id"] != bad
             assert len(result.headers["x-request-id"]) == 16

@@ -19,6 +19,13 @@ def test_the_defaults_are_the_embedded_single_process_ones(tmp_path: Path) -> No
     assert settings.upload_limits.file_size_limit == 15
 
 
+@pytest.mark.parametrize(
+    ("value", "on"), [("", True), ("1", True), ("on", True), ("0", False), ("OFF", False)]
+)
+def test_the_access_log_is_on_unless_turned_off(value: str, on: bool) -> None:
+    assert Settings.from_env({"READMODEL_ACCESS_LOG": value}).access_log is on
+
+
 def test_postgres_urls_get_the_psycopg_driver() -> None:
     settings = Settings.from_env({"READMODEL_DATABASE_URL": "postgres://u@db/x"})
     assert settings.database_url == "postgresql+psycopg://u@db/x"
@@ -46,6 +53,7 @@ def test_upload_limits_use_difys_names() -> None:
         ("READMODEL_PORT", "eighty", "expected an integer"),
         ("READMODEL_PORT", "70000", "out of range"),
         ("READMODEL_STALL_SECONDS", "-1", "must be positive"),
+        ("READMODEL_ACCESS_LOG", "sometimes", "expected 1 or 0"),
     ],
 )
 def test_a_value_that_cannot_work_names_its_variable(name: str, value: str, says: str) -> None:

@@ -370,6 +370,32 @@ class StoreContract:
         assert event_store.load_cursor("relay").txid == (9 if start.txid is not None else None)
         assert event_store.load_cursor("other").position == 1
 
+    def test_a_cursor_advances_only_forward_and_never_past_the_head(self, event_store: EventStore) -> None:
+        stream = workspace_stream()
+        event_store.append(history(stream, 4))
+        start = event_store.load_cursor("relay")
+        settled = wait_for(lambda: event_store.read_settled(start, 10), lambda r: len(r) == 4)
+        horizon = event_store.settled_horizon()  # on PostgreSQL: the "whole transaction" sentinel
+        assert event_store.read_settled(horizon, 10) == []
+
+        moved = event_store.advance_cursor("relay", horizon)
+
+        assert moved.position == event_store.head_position()
+        assert event_store.load_cursor("relay") == moved
+        assert event_store.read_settled(moved, 10) == []  # it reads as the horizon did
+        assert event_store.advance_cursor("relay", settled[0][0]) == moved
+        assert event_store.load_cursor("relay") == moved
+        event_store.append([renamed(stream, 5)])
+        later = wait_for(lambda: event_store.read_settled(moved, 10), lambda r: len(r) == 1)[0][0]
+        assert event_store.advance_cursor("relay", later) == later
+
+    def test_names_workspace(self, event_store: EventStore) -> None:
+        stream = workspace_stream()
+        event_store.append(history(stream, 1))
+        workspace = stream.split(":", 1)[1]
+        assert event_store.names_workspace(workspace)
+        assert not event_store.names_workspace(workspace_stream().split(":", 1)[1])
+
     # --- schema and errors --------------------------------------------------------------
 
     def test_migrations_are_idempotent(self, store_url: str) -> None:

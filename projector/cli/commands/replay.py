@@ -10,6 +10,7 @@ from typing import Any, TextIO
 import orjson
 
 from projector.cli.wiring import open_redis, open_store
+from projector.relay import RELAY_CURSOR
 from projector.replay import Progress, Rebuild
 from projector.store import Cursor
 from shared.settings import Settings
@@ -51,6 +52,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     summary = rebuild.run(restart=args.restart)
     reporter.finish()
+    # The live generation now holds every event up to the rebuild's cursor: a relay behind
+    # it (stopped, or never run) has nothing to publish before it.
+    store.advance_cursor(RELAY_CURSOR, summary.cursor)
     if args.json:
         print(orjson.dumps(summary.to_dict()).decode())
     else:

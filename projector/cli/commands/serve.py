@@ -40,6 +40,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from granian.constants import Interfaces
     from granian.server import Server
 
+    from projector.cli.wiring import listening_on
     from projector.observability.multiprocess import prepare_worker_metrics
     from shared.logs import configure_logging, log_startup
 
@@ -47,13 +48,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print("--workers must be at least 1")
         return 2
     configure_logging(secrets=[settings.admin_token or ""])
+    settings = listening_on(settings, args)
     log_startup(logging.getLogger("readmodel.serve"), "serve", settings)
     # Several workers share their /metrics through files; one worker keeps them in memory.
     metrics_dir = prepare_worker_metrics(os.environ, args.workers)
     server = Server(
         WSGI_FACTORY,
-        address=args.host or settings.host,
-        port=settings.port if args.port is None else args.port,
+        address=settings.host,
+        port=settings.port,
         interface=Interfaces.WSGI,
         workers=args.workers,
         factory=True,

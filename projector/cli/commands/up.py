@@ -14,16 +14,20 @@ import signal
 import sys
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from projector.cli.wiring import connect_redis, embedded_redis, open_store
+from projector.cli.wiring import connect_redis, embedded_redis, listening_on, open_store
 from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer
 from projector.observability.arguments import add_metrics_arguments
+from projector.observability.multiprocess import prepare_worker_metrics
 from projector.replay import Rebuild
-from projector.seed.history import demo_history
+from projector.seed.history import DemoHistory, demo_history
 from projector.store import Cursor, EventStore
 from shared.errors import ConfigurationError
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 log = logging.getLogger("readmodel.up")
 
@@ -54,20 +58,26 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from shared.logs import configure_logging, log_startup
 
     configure_logging(secrets=[settings.admin_token or ""])
+    settings = listening_on(settings, args)
     log_startup(log, "up", settings)
-    host = args.host or settings.host
-    port = settings.port if args.port is None else args.port
+    host, port = settings.host, settings.port
     store = open_store(settings)
     redis = embedded_redis() if settings.redis_is_embedded else connect_redis(settings.redis_url)
-    demo = args.demo if args.demo is not None else store.count() == 0
-    if demo:
-        _seed_demo(store, host, port)
+    demo = demo_history()
+    seed = args.demo if args.demo is not None else store.count() == 0
+    if seed:
+        result = store.append(demo.events)
+        print(f"demo history: {result.new} events appended ({result.duplicates} already there)")
+        _announce_demo(demo, host, port)
+    elif _holds(store, demo):
+        _announce_demo(demo, host, port)
 
     healer = SelfHealer(
         redis,
         lambda: Rebuild(store, redis, cursor_factory=Cursor),
         lambda: store.load_cursor(ACKNOWLEDGED_CURSOR).position,
         clock=time.time,
+        fresh_redis=settings.redis_is_embedded,
     )
     rebuilt = healer.check_and_heal()  # build the read model before the first request
     if rebuilt is not None:
@@ -79,6 +89,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from projector.observability.metrics import new_projector_metrics, observed
 
     stop = threading.Event()
+    metrics_dir = None
+    if not settings.redis_is_embedded:
+        # The granian workers' /metrics merges every process's values from one folder; this
+        # process's projector metrics join them when created after the folder is chosen.
+        metrics_dir = prepare_worker_metrics(os.environ, args.workers, shared_with_this_process=True)
     metrics = new_projector_metrics()
     flow = build_event_flow(settings, store, redis, metrics=metrics)
     flow.start()
@@ -96,20 +111,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             process="up",
         ):
             if settings.redis_is_embedded:
-                _serve_embedded(settings, redis, store, host, port, stop)
+                _serve_embedded(settings, redis, store, host, port, stop, also=metrics.registry)
             else:
                 _serve_granian(host, port, args.workers)
     finally:
         stop.set()
         flow.stop()
+        if metrics_dir is not None:
+            metrics_dir.cleanup()
     return 0
 
 
-def _seed_demo(store: EventStore, host: str, port: int) -> None:
-    demo = demo_history()
-    result = store.append(demo.events)
+def _holds(store: EventStore, demo: DemoHistory) -> bool:
+    """Whether every event of the demo history is in the store (its token then still works)."""
+    plan = store.check(demo.events)
+    return not plan.new and not plan.problems
+
+
+def _announce_demo(demo: DemoHistory, host: str, port: int) -> None:
     base = f"http://{host}:{port}/openapi/v1"
-    print(f"demo history: {result.new} events appended ({result.duplicates} already there)")
     print(f"dev token:    {demo.token}")
     print(f"workspace:    {demo.workspace_id}")
     url = f"{base}/apps?workspace_id={demo.workspace_id}"
@@ -118,14 +138,23 @@ def _seed_demo(store: EventStore, host: str, port: int) -> None:
 
 
 def _serve_embedded(
-    settings: Settings, redis: Any, store: EventStore, host: str, port: int, stop: threading.Event
+    settings: Settings,
+    redis: Any,
+    store: EventStore,
+    host: str,
+    port: int,
+    stop: threading.Event,
+    *,
+    also: CollectorRegistry,
 ) -> None:
     from query_api.app import create_app
-    from query_api.operations import SqlStoreProbe
+    from query_api.operations import SqlStoreProbe, new_api_metrics
     from query_api.server import serve_in_process
 
     try:
-        app = create_app(settings, redis=redis, head_probe=SqlStoreProbe(store.engine))
+        # One process, one /metrics: the API's figures and the projector's (`also`).
+        metrics = new_api_metrics(also=[also])
+        app = create_app(settings, redis=redis, head_probe=SqlStoreProbe(store.engine), metrics=metrics)
         server = serve_in_process(app, host, port)
     except OSError as exc:
         raise ConfigurationError(f"READMODEL_PORT: cannot listen on {host}:{port} ({exc.strerror})") from None
@@ -144,9 +173,7 @@ def _serve_granian(host: str, port: int, workers: int) -> None:
     from granian.server import Server
 
     from projector.cli.commands.serve import WORKER_KILL_TIMEOUT_SECONDS, WSGI_FACTORY
-    from projector.observability.multiprocess import prepare_worker_metrics
 
-    metrics_dir = prepare_worker_metrics(os.environ, workers)
     log.info("serving http://%s:%d/openapi/v1 with %d granian workers", host, port, workers)
     Server(
         WSGI_FACTORY,
@@ -159,5 +186,3 @@ def _serve_granian(host: str, port: int, workers: int) -> None:
         workers_kill_timeout=WORKER_KILL_TIMEOUT_SECONDS,
         respawn_failed_workers=True,  # as `readmodel serve`
     ).serve()
-    if metrics_dir is not None:
-        metrics_dir.cleanup()

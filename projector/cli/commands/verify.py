@@ -8,6 +8,8 @@ from typing import Any
 from projector.cli.wiring import open_redis, open_store
 from projector.generations import live_generation
 from projector.verify import verify
+from shared.errors import ConfigurationError
+from shared.events.values import is_uuid
 from shared.settings import Settings
 
 
@@ -24,12 +26,17 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
+    workspace = args.workspace.lower() if args.workspace else None
+    if workspace is not None and not (is_uuid(workspace) and store.names_workspace(workspace)):
+        # Nothing to compare would read as "no differences": an unknown id is a mistake.
+        raise ConfigurationError(
+            f"--workspace: unknown workspace {args.workspace!r} (no stored event names it)"
+        )
     redis = open_redis(settings, command="verify")
     generation = live_generation(redis)
     if generation is None:
         print("no live generation: the read model has not been built (run `readmodel replay`)")
         return 1
-    workspace = args.workspace.lower() if args.workspace else None
     differences = verify(store.iter_all(), redis, generation, workspace_id=workspace)
     for difference in differences[: max(0, args.limit)]:
         print(difference.describe())

@@ -63,26 +63,40 @@
     });
   }
 
+  // Tick spacings of the time axis, in seconds: the first that gives at most six ticks.
+  const TICK_STEPS = [5, 10, 15, 30, 60, 120, 300, 600];
+  const timeOfDay = (t) => new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
+  function svgElement(name, attributes, content) {
+    const node = document.createElementNS(SVG, name);
+    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
+    if (content !== undefined) node.textContent = content;
+    return node;
+  }
+
   function drawChart() {
     const svg = byId("lag-chart");
     svg.replaceChildren();
-    const width = 800, height = 160, pad = 18;
+    // Drawn in the chart's own pixels, so labels are not stretched with it.
+    const width = Math.max(320, Math.round(svg.getBoundingClientRect().width) || 800);
+    const height = 160, top = 18, bottom = 22;
+    svg.setAttribute("viewBox", "0 0 " + width + " " + height);
     const max = Math.max(1, ...lagHistory.map((s) => s.lag));
-    const span = Math.max(1, lagHistory.length - 1);
-    const samples = lagHistory.length === 1 ? [lagHistory[0], lagHistory[0]] : lagHistory;
-    const points = samples.map((s, i) => {
-      const x = (i / Math.max(span, samples.length - 1)) * width;
-      const y = height - pad - (s.lag / max) * (height - 2 * pad);
-      return x.toFixed(1) + "," + y.toFixed(1);
-    });
-    const line = document.createElementNS(SVG, "polyline");
-    line.setAttribute("points", points.join(" "));
-    svg.appendChild(line);
-    const label = document.createElementNS(SVG, "text");
-    label.setAttribute("x", "4");
-    label.setAttribute("y", "12");
-    label.textContent = "max " + max + " events";
-    svg.appendChild(label);
+    const end = lagHistory[lagHistory.length - 1].t;
+    const start = Math.min(lagHistory[0].t, end - 30); // at least half a minute wide
+    const x = (t) => ((t - start) / (end - start)) * width;
+    const y = (lag) => height - bottom - (lag / max) * (height - top - bottom);
+    const step = TICK_STEPS.find((s) => (end - start) / s <= 6) || TICK_STEPS[TICK_STEPS.length - 1];
+    for (let t = Math.ceil(start / step) * step; t <= end; t += step) {
+      svg.appendChild(svgElement("line", { class: "grid", x1: x(t), x2: x(t), y1: top, y2: height - bottom }));
+      const anchor = x(t) < 40 ? "start" : x(t) > width - 40 ? "end" : "middle";
+      svg.appendChild(svgElement("text", { class: "tick", x: x(t), y: height - 6, "text-anchor": anchor }, timeOfDay(t)));
+    }
+    svg.appendChild(svgElement("line", { class: "axis", x1: 0, x2: width, y1: height - bottom, y2: height - bottom }));
+    const samples = lagHistory.length === 1 ? [{ t: start, lag: lagHistory[0].lag }, lagHistory[0]] : lagHistory;
+    const points = samples.map((s) => x(s.t).toFixed(1) + "," + y(s.lag).toFixed(1));
+    svg.appendChild(svgElement("polyline", { points: points.join(" ") }));
+    svg.appendChild(svgElement("text", { x: 4, y: 12 }, "max " + max + " events"));
   }
 
   function render(status) {
@@ -121,7 +135,7 @@
     fillTable("generations", status.generations || [], [
       (g) => g.generation, (g) => g.watermark, (g) => (g.live ? "live" : ""),
     ]);
-    fillTable("workspaces", status.workspaces || [], [(w) => w.workspace_id, (w) => w.apps]);
+    fillTable("workspaces", status.workspaces || [], [(w) => w.name, (w) => w.workspace_id, (w) => w.apps]);
     text("workspaces-note", status.workspaces_complete === false ? "partial: the scan budget ran out" : "");
     fillTable("dead-letters", store.recent_dead_letters || [], [
       (d) => d.id, (d) => d.position, (d) => d.type, (d) => d.reason, (d) => d.attempts, (d) => d.last_failed_at,
