@@ -3,6 +3,15 @@
 Redis is disposable (a flush, a restart without persistence, a failover to an empty
 replica). The store is the truth, so the cure is always a rebuild; the live projector keeps
 its messages unacknowledged meanwhile and catches up after the flip.
+
+A watermark behind what the store holds is not a loss by itself, and a needless rebuild of
+a large read model costs minutes, so the check tells three cases apart:
+
+- the projector has not caught up yet (events past the watermark, nothing acknowledged
+  past it): it will, nothing to do;
+- dead letters lie at the watermark's front: they are settled, and the watermark passes
+  them here (a dead letter recorded outside the writer, or before it passed them itself);
+- the watermark is behind the position the projector acknowledged: Redis lost data, rebuild.
 """
 
 from __future__ import annotations
@@ -10,29 +19,33 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
+
+import orjson
+import redis.exceptions
 
 from projector.generations import live_generation
-from projector.replay import Rebuild, ReplaySummary
+from projector.replay import ProgressLog, Rebuild, RebuildInterrupted, ReplaySummary
+from projector.store import Cursor, EventStore
+from projector.writer.watermark import Watermarks
+from shared.errors import StoreError
+from shared.logs import log_event
 from shared.readmodel import keys
 
 log = logging.getLogger("readmodel.healing")
 
-ACKNOWLEDGED_CURSOR = "projector"  # the store cursor where the projector notes what it applied
+ACKNOWLEDGED_CURSOR = "projector"  # the store cursor where the projector notes what it settled
 _LOCK_SECONDS = 600
+# Dead letters the watermark passes in one check (more are passed on the next ones).
+_PASS_LIMIT = 1000
 
 
-def diagnose(redis: Any, acknowledged: int) -> str | None:
-    """Why the read model must be rebuilt, or None when it is whole."""
-    generation = live_generation(redis)
-    if generation is None:
-        return "no live generation (empty or flushed Redis)"
-    raw = redis.get(keys.full_key(generation, keys.WATERMARK))
-    watermark = 0 if raw is None else int(raw)
-    if watermark < acknowledged:
-        return f"watermark {watermark} is behind the acknowledged position {acknowledged} (Redis lost data)"
-    return None
+class Positions(Protocol):
+    """Positions after a given one, in order: of the store's events, or of its dead letters."""
+
+    def positions_after(self, position: int, limit: int) -> list[int]: ...
 
 
 class SelfHealer:
@@ -44,17 +57,59 @@ class SelfHealer:
         rebuild: Callable[[], Rebuild],
         acknowledged: Callable[[], int],
         *,
+        events: Positions,
+        dead_letters: Positions,
         interval: float = 2.0,
         clock: Callable[[], float],
     ) -> None:
         self._redis = redis
         self._rebuild = rebuild
         self._acknowledged = acknowledged
+        self._events = events
+        self._dead_letters = dead_letters
         self._interval = interval
         self._clock = clock
+        self._watermarks = Watermarks(redis)
+
+    def diagnose(self) -> str | None:
+        """Why the read model must be rebuilt, or None when it need not be."""
+        # Read before the watermark: the projector raises the watermark first and then
+        # acknowledges, so a watermark read after this is never behind it unless data is lost.
+        acknowledged = self._acknowledged()
+        generation = live_generation(self._redis)
+        if generation is None:
+            return "no live generation (empty or flushed Redis)"
+        watermark = self.pass_dead_letters(generation)
+        if watermark >= acknowledged:
+            return None  # whole, if perhaps behind the store's head: the projector catches up
+        if self._rebuild_catching_up(generation):
+            return None  # a rebuild flipped to it and is applying what came meanwhile
+        return f"watermark {watermark} is behind the acknowledged position {acknowledged} (Redis lost data)"
+
+    def pass_dead_letters(self, generation: str) -> int:
+        """Move the watermark past dead letters at its front; returns the watermark."""
+        watermark = self._watermarks.read(generation)
+        dead = self._dead_letters.positions_after(watermark, _PASS_LIMIT)
+        if not dead:
+            return watermark
+        front = watermark
+        for stored, letter in zip(self._events.positions_after(watermark, len(dead)), dead, strict=False):
+            if stored != letter:
+                break  # an event that is no dead letter: the projector has not caught up
+            front = stored
+        if front > watermark:
+            self._watermarks.raise_to(generation, front)
+            log_event(
+                log, "watermark passes dead letters", generation=generation, watermark=watermark, to=front
+            )
+        return front
+
+    def _rebuild_catching_up(self, generation: str) -> bool:
+        raw = self._redis.get(keys.REPLAY_POINTER)
+        return raw is not None and orjson.loads(raw).get("generation") == generation
 
     def check_and_heal(self) -> ReplaySummary | None:
-        reason = diagnose(self._redis, self._acknowledged())
+        reason = self.diagnose()
         if reason is None:
             return None
         token = secrets.token_hex(8)
@@ -65,6 +120,7 @@ class SelfHealer:
         try:
             summary = self._rebuild().run()
         finally:
+            # Released also when the rebuild is interrupted: the next start resumes it at once.
             if self._redis.get(keys.HEAL_LOCK) == token.encode():
                 self._redis.delete(keys.HEAL_LOCK)
         self._redis.hset(
@@ -84,6 +140,24 @@ class SelfHealer:
         while not stop.is_set():
             try:
                 self.check_and_heal()
-            except Exception:  # a Redis or database outage: try again on the next tick
+            except RebuildInterrupted:
+                log.info("the rebuild stopped with the process; the next start resumes it")
+                return
+            except (redis.exceptions.RedisError, StoreError) as exc:  # an outage: the next tick retries
+                log.warning("self-heal check failed (%s); retrying", exc)
+            except Exception:
                 log.exception("self-heal check failed; retrying")
             stop.wait(self._interval)
+
+
+def store_healer(store: EventStore, redis: Any, dead_letters: Positions, stop: threading.Event) -> SelfHealer:
+    """The self-healer of a projector process: rebuilds from `store`, logging their progress
+    and ending between batches once `stop` is set (to resume at the next start)."""
+    return SelfHealer(
+        redis,
+        lambda: Rebuild(store, redis, cursor_factory=Cursor, stop=stop, on_progress=ProgressLog()),
+        lambda: store.load_cursor(ACKNOWLEDGED_CURSOR).position,
+        events=store,
+        dead_letters=dead_letters,
+        clock=time.time,
+    )

@@ -16,6 +16,7 @@ from shared.readmodel.reads import (
     AppPageRead,
     AppRead,
     Head,
+    NotBuiltError,
     ReadModelReader,
     SessionPageRead,
 )
@@ -24,7 +25,8 @@ Read = AppPageRead | AppRead | AccountRead | SessionPageRead
 
 
 class ReadModelUnavailableError(ReadModelError):
-    """Redis could not answer a read (down, unreachable, or refusing the script)."""
+    """Redis could not answer a read (down, unreachable, refusing the script, or holding no
+    read model yet)."""
 
 
 class Repository:
@@ -46,6 +48,8 @@ class Repository:
             result = self._dispatch(query, token_hash, now_ms)
         except redis.exceptions.RedisError as exc:
             raise ReadModelUnavailableError(f"the read model could not be read: {exc}") from exc
+        except NotBuiltError as exc:
+            raise ReadModelUnavailableError(str(exc)) from exc
         self._saw(result.head)
         return result
 

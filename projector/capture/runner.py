@@ -8,13 +8,16 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
+from projector.broker.backoff import Backoff
 from projector.capture.changes import ChangeFeed, FeedPosition
 from projector.capture.dify import DifyState
 from projector.capture.lock import capture_lock
 from projector.capture.translate import translate
 from projector.capture.versions import VersionSource, assign_versions
 from projector.store import Cursor
+from shared.errors import StoreUnavailableError
 from shared.events import Event
 
 CURSOR_NAME = "capture"
@@ -135,17 +138,38 @@ class CaptureRunner:
                 total = total.add(report)
         return total
 
-    def run_forever(self, stop: threading.Event, *, poll_seconds: float = 1.0) -> RunReport:
-        """Capture until `stop` is set, polling when idle."""
+    def run_forever(
+        self, stop: threading.Event, *, poll_seconds: float = 1.0, backoff: Backoff | None = None
+    ) -> RunReport:
+        """Capture until `stop` is set, polling when idle and waiting out database outages.
+
+        An outage of Dify's database or of the store ends the batch in hand (nothing of it
+        is saved, so it is read again) and the lock's connection with it: the lock is taken
+        again once the database is back, so another capture cannot have slipped in.
+        """
         total = RunReport()
-        with capture_lock(self._dify):
-            while not stop.is_set():
-                report = self.step()
-                if report is None:
-                    stop.wait(poll_seconds)
-                else:
-                    total = total.add(report)
+        backoff = backoff or Backoff(first=0.5, cap=10.0)
+        while not stop.is_set():
+            try:
+                with capture_lock(self._dify):
+                    while not stop.is_set():
+                        report = self.step()
+                        backoff.reset()
+                        if report is None:
+                            stop.wait(poll_seconds)
+                        else:
+                            total = total.add(report)
+            except (DBAPIError, StoreUnavailableError) as exc:
+                delay = backoff.next()
+                self._progress(f"capture: paused ({_first_line(exc)}); retrying in {delay:.1f}s")
+                stop.wait(delay)
         return total
+
+
+def _first_line(error: BaseException) -> str:
+    cause = getattr(error, "orig", None) or error
+    text = str(cause).strip()
+    return text.splitlines()[0] if text else type(cause).__name__
 
 
 def _describe(report: BatchReport) -> str:

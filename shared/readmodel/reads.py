@@ -18,6 +18,7 @@ import orjson
 from redis.exceptions import NoScriptError
 
 from shared.auth.subjects import TokenRecord
+from shared.errors import ReadModelError
 from shared.readmodel.cluster_reads import ClusterScripts
 from shared.readmodel.connection import is_cluster
 from shared.readmodel.read_scripts import ACCOUNT, APP, APPS, SCRIPTS, SESSIONS, read_script
@@ -27,6 +28,10 @@ SUMMARY = "summary"
 PARAMETERS = "params"
 INFO = "info"
 INPUT_SCHEMA = "schema"
+
+
+class NotBuiltError(ReadModelError):
+    """There is no live generation to read: the read model has not been built yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +203,9 @@ def _current(member: bytes | None, score: bytes | None, memberships: list[Member
 
 
 def _head(reply: list[Any]) -> Head:
-    position = int(reply[0] or 0)
+    if reply[0] is None:
+        raise NotBuiltError("no live generation: the read model is not built yet")
+    position = int(reply[0])
     sid = reply[1]
     if sid is None:
         return Head(position=position, token=None)

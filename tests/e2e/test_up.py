@@ -60,15 +60,15 @@ def up(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Up]:
     assert process.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + 90
-    while not any("serving" in line for line in lines):
+    while not (any("serving" in line for line in lines) and any(line.startswith("try:") for line in lines)):
         line = process.stdout.readline()
         assert line, f"readmodel up exited early:\n{''.join(lines)}"
         lines.append(line)
         assert time.monotonic() < deadline, "".join(lines)
     base = f"http://127.0.0.1:{port}/openapi/v1"
-    while True:  # with a real Redis the API is granian's, which listens a moment later
+    while True:  # the port answers at once; the read model is built (and granian up) a moment later
         try:
-            urllib.request.urlopen(f"{base}/_health", timeout=2).close()
+            urllib.request.urlopen(f"{base}/_ready", timeout=2).close()
             break
         except OSError:
             assert time.monotonic() < deadline, "".join(lines)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import threading
 
 from projector.cli.commands import Subparsers, positive_int
 from projector.observability.arguments import add_metrics_arguments
@@ -39,9 +38,10 @@ def register(subparsers: Subparsers) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from projector.broker.connection import connect
-    from projector.broker.flow import RELAY_SAVE_INTERVAL, stop_on_signals
+    from projector.broker.flow import RELAY_SAVE_INTERVAL
     from projector.broker.publisher import Publisher
     from projector.broker.topology import Topology
+    from projector.cli.signals import Shutdown
     from projector.cli.wiring import open_store
     from projector.observability.metrics import MeasuredPublisher, new_projector_metrics, observed
     from projector.relay import Relay
@@ -65,10 +65,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         idle_interval=max(0.001, args.poll_interval),
         save_interval=RELAY_SAVE_INTERVAL,
     )
-    stop = threading.Event()
+    shutdown = Shutdown()
     try:
         with (
-            stop_on_signals(stop.set),
+            shutdown.handling_signals(),
             observed(
                 args,
                 settings,
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 counters=lambda: {"published": relay.published},
             ),
         ):
-            relay.run(stop)
+            relay.run(shutdown.requested)
     finally:
         publisher.close()
         store.engine.dispose()

@@ -40,6 +40,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from granian.constants import Interfaces
     from granian.server import Server
 
+    from projector.cli.wiring import check_port
     from projector.observability.multiprocess import prepare_worker_metrics
     from shared.logs import configure_logging, log_startup
 
@@ -47,13 +48,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print("--workers must be at least 1")
         return 2
     configure_logging(secrets=[settings.admin_token or ""])
-    log_startup(logging.getLogger("readmodel.serve"), "serve", settings)
+    log = logging.getLogger("readmodel.serve")
+    log_startup(log, "serve", settings)
+    host = args.host or settings.host
+    port = settings.port if args.port is None else args.port
+    check_port(host, port)  # one line now, not a backtrace from granian's socket
+    _check_redis(settings, log)
     # Several workers share their /metrics through files; one worker keeps them in memory.
     metrics_dir = prepare_worker_metrics(os.environ, args.workers)
     server = Server(
         WSGI_FACTORY,
-        address=args.host or settings.host,
-        port=settings.port if args.port is None else args.port,
+        address=host,
+        port=port,
         interface=Interfaces.WSGI,
         workers=args.workers,
         factory=True,
@@ -65,3 +71,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if metrics_dir is not None:
             metrics_dir.cleanup()
     return 0
+
+
+def _check_redis(settings: Settings, log: logging.Logger) -> None:
+    """An unreachable cluster stops the start (its client cannot even be made, in every
+    worker); a single Redis that is down is worth a warning: the API answers 503 until it is
+    back, and is ready again by itself."""
+    from projector.cli.wiring import connect_redis, redis_name
+    from shared.errors import ReadModelError
+    from shared.logs import log_event
+    from shared.readmodel.connection import check_reachable
+
+    client = connect_redis(settings)
+    try:
+        check_reachable(client)
+    except ReadModelError as error:
+        log_event(
+            log,
+            "redis unreachable at start: the API answers 503 until it is back",
+            level=logging.WARNING,
+            redis=redis_name(settings),
+            error=str(error),
+        )
+    finally:
+        client.close()

@@ -3,6 +3,11 @@
 On the embedded defaults everything (SQLite store, memory:// broker, in-process Redis)
 lives in this process. With READMODEL_* URLs set, the same parts run against PostgreSQL,
 RabbitMQ and Redis, and the API is served by granian worker processes.
+
+The port is taken first, so a busy one is reported at once; the API answers 503 (not built
+yet) while the start-up rebuild, if one is needed, runs and logs its progress. The parts run
+in threads that the main thread watches: when one of them dies the process exits non-zero
+with one line, so that a supervisor restarts it, rather than serving stale data.
 """
 
 from __future__ import annotations
@@ -13,19 +18,26 @@ import os
 import signal
 import sys
 import threading
-import time
 from typing import Any
 
-from projector.cli.wiring import connect_redis, embedded_redis, open_store
-from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer
+import redis.exceptions
+
+from projector.cli.signals import Shutdown
+from projector.cli.wiring import check_port, connect_redis, embedded_redis, open_store
+from projector.dead_letters import DeadLetterStore
+from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer, store_healer
 from projector.observability.arguments import add_metrics_arguments
-from projector.replay import Rebuild
+from projector.replay import RebuildInterrupted
 from projector.seed.history import demo_history
-from projector.store import Cursor, EventStore
-from shared.errors import ConfigurationError
+from projector.store import EventStore
+from shared.errors import ConfigurationError, StoreError
 from shared.settings import Settings
 
 log = logging.getLogger("readmodel.up")
+
+# How often the main thread looks at the parts, and the pause between start-up heal attempts.
+WATCH_SECONDS = 0.25
+RETRY_SECONDS = 2.0
 
 
 def register(subparsers: Any) -> None:
@@ -51,6 +63,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from projector.broker.flow import build_event_flow
+    from projector.observability.metrics import new_projector_metrics, observed
     from shared.logs import configure_logging, log_startup
 
     configure_logging(secrets=[settings.admin_token or ""])
@@ -58,51 +72,132 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
     store = open_store(settings)
-    redis = embedded_redis() if settings.redis_is_embedded else connect_redis(settings.redis_url)
-    demo = args.demo if args.demo is not None else store.count() == 0
-    if demo:
-        _seed_demo(store, host, port)
-
-    healer = SelfHealer(
-        redis,
-        lambda: Rebuild(store, redis, cursor_factory=Cursor),
-        lambda: store.load_cursor(ACKNOWLEDGED_CURSOR).position,
-        clock=time.time,
-    )
-    rebuilt = healer.check_and_heal()  # build the read model before the first request
-    if rebuilt is not None:
-        # The new generation reflects the store up to the rebuild's cursor: note it as applied,
-        # so the in-process relay resumes there instead of re-sending the whole store.
-        store.save_cursor(ACKNOWLEDGED_CURSOR, rebuilt.cursor)
-    from projector.broker.flow import build_event_flow
-    from projector.dead_letters import DeadLetterStore
-    from projector.observability.metrics import new_projector_metrics, observed
-
-    stop = threading.Event()
-    metrics = new_projector_metrics()
-    flow = build_event_flow(settings, store, redis, metrics=metrics)
-    flow.start()
-    healing = threading.Thread(target=healer.run, args=(stop,), name="readmodel-healer", daemon=True)
-    healing.start()
+    redis = embedded_redis() if settings.redis_is_embedded else connect_redis(settings)
     letters = DeadLetterStore(store.engine)
-    try:
-        with observed(
-            args,
-            settings,
-            metrics,
-            store=store,
-            redis=redis,
-            dead_letters=letters,
-            process="up",
-        ):
-            if settings.redis_is_embedded:
-                _serve_embedded(settings, redis, store, host, port, stop)
-            else:
-                _serve_granian(host, port, args.workers)
-    finally:
-        stop.set()
-        flow.stop()
+    letters.create_schema()
+    shutdown = Shutdown()
+    with shutdown.handling_signals():
+        server = _listen(settings, redis, store, host, port)  # before anything slow
+        try:
+            demo = args.demo if args.demo is not None else store.count() == 0
+            if demo:
+                _seed_demo(store, host, port)
+            metrics = new_projector_metrics()
+            parts = Parts(
+                store_healer(store, redis, letters, shutdown.requested),
+                build_event_flow(settings, store, redis, metrics=metrics, dead_letters=letters),
+                store,
+                shutdown,
+            )
+            parts.start()
+            with observed(
+                args, settings, metrics, store=store, redis=redis, dead_letters=letters, process="up"
+            ):
+                if server is not None:
+                    failure = parts.watch()
+                else:
+                    failure = _serve_granian(host, port, args.workers, parts)
+        finally:
+            shutdown.request()
+            if server is not None:
+                server.stop()
+    parts.stop()
+    if failure is not None:
+        print(f"readmodel: {failure}; exiting so that a supervisor restarts the read model", file=sys.stderr)
+        return 1
     return 0
+
+
+class Parts:
+    """The healer (with the start-up rebuild), the relay and the consumer, and their watch."""
+
+    def __init__(self, healer: SelfHealer, flow: Any, store: EventStore, shutdown: Shutdown) -> None:
+        self._healer = healer
+        self._flow = flow
+        self._store = store
+        self._shutdown = shutdown
+        self._failure: str | None = None
+        self._flowing = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="readmodel-healer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        stop = self._shutdown.requested
+        try:
+            if not self._heal_at_start():
+                return
+            if stop.is_set():
+                return
+            self._flow.start()
+            self._flowing.set()
+            self._healer.run(stop)
+        except Exception as exc:  # a bug: recorded for the watch, which stops the process
+            log.exception("the healer stopped")
+            self._failure = f"the healer stopped: {exc!r}"
+
+    def _heal_at_start(self) -> bool:
+        """Build (or rebuild) the read model before events flow; False when stopped first."""
+        stop = self._shutdown.requested
+        while not stop.is_set():
+            try:
+                rebuilt = self._healer.check_and_heal()
+            except RebuildInterrupted:
+                return False
+            except (redis.exceptions.RedisError, StoreError) as exc:
+                log.warning("the read model cannot be checked yet (%s); retrying", exc)
+                stop.wait(RETRY_SECONDS)
+                continue
+            if rebuilt is not None:
+                # The new generation reflects the store up to the rebuild's cursor: note it as
+                # settled, so the in-process relay resumes there instead of re-sending the store.
+                self._store.save_cursor(ACKNOWLEDGED_CURSOR, rebuilt.cursor)
+            return True
+        return False
+
+    def failure(self) -> str | None:
+        """Why a part stopped on its own, or None while all of them run (or are stopping)."""
+        if self._shutdown.requested.is_set():
+            return None
+        if self._failure is not None:
+            return self._failure
+        if not self._thread.is_alive():
+            return "the healer stopped"
+        return self._flow.failure() if self._flowing.is_set() else None
+
+    def watch(self) -> str | None:
+        """Wait for a stop request or a failure; returns the failure."""
+        while not self._shutdown.requested.wait(WATCH_SECONDS):
+            failure = self.failure()
+            if failure is not None:
+                return failure
+        return None
+
+    def stop(self) -> None:
+        self._shutdown.request()
+        if self._flowing.is_set():
+            self._flow.stop()
+        self._thread.join(1.0)
+
+
+def _listen(settings: Settings, redis: Any, store: EventStore, host: str, port: int) -> Any:
+    """The in-process API server, serving at once (embedded Redis); None when granian will
+    serve, after this made sure the port is free."""
+    if not settings.redis_is_embedded:
+        check_port(host, port)
+        return None
+    from query_api.app import create_app
+    from query_api.operations import SqlStoreProbe
+    from query_api.server import serve_in_process
+
+    app = create_app(settings, redis=redis, head_probe=SqlStoreProbe(store.engine))
+    try:
+        server = serve_in_process(app, host, port)
+    except OSError as exc:
+        raise ConfigurationError(f"READMODEL_PORT: cannot listen on {host}:{port} ({exc.strerror})") from None
+    log.info("serving http://%s:%d/openapi/v1 (embedded Redis, one process)", server.host, server.port)
+    return server
 
 
 def _seed_demo(store: EventStore, host: str, port: int) -> None:
@@ -117,29 +212,8 @@ def _seed_demo(store: EventStore, host: str, port: int) -> None:
     sys.stdout.flush()
 
 
-def _serve_embedded(
-    settings: Settings, redis: Any, store: EventStore, host: str, port: int, stop: threading.Event
-) -> None:
-    from query_api.app import create_app
-    from query_api.operations import SqlStoreProbe
-    from query_api.server import serve_in_process
-
-    try:
-        app = create_app(settings, redis=redis, head_probe=SqlStoreProbe(store.engine))
-        server = serve_in_process(app, host, port)
-    except OSError as exc:
-        raise ConfigurationError(f"READMODEL_PORT: cannot listen on {host}:{port} ({exc.strerror})") from None
-    log.info("serving http://%s:%d/openapi/v1 (embedded Redis, one process)", server.host, server.port)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        server.stop()
-
-
-def _serve_granian(host: str, port: int, workers: int) -> None:
+def _serve_granian(host: str, port: int, workers: int, parts: Parts) -> str | None:
+    """Serve under granian until it stops; a failing part stops it the way a signal would."""
     from granian.constants import Interfaces
     from granian.server import Server
 
@@ -147,16 +221,29 @@ def _serve_granian(host: str, port: int, workers: int) -> None:
     from projector.observability.multiprocess import prepare_worker_metrics
 
     metrics_dir = prepare_worker_metrics(os.environ, workers)
+    failures: list[str] = []
+
+    def watch() -> None:
+        failure = parts.watch()
+        if failure is not None:
+            failures.append(failure)
+            os.kill(os.getpid(), signal.SIGTERM)  # granian's own handler shuts it down
+
+    threading.Thread(target=watch, name="readmodel-watch", daemon=True).start()
     log.info("serving http://%s:%d/openapi/v1 with %d granian workers", host, port, workers)
-    Server(
-        WSGI_FACTORY,
-        address=host,
-        port=port,
-        interface=Interfaces.WSGI,
-        workers=max(1, workers),
-        factory=True,
-        # Without it granian 2.8 can hang on SIGINT with several workers and hiredis loaded.
-        workers_kill_timeout=WORKER_KILL_TIMEOUT_SECONDS,
-    ).serve()
-    if metrics_dir is not None:
-        metrics_dir.cleanup()
+    try:
+        Server(
+            WSGI_FACTORY,
+            address=host,
+            port=port,
+            interface=Interfaces.WSGI,
+            workers=max(1, workers),
+            factory=True,
+            # Without it granian 2.8 can hang on SIGINT with several workers and hiredis loaded.
+            workers_kill_timeout=WORKER_KILL_TIMEOUT_SECONDS,
+        ).serve()
+    finally:
+        parts.stop()  # granian handled the signal: tell the watch and the parts
+        if metrics_dir is not None:
+            metrics_dir.cleanup()
+    return failures[0] if failures else None
