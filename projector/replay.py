@@ -376,11 +376,13 @@ def delete_generation(
     for key in redis.scan_iter(match=keys.generation_pattern(generation), count=batch):
         pending.append(key)
         if len(pending) >= batch:
-            redis.unlink(*pending)
-            pending.clear()
             if stop is not None and stop.is_set():
                 return False
+            redis.unlink(*pending)
+            pending.clear()
     if pending:
+        if stop is not None and stop.is_set():
+            return False
         redis.unlink(*pending)
     return True
 
