@@ -6,7 +6,13 @@ import argparse
 import logging
 import threading
 
-from projector.cli.commands import Subparsers, non_negative_int, positive_int
+from projector.cli.commands import (
+    Subparsers,
+    add_names_suffix_argument,
+    non_negative_int,
+    positive_int,
+    topology_for,
+)
 from projector.observability.arguments import add_metrics_arguments
 from shared.settings import Settings
 
@@ -29,11 +35,7 @@ def register(subparsers: Subparsers) -> None:
     )
     parser.add_argument("--batch-size", type=positive_int, default=500, metavar="N")
     parser.add_argument("--prefetch", type=positive_int, default=500, metavar="N")
-    parser.add_argument(
-        "--names-suffix",
-        metavar="SUFFIX",
-        help="append .SUFFIX to the exchange and queue names (several read models on one broker)",
-    )
+    add_names_suffix_argument(parser)
     add_metrics_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -41,7 +43,6 @@ def register(subparsers: Subparsers) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from projector.broker.connection import connect
     from projector.broker.consumer import CursorCheckpoint, ProjectorConsumer
-    from projector.broker.topology import Topology
     from projector.cli.signals import Shutdown
     from projector.cli.wiring import open_redis, open_store
     from projector.dead_letters import DeadLetterStore
@@ -62,11 +63,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     log = logging.getLogger(__name__)
     log_startup(log, "project", settings)
     metrics = new_projector_metrics()
-    topology = (
-        Topology.with_suffix(args.names_suffix, partitions=settings.partitions)
-        if args.names_suffix
-        else Topology(partitions=settings.partitions)
-    )
+    topology = topology_for(args, settings)
     partitions = sorted(set(args.partition)) if args.partition else None
     if partitions and partitions[-1] >= topology.partitions:
         raise ConfigurationError(

@@ -22,6 +22,7 @@ from typing import Any
 
 import redis.exceptions
 
+from projector.cli.commands import add_names_suffix_argument, topology_for
 from projector.cli.signals import Shutdown
 from projector.cli.wiring import check_port, connect_redis, embedded_redis, open_store
 from projector.dead_letters import DeadLetterStore
@@ -58,6 +59,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--workers", type=int, default=2, help="API worker processes when Redis is a real server"
     )
+    add_names_suffix_argument(parser)
     add_metrics_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -85,7 +87,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             metrics = new_projector_metrics()
             parts = Parts(
                 store_healer(store, redis, letters, shutdown.requested),
-                build_event_flow(settings, store, redis, metrics=metrics, dead_letters=letters),
+                build_event_flow(
+                    settings,
+                    store,
+                    redis,
+                    topology=topology_for(args, settings) if args.names_suffix else None,
+                    metrics=metrics,
+                    dead_letters=letters,
+                ),
                 store,
                 shutdown,
             )

@@ -1,0 +1,74 @@
+"""What the fault-injection tests share: a store the test appends to, and where the read model stands."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import redis as redis_lib
+
+from projector.generations import live_generation
+from projector.migrations import migrate
+from projector.seed import generate_history
+from projector.store import EventStore, create_engine_for
+from projector.verify import verify
+from projector.writer.watermark import Watermarks
+
+_SEEDS = itertools.count(1000)
+
+
+@contextmanager
+def event_store(url: str) -> Iterator[EventStore]:
+    """The store the processes under test read, migrated, for the test to append to."""
+    engine = create_engine_for(url)
+    migrate(engine)
+    try:
+        yield EventStore(engine)
+    finally:
+        engine.dispose()
+
+
+def append_history(store: EventStore, workspaces: int = 2, apps: int = 3) -> int:
+    """Append a history no earlier call appended (new streams); returns the store's head."""
+    store.append(list(generate_history(workspaces, apps, seed=next(_SEEDS))))
+    return store.head_position()
+
+
+def watermark(redis: Any) -> int | None:
+    """The live generation's watermark, or None when there is none (or Redis is down)."""
+    try:
+        generation = live_generation(redis)
+        return None if generation is None else Watermarks(redis).read(generation)
+    except redis_lib.RedisError:
+        return None
+
+
+def caught_up(store: EventStore, redis: Any) -> bool:
+    return watermark(redis) == store.head_position()
+
+
+def matches_the_store(store: EventStore, redis: Any) -> bool:
+    generation = live_generation(redis)
+    return generation is not None and verify(store.iter_all(), redis, generation) == []
+
+
+def copy_store(template: Path, folder: Path) -> str:
+    """A copy of a store file made by `large_store`, as a SQLite URL of the test's own."""
+    target = folder / "events.db"
+    shutil.copyfile(template, target)
+    return f"sqlite:///{target}"
+
+
+def write_large_store(path: Path, workspaces: int = 160, apps: int = 40) -> int:
+    """A SQLite store of ~20k events (a rebuild of it takes seconds: long enough to be
+    interrupted); one file, its write-ahead log folded in. Returns the event count."""
+    url = f"sqlite:///{path}"
+    with event_store(url) as store:
+        store.append(list(generate_history(workspaces, apps, seed=7)))
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return store.count()
