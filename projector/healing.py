@@ -128,7 +128,8 @@ class SelfHealer:
             mapping={"reason": reason, "at": str(self._clock()), "generation": summary.generation},
         )
         log.warning(
-            "read model rebuilt: %d events in %.1fs into generation %s",
+            "read model rebuilt%s: %d events in %.1fs into generation %s",
+            " (resumed)" if summary.resumed else "",
             summary.events,
             summary.seconds,
             summary.generation,

@@ -6,6 +6,7 @@ wait with deadlines (never a fixed sleep) and stop what is left at the end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -38,8 +39,14 @@ class Command:
         self.args = args
         self.log_path = cwd / f"{name}.log"
         self._log = self.log_path.open("ab")
+        # A session of its own: the cleanup kills its workers too (granian's), never the test.
         self.process = subprocess.Popen(
-            [READMODEL, *args], cwd=cwd, env=dict(env), stdout=self._log, stderr=subprocess.STDOUT
+            [READMODEL, *args],
+            cwd=cwd,
+            env=dict(env),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def output(self) -> str:
@@ -98,8 +105,10 @@ class Command:
             raise AssertionError(f"{self.args} did not end:\n{self.output()}") from None
 
     def kill(self) -> None:
-        if self.alive():
-            self.process.kill()
+        """Kill whatever is left of the command, its worker processes included."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        if self.process.poll() is None:
             self.process.wait(10)
         self._log.close()
 

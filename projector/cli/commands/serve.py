@@ -12,7 +12,7 @@ from shared.settings import Settings
 WSGI_FACTORY = "query_api.wsgi:create"
 # Seen with granian 2.8: with several workers and hiredis loaded, a worker may never finish a
 # graceful stop, and the server waits forever; past this many seconds it is killed.
-WORKER_KILL_TIMEOUT_SECONDS = 5
+WORKER_KILL_TIMEOUT_SECONDS = 1
 
 
 def register(subparsers: Any) -> None:

@@ -222,7 +222,8 @@ def _seed_demo(store: EventStore, host: str, port: int) -> None:
 
 
 def _serve_granian(host: str, port: int, workers: int, parts: Parts) -> str | None:
-    """Serve under granian until it stops; a failing part stops it the way a signal would."""
+    """Serve under granian until it stops; a failing part (or a stop requested before granian
+    took over the signals) stops it the way a signal would."""
     from granian.constants import Interfaces
     from granian.server import Server
 
@@ -231,27 +232,35 @@ def _serve_granian(host: str, port: int, workers: int, parts: Parts) -> str | No
 
     metrics_dir = prepare_worker_metrics(os.environ, workers)
     failures: list[str] = []
+    handling = threading.Event()  # granian handles SIGTERM and SIGINT from here on
+    served = threading.Event()
 
     def watch() -> None:
         failure = parts.watch()
         if failure is not None:
             failures.append(failure)
+        handling.wait()
+        if not served.is_set():
             os.kill(os.getpid(), signal.SIGTERM)  # granian's own handler shuts it down
 
+    server = Server(
+        WSGI_FACTORY,
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=max(1, workers),
+        factory=True,
+        # Without it granian 2.8 can hang on SIGINT with several workers and hiredis loaded.
+        workers_kill_timeout=WORKER_KILL_TIMEOUT_SECONDS,
+    )
+    server.on_startup(handling.set)
     threading.Thread(target=watch, name="readmodel-watch", daemon=True).start()
     log.info("serving http://%s:%d/openapi/v1 with %d granian workers", host, port, workers)
     try:
-        Server(
-            WSGI_FACTORY,
-            address=host,
-            port=port,
-            interface=Interfaces.WSGI,
-            workers=max(1, workers),
-            factory=True,
-            # Without it granian 2.8 can hang on SIGINT with several workers and hiredis loaded.
-            workers_kill_timeout=WORKER_KILL_TIMEOUT_SECONDS,
-        ).serve()
+        server.serve()
     finally:
+        served.set()
+        handling.set()
         parts.stop()  # granian handled the signal: tell the watch and the parts
         if metrics_dir is not None:
             metrics_dir.cleanup()
