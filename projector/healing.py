@@ -48,6 +48,12 @@ class Positions(Protocol):
     def positions_after(self, position: int, limit: int) -> list[int]: ...
 
 
+class StoredPositions(Positions, Protocol):
+    """The store's events: their positions and the highest one."""
+
+    def head_position(self) -> int: ...
+
+
 class SelfHealer:
     """Checks on a timer and rebuilds when the read model is gone or behind what was applied."""
 
@@ -57,7 +63,7 @@ class SelfHealer:
         rebuild: Callable[[], Rebuild],
         acknowledged: Callable[[], int],
         *,
-        events: Positions,
+        events: StoredPositions,
         dead_letters: Positions,
         interval: float = 2.0,
         clock: Callable[[], float],
@@ -75,7 +81,9 @@ class SelfHealer:
         """Why the read model must be rebuilt, or None when it need not be."""
         # Read before the watermark: the projector raises the watermark first and then
         # acknowledges, so a watermark read after this is never behind it unless data is lost.
-        acknowledged = self._acknowledged()
+        # No event lies past the store's head: a cursor beyond it (the sentinel an earlier
+        # release saved after a rebuild) says nothing about Redis.
+        acknowledged = min(self._acknowledged(), self._events.head_position())
         generation = live_generation(self._redis)
         if generation is None:
             return "no live generation (empty or flushed Redis)"

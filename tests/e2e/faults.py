@@ -16,7 +16,7 @@ from projector.migrations import migrate
 from projector.seed import generate_history
 from projector.store import EventStore, create_engine_for
 from projector.verify import verify
-from projector.writer.watermark import Watermarks
+from shared.readmodel import keys
 
 _SEEDS = itertools.count(1000)
 
@@ -42,7 +42,7 @@ def watermark(redis: Any) -> int | None:
     """The live generation's watermark, or None when there is none (or Redis is down)."""
     try:
         generation = live_generation(redis)
-        return None if generation is None else Watermarks(redis).read(generation)
+        return None if generation is None else int(redis.get(keys.full_key(generation, keys.WATERMARK)) or 0)
     except redis_lib.RedisError:
         return None
 

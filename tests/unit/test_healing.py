@@ -150,6 +150,17 @@ def test_a_fresh_start_over_stored_events_is_built_once(
     assert live_generation(fake_redis) == first.generation
 
 
+def test_an_acknowledged_cursor_past_the_stores_head_is_no_loss(
+    event_store: EventStore, fake_redis: Any, letters: DeadLetterStore
+) -> None:
+    _projected(event_store, fake_redis)
+    # What an earlier release saved after a rebuild on PostgreSQL: a horizon, not a position.
+    event_store.save_cursor(ACKNOWLEDGED_CURSOR, Cursor(None, 2**62))
+    healer = _healer(event_store, fake_redis, letters)
+    assert healer.diagnose() is None
+    assert healer.check_and_heal() is None
+
+
 def test_an_interrupted_heal_releases_its_lock_and_the_next_start_resumes(
     event_store: EventStore, fake_redis: Any, letters: DeadLetterStore
 ) -> None:

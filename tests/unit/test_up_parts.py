@@ -37,7 +37,7 @@ class Flow:
     def failure(self) -> str | None:
         return self.dead
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 1.5) -> None:
         self.stopped = True
 
 

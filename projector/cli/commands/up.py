@@ -184,10 +184,11 @@ class Parts:
         return None
 
     def stop(self) -> None:
+        """Stop every part; each ends within moments (the process exits in any case)."""
         self._shutdown.request()
         if self._flowing.is_set():
-            self._flow.stop()
-        self._thread.join(1.0)
+            self._flow.stop(timeout=1.0)
+        self._thread.join(0.5)
 
 
 def _listen(settings: Settings, redis: Any, store: EventStore, host: str, port: int) -> Any:
