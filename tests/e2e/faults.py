@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -12,24 +12,18 @@ from typing import Any
 import redis as redis_lib
 
 from projector.generations import live_generation
-from projector.migrations import migrate
 from projector.seed import generate_history
-from projector.store import EventStore, create_engine_for
+from projector.store import EventStore
 from projector.verify import verify
 from shared.readmodel import keys
+from tests.fixtures.database import migrated_store
+from tests.support.processes import Command, started
 
 _SEEDS = itertools.count(1000)
 
 
-@contextmanager
-def event_store(url: str) -> Iterator[EventStore]:
-    """The store the processes under test read, migrated, for the test to append to."""
-    engine = create_engine_for(url)
-    migrate(engine)
-    try:
-        yield EventStore(engine)
-    finally:
-        engine.dispose()
+# The store the processes under test read, migrated, for the test to append to.
+event_store = migrated_store
 
 
 def append_history(store: EventStore, workspaces: int = 2, apps: int = 3) -> int:
@@ -72,3 +66,15 @@ def write_large_store(path: Path, workspaces: int = 160, apps: int = 40) -> int:
         with store.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return store.count()
+
+
+@contextmanager
+def relay_and_projector(
+    env: Mapping[str, str], suffix: str, folder: Path
+) -> Iterator[tuple[Command, Command]]:
+    """`readmodel relay` and `readmodel project` on the test's own broker names, for the block."""
+    with (
+        started(["relay", "--names-suffix", suffix], env, folder) as relay,
+        started(["project", "--names-suffix", suffix], env, folder) as project,
+    ):
+        yield relay, project

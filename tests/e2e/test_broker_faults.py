@@ -6,28 +6,24 @@ broker itself is never stopped), with exchange and queue names of the test's own
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from projector.broker.topology import Topology
-from tests.e2e.faults import append_history, caught_up, event_store, matches_the_store, watermark
-from tests.fixtures.broker import remove_topology
+from tests.e2e.faults import (
+    append_history,
+    caught_up,
+    event_store,
+    matches_the_store,
+    relay_and_projector,
+    watermark,
+)
 from tests.fixtures.redis_server import RedisServer, free_port
 from tests.fixtures.services import BROKER_URL
 from tests.fixtures.tcp_proxy import TcpProxy, through
 from tests.support.processes import assert_stops_in_time, command_env, http_get, started
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture
-def suffix() -> Iterator[str]:
-    value = f"test-{uuid.uuid4().hex[:12]}"
-    yield value
-    remove_topology(BROKER_URL, Topology.with_suffix(value))
 
 
 def test_relay_and_projector_wait_out_a_broker_outage_and_catch_up(
@@ -42,8 +38,7 @@ def test_relay_and_projector_wait_out_a_broker_outage_and_catch_up(
     redis = redis_server.client()
     with (
         event_store(database) as store,
-        started(["relay", "--names-suffix", suffix], env, tmp_path) as relay,
-        started(["project", "--names-suffix", suffix], env, tmp_path) as project,
+        relay_and_projector(env, suffix, tmp_path) as (relay, project),
     ):
         append_history(store)
         project.wait_for(lambda: caught_up(store, redis), "the first events to be applied")
@@ -75,8 +70,7 @@ def test_relay_and_projector_stop_on_time_while_retrying_the_broker(
     broker_proxy.cut()  # down from the start: they connect, fail, and wait to retry
     with (
         event_store(database) as store,
-        started(["relay", "--names-suffix", suffix], env, tmp_path) as relay,
-        started(["project", "--names-suffix", suffix], env, tmp_path) as project,
+        relay_and_projector(env, suffix, tmp_path) as (relay, project),
     ):
         append_history(store)
         relay.wait_for_output("relay paused")

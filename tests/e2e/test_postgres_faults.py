@@ -6,17 +6,13 @@ the test stops and starts (the shared one is never touched).
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from projector.broker.topology import Topology
 from projector.capture import install
 from projector.capture.connect import dify_engine
-from tests.e2e.faults import append_history, caught_up, event_store, matches_the_store
-from tests.fixtures.broker import remove_topology
+from tests.e2e.faults import append_history, caught_up, event_store, matches_the_store, relay_and_projector
 from tests.fixtures.dify_schema import DifyActor, create_dify_schema
 from tests.fixtures.postgres_server import PostgresServer
 from tests.fixtures.redis_server import RedisServer, free_port
@@ -32,13 +28,6 @@ from tests.support.processes import (
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-@pytest.fixture
-def suffix() -> Iterator[str]:
-    value = f"test-{uuid.uuid4().hex[:12]}"
-    yield value
-    remove_topology(BROKER_URL, Topology.with_suffix(value))
-
-
 def test_relay_projector_and_api_wait_out_a_store_outage(
     tmp_path: Path, postgres_server: PostgresServer, redis_server: RedisServer, suffix: str
 ) -> None:
@@ -51,8 +40,7 @@ def test_relay_projector_and_api_wait_out_a_store_outage(
     ready = f"http://127.0.0.1:{port}/openapi/v1/_ready"
     with (
         event_store(database) as store,
-        started(["relay", "--names-suffix", suffix], env, tmp_path) as relay,
-        started(["project", "--names-suffix", suffix], env, tmp_path) as project,
+        relay_and_projector(env, suffix, tmp_path) as (relay, project),
         started(["serve", "--port", str(port), "--workers", "1"], env, tmp_path) as serve,
     ):
         append_history(store)

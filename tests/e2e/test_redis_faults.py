@@ -7,18 +7,22 @@ without persistence does.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from projector.broker.topology import Topology
 from projector.replay import Rebuild
 from projector.seed.history import demo_history
 from projector.store import Cursor
-from tests.e2e.faults import append_history, caught_up, copy_store, event_store, matches_the_store
-from tests.fixtures.broker import remove_topology
+from tests.e2e.faults import (
+    append_history,
+    caught_up,
+    copy_store,
+    event_store,
+    matches_the_store,
+    relay_and_projector,
+)
 from tests.fixtures.redis_server import RedisServer, free_port
 from tests.fixtures.services import BROKER_URL
 from tests.support.processes import (
@@ -48,13 +52,6 @@ def persistent_redis(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture
-def suffix() -> Iterator[str]:
-    value = f"test-{uuid.uuid4().hex[:12]}"
-    yield value
-    remove_topology(BROKER_URL, Topology.with_suffix(value))
 
 
 def _demo_read_model(database: str, redis: RedisServer) -> tuple[str, str]:
@@ -162,8 +159,7 @@ def test_the_projector_survives_redis_going_away_and_rebuilds_what_it_lost(
     redis = redis_server.client()
     with (
         event_store(database) as store,
-        started(["relay", "--names-suffix", suffix], env, tmp_path) as relay,
-        started(["project", "--names-suffix", suffix], env, tmp_path) as project,
+        relay_and_projector(env, suffix, tmp_path) as (relay, project),
     ):
         append_history(store)
         project.wait_for(lambda: caught_up(store, redis), "the first events to be applied")

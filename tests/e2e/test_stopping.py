@@ -10,21 +10,17 @@ from __future__ import annotations
 
 import signal
 import time
-import uuid
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from projector.broker.topology import Topology
 from projector.capture import install
 from projector.capture.connect import dify_engine
 from projector.generations import ensure_live_generation
 from shared.readmodel import keys
 from tests.e2e.faults import append_history, caught_up, copy_store, event_store, matches_the_store, watermark
-from tests.fixtures.broker import remove_topology
 from tests.fixtures.dify_schema import create_dify_schema
 from tests.fixtures.postgres_server import PostgresServer
 from tests.fixtures.redis_server import RedisServer, free_port
@@ -81,10 +77,8 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path, redis_server: RedisServer) -> Iterator[World]:
-    suffix = f"test-{uuid.uuid4().hex[:12]}"
-    yield World(tmp_path, f"sqlite:///{tmp_path / 'events.db'}", redis_server, suffix, free_port())
-    remove_topology(BROKER_URL, Topology.with_suffix(suffix))
+def world(tmp_path: Path, redis_server: RedisServer, suffix: str) -> World:
+    return World(tmp_path, f"sqlite:///{tmp_path / 'events.db'}", redis_server, suffix, free_port())
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -11,23 +10,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.fixtures.redis_server import free_port
 from tests.support.cli import READMODEL
-
-
-def _get(url: str, token: str | None = None) -> tuple[int, dict[str, str], Any]:
-    request = urllib.request.Request(url)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read())
+from tests.support.processes import http_get
 
 
 class Up:
@@ -89,13 +77,13 @@ def up(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Up]:
 def test_up_serves_the_demo_and_picks_up_events_appended_by_another_process(up: Up, tmp_path: Path) -> None:
     token = up.value("dev token:")
     workspace = up.value("workspace:")
-    status, headers, body = _get(f"{up.base}/apps?workspace_id={workspace}", token)
+    status, headers, body = http_get(f"{up.base}/apps?workspace_id={workspace}", token)
     assert status == 200
     assert set(body) == {"page", "limit", "total", "has_more", "data"}
     assert body["total"] > 0
     assert int(headers["x-readmodel-position"]) > 0
 
-    _, _, account = _get(f"{up.base}/account", token)
+    _, _, account = http_get(f"{up.base}/account", token)
     env = {k: v for k, v in os.environ.items() if not k.startswith("READMODEL_")}
     issued = subprocess.run(
         [READMODEL, "token", "issue", "--account", account["account"]["id"], "--label", "second laptop"],
@@ -110,7 +98,7 @@ def test_up_serves_the_demo_and_picks_up_events_appended_by_another_process(up: 
     assert second.startswith("dfoa_")
     deadline = time.monotonic() + 10
     while True:
-        status, _, sessions = _get(f"{up.base}/account/sessions", second)
+        status, _, sessions = http_get(f"{up.base}/account/sessions", second)
         if status == 200:
             break
         assert time.monotonic() < deadline, sessions
@@ -119,9 +107,9 @@ def test_up_serves_the_demo_and_picks_up_events_appended_by_another_process(up: 
 
 
 def test_up_answers_unknown_routes_and_bad_tokens_with_the_contract_errors(up: Up) -> None:
-    status, headers, body = _get(f"{up.base}/nope")
+    status, headers, body = http_get(f"{up.base}/nope")
     assert (status, body["code"]) == (404, "not_found")
     assert headers["content-type"].startswith("application/json")
-    status, headers, body = _get(f"{up.base}/apps?workspace_id=x", "dfoa_not-a-real-token")
+    status, headers, body = http_get(f"{up.base}/apps?workspace_id=x", "dfoa_not-a-real-token")
     assert (status, body["message"]) == (401, "token unknown or revoked")
     assert headers["www-authenticate"] == 'Bearer realm="api"'
