@@ -65,6 +65,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from projector.broker.connection import is_durable
     from projector.broker.flow import build_event_flow
     from projector.observability.metrics import new_projector_metrics, observed
     from shared.logs import configure_logging, log_startup
@@ -85,13 +86,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             if demo:
                 _seed_demo(store, host, port)
             metrics = new_projector_metrics()
+            durable = is_durable(settings.broker_url)
             parts = Parts(
                 store_healer(store, redis, letters, shutdown.requested),
                 build_event_flow(
                     settings,
                     store,
                     redis,
-                    topology=topology_for(args, settings) if args.names_suffix else None,
+                    # memory:// keeps one queue (see build_event_flow): names matter on a real broker only.
+                    topology=topology_for(args, settings) if args.names_suffix and durable else None,
                     metrics=metrics,
                     dead_letters=letters,
                 ),
