@@ -10,7 +10,9 @@ the old generation in small UNLINK batches.
 
 from __future__ import annotations
 
+import logging
 import resource
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,10 +23,14 @@ import orjson
 from projector.generations import live_generation, new_generation_id
 from projector.writer import RedisProjector
 from projector.writer.redis_projector import StreamReader
+from shared.errors import ReadModelError
 from shared.events import StoredEvent
+from shared.logs import log_event
 from shared.readmodel import keys
 from shared.readmodel.cluster_reads import POINTER_TTL
 from shared.readmodel.connection import is_cluster
+
+log = logging.getLogger("readmodel.replay")
 
 _FLIP_SCRIPT = """
 -- Make ARGV[1] live only if it is not behind the live generation's watermark, so a reader
@@ -39,6 +45,13 @@ end
 redis.call('SET', KEYS[1], ARGV[1])
 return {'flipped', live or ''}
 """
+
+
+class RebuildInterrupted(ReadModelError):
+    """The rebuild was asked to stop; its checkpoint is saved and the next run resumes there."""
+
+    def __init__(self) -> None:
+        super().__init__("the rebuild was interrupted; the next `readmodel replay` resumes it")
 
 
 class SettledReader(StreamReader, Protocol):
@@ -71,6 +84,30 @@ class Progress:
     @property
     def rate(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+class ProgressLog:
+    """A rebuild's progress as a `rebuild progress` log line every few seconds (and its end)."""
+
+    def __init__(self, *, every: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._every = every
+        self._clock = clock
+        self._last: float | None = None
+
+    def __call__(self, progress: Progress) -> None:
+        now = self._clock()
+        if self._last is not None and now - self._last < self._every and progress.events < progress.total:
+            return
+        self._last = now
+        log_event(
+            log,
+            "rebuild progress",
+            generation=progress.generation,
+            phase=progress.phase,
+            events=progress.events,
+            total=progress.total,
+            events_per_second=round(progress.rate),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +148,8 @@ class Rebuild:
         on_progress: Callable[[Progress], None] | None = None,
         cursor_factory: Callable[[int | None, int], Any],
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self._store = store
         self._redis = redis
@@ -119,7 +157,10 @@ class Rebuild:
         self._on_progress = on_progress or (lambda _: None)
         self._cursor_factory = cursor_factory
         self._clock = clock
-        self._sleep = sleep
+        # Set by a stopping process: the rebuild ends after the batch in hand (checkpointed),
+        # raising RebuildInterrupted, and the next run resumes from there.
+        self._stop = stop or threading.Event()
+        self._sleep = sleep or self._stop.wait
         self._flip = redis.register_script(_FLIP_SCRIPT)
         # Readers on a cluster keep the pointer they read for a while (cluster_reads.py):
         # the old generation stays whole until none can still be reading it.
@@ -127,6 +168,7 @@ class Rebuild:
 
     def run(self, *, restart: bool = False) -> ReplaySummary:
         started = self._clock()
+        self._delete_retired()
         if restart:
             self.discard_unfinished()
         checkpoint, resumed = self._begin()
@@ -137,6 +179,7 @@ class Rebuild:
         previous: str | None = None
         self._catch_up(checkpoint, total, started, "catching up")
         for _ in range(100):
+            self._stop_point()
             status, detail = self._try_flip(generation)
             if status == "flipped":
                 previous = detail or None
@@ -150,8 +193,9 @@ class Rebuild:
         self._catch_up(checkpoint, total, started, "after flip")
         self._redis.delete(keys.REPLAY_POINTER)
         if previous and previous != generation:
+            self._redis.sadd(keys.RETIRED, previous)
             self._sleep(max(0.0, flipped_at + self._grace - self._clock()))
-            delete_generation(self._redis, previous)
+            self._delete_retired()
         self._retire_first_layout()
         seconds = self._clock() - started
         return ReplaySummary(
@@ -163,6 +207,18 @@ class Rebuild:
             peak_rss_mb=peak_rss_mb(),
             resumed=resumed,
         )
+
+    def _delete_retired(self) -> None:
+        """Delete the old generations flips left behind; a stop leaves the rest for next time."""
+        live = live_generation(self._redis)
+        for raw in self._redis.smembers(keys.RETIRED):
+            generation = raw.decode()
+            if generation == live:  # never, but a live generation is never deleted
+                self._redis.srem(keys.RETIRED, raw)
+                continue
+            if not delete_generation(self._redis, generation, stop=self._stop):
+                return
+            self._redis.srem(keys.RETIRED, raw)
 
     def _retire_first_layout(self) -> None:
         """A read model written by the first key layout is dead weight once this one is live."""
@@ -211,6 +267,7 @@ class Rebuild:
         buffer: list[StoredEvent] = []
         last: tuple[str | None, StoredEvent] | None = None
         for group, page in self._bulk_pages(checkpoint):
+            self._stop_point()
             buffer.extend(page)
             last = (group, page[-1])
             if len(buffer) >= self._batch_size:
@@ -287,6 +344,7 @@ class Rebuild:
         projector = RedisProjector(self._redis, self._store, generation=generation)
         cursor = self._cursor_factory(checkpoint["txid"], checkpoint["position"])
         while True:
+            self._stop_point()
             page = self._store.read_settled(cursor, self._batch_size)
             if not page:
                 return
@@ -299,23 +357,34 @@ class Rebuild:
             if len(page) < self._batch_size:
                 return
 
+    def _stop_point(self) -> None:
+        """Between batches (each one checkpointed): end here if the process is stopping."""
+        if self._stop.is_set():
+            raise RebuildInterrupted
+
     def _try_flip(self, generation: str) -> tuple[str, str]:
         status, detail = self._flip(keys=[keys.LIVE_POINTER], args=[generation])
         return status.decode(), detail.decode()
 
 
-def delete_generation(redis: Any, generation: str, *, batch: int = 500) -> int:
-    """Delete every key of a generation with SCAN and UNLINK in small batches."""
-    deleted = 0
+def delete_generation(
+    redis: Any, generation: str, *, batch: int = 500, stop: threading.Event | None = None
+) -> bool:
+    """Delete every key of a generation with SCAN and UNLINK in small batches; False when
+    `stop` was set before the last of them went."""
     pending: list[bytes] = []
     for key in redis.scan_iter(match=keys.generation_pattern(generation), count=batch):
         pending.append(key)
         if len(pending) >= batch:
-            deleted += redis.unlink(*pending)
+            if stop is not None and stop.is_set():
+                return False
+            redis.unlink(*pending)
             pending.clear()
     if pending:
-        deleted += redis.unlink(*pending)
-    return deleted
+        if stop is not None and stop.is_set():
+            return False
+        redis.unlink(*pending)
+    return True
 
 
 def peak_rss_mb() -> float:

@@ -16,6 +16,7 @@ from shared.auth.errors import (
     MethodNotAllowed,
     NotFound,
     RequestError,
+    ServiceUnavailable,
     Unauthorized,
 )
 
@@ -58,9 +59,10 @@ def render_falcon_error(
 
 
 def render_unavailable(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
-    """Redis did not answer: logged without a traceback (it is not a bug), a bare 500 out."""
-    logger.error("read model unavailable on %s %s: %s", req.method, req.path, ex)
-    render_request_error(req, resp, InternalServerError(), params)
+    """Redis did not answer (or holds no read model yet): logged without a traceback (it is not
+    a bug), a 503 with Retry-After out, so clients and load balancers try again."""
+    logger.warning("read model unavailable on %s %s: %s", req.method, req.path, ex)
+    render_request_error(req, resp, ServiceUnavailable(), params)
 
 
 def render_unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:

@@ -16,6 +16,7 @@ from shared.readmodel.reads import (
     AppRead,
     Head,
     MembersRead,
+    NotBuiltError,
     ReadModelReader,
     SessionPageRead,
 )
@@ -32,7 +33,8 @@ class Caller:
 
 
 class ReadModelUnavailableError(ReadModelError):
-    """Redis could not answer a read (down, unreachable, or refusing the script)."""
+    """Redis could not answer a read (down, unreachable, refusing the script, or holding no
+    read model yet)."""
 
 
 class Repository:
@@ -54,6 +56,8 @@ class Repository:
             result = self._dispatch(query, caller.token_hash, caller.now_ms)
         except redis.exceptions.RedisError as exc:
             raise ReadModelUnavailableError(f"the read model could not be read: {exc}") from exc
+        except NotBuiltError as exc:
+            raise ReadModelUnavailableError(str(exc)) from exc
         self._saw(result.head)
         return result
 

@@ -6,4 +6,6 @@ pytest_plugins = [
     "tests.fixtures.broker",
     "tests.fixtures.redis_server",
     "tests.fixtures.redis_cluster",
+    "tests.fixtures.postgres_server",
+    "tests.fixtures.tcp_proxy",
 ]

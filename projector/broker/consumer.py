@@ -3,8 +3,9 @@
 Messages are collected as they arrive and handed to the batch handler when the buffer is
 full or the queue has been quiet for a few milliseconds; each is acknowledged only after
 the handler settled it. When Redis or the store fails, the same batch is retried after a
-back-off, unacknowledged; when the broker goes away, ConsumerMixin reconnects and the
-broker redelivers whatever was not acknowledged.
+back-off, unacknowledged; when the broker goes away, the consumer reconnects with a back-off
+of its own (kombu's sleeps a minute at a time, deaf to a stop) and the broker redelivers
+whatever was not acknowledged. `stop()` ends every wait at once.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from kombu.connection import Connection
@@ -26,8 +28,13 @@ from projector.broker.connection import broker_errors
 from projector.broker.errors import BrokerUnavailableError
 from projector.dead_letters.records import DeadLetter
 from projector.store import Cursor
+from shared.errors import StoreError
 
 log = logging.getLogger(__name__)
+
+
+class _Stopped(Exception):
+    """Raised out of a wait for the broker when the consumer is asked to stop."""
 
 
 class CursorCheckpoint:
@@ -58,11 +65,16 @@ class CursorCheckpoint:
             self.flush()
 
     def flush(self) -> None:
-        """Save the last noted cursor, if it is not saved yet."""
-        if self._pending is not None:
+        """Save the last noted cursor, if it is not saved yet (kept for later if the store is down)."""
+        if self._pending is None:
+            return
+        try:
             self._save(self._pending)
-            self._pending = None
-            self._saved_at = self._clock()
+        except StoreError as exc:  # advisory: a later save covers this one
+            log.warning("could not save the projector's checkpoint (%s); saving it later", exc)
+            return
+        self._pending = None
+        self._saved_at = self._clock()
 
 
 class ProjectorConsumer(ConsumerMixin):
@@ -83,6 +95,7 @@ class ProjectorConsumer(ConsumerMixin):
         idle_wait: float = 0.25,
         max_attempts: int = 3,
         backoff: Backoff | None = None,
+        reconnect_backoff: Backoff | None = None,
         checkpoint: CursorCheckpoint | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -97,6 +110,7 @@ class ProjectorConsumer(ConsumerMixin):
         self._max_batch_wait = max_batch_wait
         self._idle_wait = idle_wait
         self._backoff = backoff or Backoff()
+        self._reconnect_backoff = reconnect_backoff or Backoff(first=0.5, cap=10.0)
         self._checkpoint = checkpoint
         self._clock = clock
         self._buffer: list[Message] = []
@@ -139,6 +153,23 @@ class ProjectorConsumer(ConsumerMixin):
 
     def on_connection_error(self, exc: BaseException, interval: float) -> None:
         log.warning("broker unavailable (%s); retrying in %.1fs", exc, interval)
+
+    @contextmanager
+    def establish_connection(self) -> Iterator[Connection]:
+        """A connection, retried with back-off until it is up or the consumer is stopped."""
+        with self.create_connection() as connection:
+            while True:
+                try:
+                    # One attempt: the retrying is done here, where a stop can end the wait.
+                    connection.ensure_connection(max_retries=0)
+                    break
+                except broker_errors(connection) as exc:
+                    delay = self._reconnect_backoff.next()
+                    self.on_connection_error(exc, delay)
+                    if self._stopping.wait(delay):
+                        raise _Stopped from None
+            self._reconnect_backoff.reset()
+            yield connection
 
     def consume(
         self,
@@ -202,10 +233,12 @@ class ProjectorConsumer(ConsumerMixin):
         self._settle(batch)
         self._backoff.reset()
         self.totals.add(outcome)
-        if self._checkpoint is not None and outcome.acked and not outcome.requeued:
-            cursor = _cursor_of(outcome.acked[-1])
-            if cursor is not None:
-                self._checkpoint.advance(cursor)
+        if self._checkpoint is not None and not outcome.requeued:
+            # Every delivery is settled, applied or dead-lettered (the watermark passes dead
+            # letters too): the checkpoint may pass them all.
+            cursors = [cursor for item in batch if (cursor := _cursor_of(item)) is not None]
+            if cursors:
+                self._checkpoint.advance(cursors[-1])
 
     def _settle(self, batch: list[_Settlement]) -> None:
         """Send the batch's acknowledgements: on RabbitMQ one frame for all of them."""
@@ -222,9 +255,20 @@ class ProjectorConsumer(ConsumerMixin):
             item.message.ack()
 
     def run(self, _tokens: int = 1, **kwargs: Any) -> None:
-        """Consume until `stop()`; reconnects when the broker connection is lost."""
+        """Consume until `stop()`; reconnects, with back-off, whenever the broker connection is lost."""
         try:
-            super().run(_tokens, **kwargs)
+            while not self.should_stop:
+                try:
+                    for _ in self.consume(limit=None, **kwargs):
+                        pass
+                except _Stopped:
+                    break
+                except broker_errors(self.connection) as exc:
+                    if self.should_stop:
+                        break
+                    delay = self._reconnect_backoff.next()
+                    log.warning("broker connection lost (%s); reconnecting in %.1fs", exc, delay)
+                    self._stopping.wait(delay)
         finally:
             if self._checkpoint is not None:
                 self._checkpoint.flush()

@@ -8,10 +8,9 @@ transport, which both threads share.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable
 from typing import Any
 
 from projector.broker.connection import connect, is_durable
@@ -51,41 +50,56 @@ class EventFlow:
         self.consumer = consumer
         self._prepare = prepare
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self.failures: list[Exception] = []
+        self._threads: dict[str, threading.Thread] = {}
+        self.failures: dict[str, Exception] = {}
 
     def start(self) -> None:
         """Start both threads (after preparing the relay's starting point, where needed)."""
         if self._prepare is not None:
             self._prepare()
         self._stop.clear()
-        self._threads = [
-            threading.Thread(target=self._guard(self.consumer.run), name="readmodel-consumer", daemon=True),
-            threading.Thread(
-                target=self._guard(lambda: self.relay.run(self._stop)), name="readmodel-relay", daemon=True
+        self._threads = {
+            "consumer": threading.Thread(
+                target=self._guard("consumer", self.consumer.run), name="readmodel-consumer", daemon=True
             ),
-        ]
-        for thread in self._threads:
+            "relay": threading.Thread(
+                target=self._guard("relay", lambda: self.relay.run(self._stop)),
+                name="readmodel-relay",
+                daemon=True,
+            ),
+        }
+        for thread in self._threads.values():
             thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Ask both threads to finish and wait for them (at most `timeout` seconds each)."""
+    def stop(self, timeout: float = 1.5) -> None:
+        """Ask both threads to finish and wait for them, at most `timeout` seconds in all."""
         self._stop.set()
         self.consumer.stop()
-        for thread in self._threads:
-            thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads.values():
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def alive(self) -> bool:
         """True while both threads run."""
-        return bool(self._threads) and all(thread.is_alive() for thread in self._threads)
+        return bool(self._threads) and all(thread.is_alive() for thread in self._threads.values())
 
-    def _guard(self, target: Callable[[], None]) -> Callable[[], None]:
+    def failure(self) -> str | None:
+        """Which part ended on its own, and why (None while both run, or once stopped)."""
+        if self._stop.is_set():
+            return None
+        for name, thread in self._threads.items():
+            if not thread.is_alive():
+                error = self.failures.get(name)
+                return f"the {name} stopped" + (f": {error!r}" if error is not None else "")
+        return None
+
+    def _guard(self, name: str, target: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
             try:
                 target()
-            except Exception as exc:  # recorded for `alive()` and the caller, not re-raised into the thread
-                log.exception("the event flow stopped")
-                self.failures.append(exc)
+            except Exception as exc:  # recorded for `failure()`, not re-raised into the thread
+                log.exception("the event flow stopped: the %s failed", name)
+                self.failures[name] = exc
 
         return run
 
@@ -136,20 +150,3 @@ def _rewind_relay(store: EventStore, redis: Any) -> Callable[[], None]:
         store.save_cursor(RELAY_CURSOR, start)
 
     return prepare
-
-
-@contextmanager
-def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
-    """Call `stop` on SIGTERM or SIGINT while inside the block (main thread only)."""
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-    def handler(_signum: int, _frame: object) -> None:
-        stop()
-
-    for sig in previous:
-        signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)

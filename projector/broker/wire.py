@@ -12,11 +12,18 @@ from shared.errors import EventValidationError
 from shared.events import StoredEvent, parse_event
 
 CONTENT_TYPE = "application/json"
+# Beside `data: null`, why the store could not read an event's data: the consumer
+# dead-letters such a message by its position, like any other invalid event.
+UNREADABLE = "unreadable"
 
 
 def encode(stored: StoredEvent) -> bytes:
     """The body of one message: the event's fields plus `position` and `recorded_at`."""
-    return orjson.dumps(stored.to_dict())
+    body = stored.to_dict()
+    if stored.event.unreadable is not None:
+        body["data"] = None
+        body[UNREADABLE] = stored.event.unreadable
+    return orjson.dumps(body)
 
 
 def decode(body: bytes) -> StoredEvent:
@@ -25,6 +32,9 @@ def decode(body: bytes) -> StoredEvent:
     position = raw.pop("position", None)
     if not isinstance(position, int) or isinstance(position, bool) or position < 1:
         raise EventValidationError("position", "expected a positive integer")
+    unreadable = raw.pop(UNREADABLE, None)
+    if unreadable is not None:
+        raise EventValidationError("data", str(unreadable)[:200])
     recorded_at = _timestamp(raw.pop("recorded_at", None))
     # Unknown types are accepted here: the writer records and skips them (events.md).
     event = parse_event(raw, allow_unknown_type=True)

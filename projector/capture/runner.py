@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
+from projector.broker.backoff import Backoff
 from projector.capture.changes import ChangeFeed, FeedPosition
 from projector.capture.dify import DifyState
 from projector.capture.lock import capture_lock
@@ -16,6 +18,7 @@ from projector.capture.translate import translate
 from projector.capture.versions import VersionSource, assign_versions
 from projector.capture.wakeup import Poll, Wakeups
 from projector.store import Cursor
+from shared.errors import StoreUnavailableError
 from shared.events import Event
 
 CURSOR_NAME = "capture"
@@ -141,40 +144,68 @@ class CaptureRunner:
         return total
 
     def run_forever(
-        self, stop: threading.Event, *, poll_seconds: float = 1.0, wakeups: Wakeups | None = None
+        self,
+        stop: threading.Event,
+        *,
+        poll_seconds: float = 1.0,
+        wakeups: Wakeups | None = None,
+        backoff: Backoff | None = None,
     ) -> RunReport:
-        """Capture until `stop` is set; when idle, wait for a commit notification or the poll.
+        """Capture until `stop` is set: when idle, wait for a commit notification or the poll;
+        wait out database outages.
 
         A notification comes at commit, but the committed changes are read only once settled:
         while older transactions still run they stay behind the horizon, and are looked for
         again after a short, growing delay (at most SETTLE_MAX_SECONDS, or the poll if shorter).
+        An outage of Dify's database or of the store ends the batch in hand (nothing of it is
+        saved, so it is read again) and the lock's connection with it: the lock is taken again
+        once the database is back, so another capture cannot have slipped in.
         """
         total = RunReport()
         wakeups = wakeups or Poll()
-        settle: float | None = None
+        backoff = backoff or Backoff(first=0.5, cap=10.0)
         try:
-            with capture_lock(self._dify):
-                while not stop.is_set():
-                    report = self.step()
-                    if report is not None:
-                        total = total.add(report)
-                        settle = None
-                        continue
-                    if self.unsettled():
-                        settle = (
-                            SETTLE_FIRST_SECONDS if settle is None else min(settle * 2, SETTLE_MAX_SECONDS)
-                        )
-                    else:
-                        settle = None
-                    wakeups.wait(poll_seconds if settle is None else min(settle, poll_seconds), stop)
+            while not stop.is_set():
+                try:
+                    total = self._follow(stop, total, poll_seconds, wakeups, backoff)
+                except (DBAPIError, StoreUnavailableError) as exc:
+                    delay = backoff.next()
+                    self._progress(f"capture: paused ({_first_line(exc)}); retrying in {delay:.1f}s")
+                    stop.wait(delay)
         finally:
             wakeups.close()
+        return total
+
+    def _follow(
+        self, stop: threading.Event, total: RunReport, poll_seconds: float, wakeups: Wakeups, backoff: Backoff
+    ) -> RunReport:
+        """Capture under the lock until `stop` is set (or a database fails)."""
+        settle: float | None = None
+        with capture_lock(self._dify):
+            while not stop.is_set():
+                report = self.step()
+                backoff.reset()
+                if report is not None:
+                    total = total.add(report)
+                    settle = None
+                    continue
+                if self.unsettled():
+                    settle = SETTLE_FIRST_SECONDS if settle is None else min(settle * 2, SETTLE_MAX_SECONDS)
+                else:
+                    settle = None
+                wakeups.wait(poll_seconds if settle is None else min(settle, poll_seconds), stop)
         return total
 
     def unsettled(self) -> bool:
         """Whether committed changes wait behind the horizon (older transactions still run)."""
         with self._dify.connect() as conn:
             return self._feed.pending(conn, self.position()) > 0
+
+
+def _first_line(error: BaseException) -> str:
+    cause = getattr(error, "orig", None) or error
+    text = str(cause).strip()
+    return text.splitlines()[0] if text else type(cause).__name__
 
 
 def _describe(report: BatchReport) -> str:

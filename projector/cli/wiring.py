@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from shared.errors import ConfigurationError, ReadModelError
 from shared.settings import Settings
 
 if TYPE_CHECKING:
@@ -30,16 +31,32 @@ def open_store(settings: Settings, *, migrate_schema: bool = True) -> EventStore
 
 
 def open_redis(settings: Settings, *, command: str) -> Any:
-    """A client of the configured Redis; the embedded stand-in only inside `readmodel up`."""
+    """A client of the configured Redis, which answered a PING; the embedded stand-in only
+    inside `readmodel up`. An unreachable Redis is one line naming it (ConfigurationError)."""
+    from shared.readmodel.connection import check_reachable
+
     settings.require_shared_redis(command)
-    return connect_redis(settings.redis_url)
+    client = connect_redis(settings)
+    try:
+        check_reachable(client)
+    except ReadModelError as error:
+        raise ConfigurationError(f"READMODEL_REDIS_URL: {redis_name(settings)}: {error}") from None
+    return client
 
 
-def connect_redis(url: str) -> Any:
-    """A client of a real Redis at `url`."""
+def connect_redis(settings: Settings) -> Any:
+    """A client of the real Redis the settings name (a cluster's must answer at once)."""
     from shared.readmodel.connection import connect
 
-    return connect(url)
+    try:
+        return connect(settings.redis_url)
+    except ReadModelError as error:
+        raise ConfigurationError(f"READMODEL_REDIS_URL: {redis_name(settings)}: {error}") from None
+
+
+def redis_name(settings: Settings) -> str:
+    """The Redis URL as it may be shown (no password)."""
+    return str(settings.redacted()["redis_url"])
 
 
 def embedded_redis() -> Any:
@@ -47,3 +64,18 @@ def embedded_redis() -> Any:
     import fakeredis
 
     return fakeredis.FakeRedis(server=fakeredis.FakeServer())
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise ConfigurationError at once when nothing could listen on host:port (a busy port),
+    before a server that would find out later, or less clearly, is started."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is no bar
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise ConfigurationError(f"READMODEL_PORT: cannot listen on {host}:{port} ({reason})") from None

@@ -118,6 +118,17 @@ class DeadLetterStore:
         with translated_errors(), self._engine.connect() as conn:
             return [_to_record(row) for row in conn.execute(statement)]
 
+    def positions_after(self, position: int, limit: int) -> list[int]:
+        """The store positions of up to `limit` dead letters after `position`, in order."""
+        statement = (
+            sa.select(dead_letters.c.position)
+            .where(dead_letters.c.position > position)
+            .order_by(dead_letters.c.position)
+            .limit(limit)
+        )
+        with translated_errors(), self._engine.connect() as conn:
+            return [int(row[0]) for row in conn.execute(statement)]
+
     def exists(self) -> bool:
         """Whether the table has been created (a store nothing failed in yet has none)."""
         with translated_errors():

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import redis.exceptions
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -32,6 +33,7 @@ from projector.status_report import read_model_status
 from projector.store import Cursor, EventStore
 from projector.writer import BatchResult
 from query_api.operations.stall import StallDetector
+from shared.errors import StoreError
 from shared.events import StoredEvent
 from shared.logs import log_event
 from shared.settings import Settings
@@ -329,7 +331,11 @@ class ProgressSampler:
         while not stop.is_set():
             try:
                 self.sample()
-            except Exception:  # a Redis or database outage: the next tick tries again
+            except (redis.exceptions.RedisError, StoreError) as exc:  # an outage: the next tick retries
+                log_event(
+                    log, "sampling the read model's figures failed", level=logging.WARNING, error=str(exc)
+                )
+            except Exception:
                 log.exception("sampling the read model's figures failed")
             stop.wait(self._interval)
 

@@ -26,8 +26,6 @@ from shared.events import Event, StoredEvent
 _APPEND_ATTEMPTS = 3
 # Ids and streams per IN (...) look-up, well under every driver's parameter limit.
 _LOOKUP_CHUNK = 500
-# A position beyond any real one, for cursors that mean "everything of that transaction".
-_POSITION_MAX = 2**62
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
 _T = TypeVar("_T")
 
@@ -38,6 +36,13 @@ _SETTLED = sa.text(
     " AND events.txid < pg_snapshot_xmin(pg_current_snapshot())",
 )
 _TXID = sa.literal_column("CAST(CAST(events.txid AS text) AS bigint)").label("txid")
+# The last row, in cursor order, of the transactions that have ended (served by the
+# (txid, position) index, read backwards).
+_LAST_SETTLED = sa.text(
+    "SELECT CAST(CAST(txid AS text) AS bigint) AS txid, position FROM events"
+    " WHERE txid < pg_snapshot_xmin(pg_current_snapshot())"
+    " ORDER BY txid DESC, position DESC LIMIT 1",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +254,16 @@ class EventStore:
             statement = statement.where(events.c.version <= to_version)
         return [_to_stored(row) for row in self._rows(statement.order_by(events.c.version))]
 
+    def positions_after(self, position: int, limit: int) -> list[int]:
+        """The positions of up to `limit` events after `position`, in order."""
+        statement = (
+            sa.select(events.c.position)
+            .where(events.c.position > position)
+            .order_by(events.c.position)
+            .limit(limit)
+        )
+        return [int(row[0]) for row in self._rows(statement)]
+
     def head_position(self) -> int:
         """The highest position stored, 0 when the store is empty."""
         return self._scalar(sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0)))
@@ -304,20 +319,19 @@ class EventStore:
         return [(Cursor(row.txid, row.position), _to_stored(row)) for row in self._rows(statement)]
 
     def settled_horizon(self) -> Cursor:
-        """A cursor before which every event is settled now: rebuilds read up to it in bulk.
+        """The cursor of the last settled event: rebuilds read up to it in bulk.
 
         On PostgreSQL: every transaction older than the oldest running one has ended, so
-        rows below that transaction id are final. On SQLite: the head position.
+        its rows are final; the horizon is the last of them in cursor order, a real event's
+        (txid, position), and `read_settled` after it returns only later transactions. On
+        SQLite: the head position. An empty store gives the start cursor.
         """
         if not self._postgres:
             return Cursor(None, self.head_position())
-        xmin = self._scalar(
-            sa.select(
-                sa.literal_column("CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint)")
-            )
-        )
-        # (xmin - 1, end of positions): read_settled after it returns transactions >= xmin.
-        return Cursor(xmin - 1, _POSITION_MAX)
+        rows = self._rows(_LAST_SETTLED)
+        if not rows:
+            return Cursor(0, 0)
+        return Cursor(int(rows[0].txid), int(rows[0].position))
 
     def workspace_ids(self, after: str | None, limit: int) -> list[str]:
         """Distinct workspace ids in order, after `after` (a keyset page)."""
@@ -434,6 +448,7 @@ def _to_stored(row: Any) -> StoredEvent:
     recorded_at = (
         recorded_at.replace(tzinfo=UTC) if recorded_at.tzinfo is None else recorded_at.astimezone(UTC)
     )
+    data, unreadable = _read_data(row.data)
     event = Event(
         id=row.id,
         type=row.type,
@@ -442,7 +457,8 @@ def _to_stored(row: Any) -> StoredEvent:
         version=row.version,
         workspace_id=row.workspace_id,
         occurred_at=row.occurred_at,
-        data=orjson.loads(row.data),
+        data=data,
+        unreadable=unreadable,
     )
     return StoredEvent(position=row.position, event=event, recorded_at=recorded_at)
 
@@ -461,6 +477,18 @@ def _retrying_lost_races(attempt: Callable[[], _T]) -> _T | None:
                 continue
             raise translate(error) from error
     return None
+
+
+def _read_data(text: str) -> tuple[dict[str, Any], str | None]:
+    """A row's data, or why it cannot be read: a row written around `append` may hold anything,
+    and it must reach the dead letters rather than stop every reader of the store."""
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return {}, f"not valid JSON in the store ({exc.msg})"
+    if not isinstance(data, dict):
+        return {}, "not a JSON object in the store"
+    return data, None
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:

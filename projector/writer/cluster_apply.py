@@ -40,7 +40,7 @@ from shared.readmodel import keys
 _RECORDS = lua_script("cluster_records.lua")
 _STATE = lua_script("cluster_state.lua")
 _INTENT = lua_script("cluster_intent.lua")
-_WATERMARK = lua_script("cluster_watermark.lua")
+_WATERMARK = lua_script("watermark.lua")
 
 OK = "ok"
 CONFLICT = "conflict"

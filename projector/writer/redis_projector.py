@@ -20,6 +20,7 @@ from projector.writer.cluster_apply import OK, ClusterApplier, RetryPlan
 from projector.writer.redis_view import RedisView
 from projector.writer.scripts import lua_script
 from projector.writer.stream_locks import StreamLocks
+from projector.writer.watermark import Watermarks
 from shared.errors import EventValidationError, ReadModelError
 from shared.events import StoredEvent
 from shared.readmodel import keys
@@ -86,6 +87,7 @@ class RedisProjector:
             cluster_applier = ClusterApplier(redis)
         self._cluster = cluster_applier
         self._locks = StreamLocks(redis) if self._cluster is not None else None
+        self._watermarks = Watermarks(redis)
 
     @property
     def generation(self) -> str | None:
@@ -100,18 +102,26 @@ class RedisProjector:
         return raw.decode()
 
     def apply(self, events: Sequence[StoredEvent]) -> BatchResult:
-        """Apply a batch; events the batch could not settle are reported, never half-applied."""
+        """Apply a batch; events the batch could not settle are reported, never half-applied.
+
+        Poison is settled too (it goes to the dead letters, or a rebuild's poison list): the
+        watermark passes it, so a dead letter never holds readiness, self-healing or a
+        rebuild's flip behind it.
+        """
         result = BatchResult()
         pending = sorted(events, key=lambda e: e.position)
         plan = RetryPlan()
         for round_number in range(_MAX_ROUNDS):
             if not pending:
-                return result
+                break
             if round_number:
                 time.sleep(_CONFLICT_PAUSE * round_number)
             pending = self._round(pending, result, plan)
         for stored in pending:
             result.poison.append(Poison(stored, "could not be applied after repeated conflicts"))
+        if result.poison:
+            last = max(poison.event.position for poison in result.poison)
+            self._watermarks.raise_to(self.live_generation(), last)
         return result
 
     def _round(self, events: list[StoredEvent], result: BatchResult, plan: RetryPlan) -> list[StoredEvent]:

@@ -112,3 +112,17 @@ class InternalServerError(RequestError):
 
     def __init__(self) -> None:
         super().__init__("Internal Server Error")
+
+
+class ServiceUnavailable(RequestError):
+    """503 `service_unavailable`: the read model cannot be read now (Redis down, not built yet)."""
+
+    status: int = 503
+    code: str = "service_unavailable"
+    retry_after_seconds: int = 5
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The service is temporarily unavailable, please try again later.",
+            headers={"Retry-After": str(self.retry_after_seconds)},
+        )

@@ -28,6 +28,10 @@ class Event:
     occurred_at: str
     data: dict[str, Any] = field(hash=False, compare=True)
     schema: int = 1
+    # Why the store could not read this event's data (a row written around the append, by
+    # hand or by a faulty producer); None for every sound event. Such an event is poison
+    # wherever it goes: its payload never parses, so it is dead-lettered, never applied.
+    unreadable: str | None = None
     # The typed payload once parsed: validation runs once per event, not once per reader.
     _parsed: Payload | None = field(default=None, init=False, compare=False, repr=False, hash=False)
 
@@ -43,6 +47,8 @@ class Event:
         """The typed, upcast payload; raises EventValidationError for a bad or unknown type."""
         parsed = self._parsed
         if parsed is None:
+            if self.unreadable is not None:
+                raise EventValidationError("data", self.unreadable)
             parsed = parse_payload(self.type, self.schema, self.data)
             object.__setattr__(self, "_parsed", parsed)  # a cache, not a change of the event
         return parsed

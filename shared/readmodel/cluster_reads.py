@@ -70,9 +70,9 @@ class ClusterScripts:
         self._scripts = {name: redis.register_script(read_script(name, prelude=CLUSTER)) for name in SCRIPTS}
 
     def run(self, name: str, token_hash: str, now_ms: int, *args: Any) -> list[Any]:
-        head: list[Any] = [b"0", None, None, None, None, None, None, None, None]
+        head: list[Any] = [None, None, None, None, None, None, None, None, None]
         generation = self._pointer.get()
-        if generation is None:
+        if generation is None:  # not built yet: no watermark, as on one Redis
             return head + _NOTHING[name]
         prefix = keys.full_key(generation, "")
         # The watermark is read before the data, so it never claims more than the data shows

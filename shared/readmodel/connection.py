@@ -10,17 +10,38 @@ from typing import Any
 
 import redis
 from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 
+from shared.errors import ReadModelError
 from shared.settings import CLUSTER_SCHEMES
 
 
+class RedisUnreachableError(ReadModelError):
+    """The read model's Redis (every node of its cluster) did not answer."""
+
+
 def connect(url: str) -> Any:
-    """One client (with its connection pools) for `url`; keep-alive so idle pools survive."""
+    """One client (with its connection pools) for `url`; keep-alive so idle pools survive.
+
+    A plain client connects on first use; a cluster client asks a node for the cluster's
+    layout at once, so an unreachable cluster raises RedisUnreachableError here.
+    """
     scheme, _, rest = url.partition("://")
     if scheme in CLUSTER_SCHEMES:
         plain = scheme.removesuffix("+cluster")
-        return RedisCluster.from_url(f"{plain}://{rest}", socket_keepalive=True)
+        try:
+            return RedisCluster.from_url(f"{plain}://{rest}", socket_keepalive=True)
+        except (RedisClusterException, redis.RedisError) as exc:
+            raise RedisUnreachableError(f"no node of the Redis Cluster answers ({exc})") from None
     return redis.Redis.from_url(url, health_check_interval=30, socket_keepalive=True)
+
+
+def check_reachable(client: Any) -> None:
+    """Raise RedisUnreachableError unless Redis answers a PING."""
+    try:
+        client.ping()
+    except (RedisClusterException, redis.RedisError) as exc:
+        raise RedisUnreachableError(f"Redis does not answer ({exc})") from None
 
 
 def is_cluster(client: Any) -> bool:

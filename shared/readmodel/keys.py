@@ -20,6 +20,7 @@ import hashlib
 PREFIX = "rm:"
 LIVE_POINTER = "rm:{meta}:live"
 REPLAY_POINTER = "rm:{meta}:replay"  # the generation a rebuild is writing, with its checkpoint
+RETIRED = "rm:{meta}:retired"  # set: old generations a flip left to delete (a stop cut it short)
 # The first layout's pointer (keys without hash tags): a rebuild deletes what it names.
 LEGACY_LIVE_POINTER = "rm:live"
 

@@ -19,6 +19,7 @@ from redis.exceptions import NoScriptError
 
 from shared.auth.chain import AppFacts, WorkspaceFacts
 from shared.auth.subjects import TokenRecord
+from shared.errors import ReadModelError
 from shared.readmodel.cluster_reads import ClusterScripts
 from shared.readmodel.connection import is_cluster
 from shared.readmodel.read_scripts import ACCOUNT, APP, APPS, MEMBERS, SCRIPTS, SESSIONS, read_script
@@ -31,6 +32,10 @@ INPUT_SCHEMA = "schema"
 
 # Lua offsets are doubles: past 2**53 a page can only be past the end anyway.
 _MAX_OFFSET = 2**53
+
+
+class NotBuiltError(ReadModelError):
+    """There is no live generation to read: the read model has not been built yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +262,9 @@ def _current(member: bytes | None, score: bytes | None, memberships: list[Member
 
 
 def _head(reply: list[Any]) -> Head:
-    position = int(reply[0] or 0)
+    if reply[0] is None:
+        raise NotBuiltError("no live generation: the read model is not built yet")
+    position = int(reply[0])
     sid = reply[1]
     if sid is None:
         return Head(position=position, token=None)

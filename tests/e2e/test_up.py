@@ -11,23 +11,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.fixtures.redis_server import free_port
 from tests.support.cli import READMODEL
-
-
-def _get(url: str, token: str | None = None) -> tuple[int, dict[str, str], Any]:
-    request = urllib.request.Request(url)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read())
+from tests.support.processes import http_get
 
 
 class Up:
@@ -53,15 +42,15 @@ def start_up(cwd: Path, env: dict[str, str], port: int, *extra: str) -> Up:
     assert process.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + 90
-    while not any("serving" in line for line in lines):
+    while not (any("serving" in line for line in lines) and any(line.startswith("try:") for line in lines)):
         line = process.stdout.readline()
         assert line, f"readmodel up exited early:\n{''.join(lines)}"
         lines.append(line)
         assert time.monotonic() < deadline, "".join(lines)
     base = f"http://127.0.0.1:{port}/openapi/v1"
-    while True:  # with a real Redis the API is granian's, which listens a moment later
+    while True:  # the port answers at once; the read model is built (and granian up) a moment later
         try:
-            urllib.request.urlopen(f"{base}/_health", timeout=2).close()
+            urllib.request.urlopen(f"{base}/_ready", timeout=2).close()
             break
         except OSError:
             assert time.monotonic() < deadline, "".join(lines)
@@ -117,7 +106,7 @@ def test_a_second_start_prints_the_token_again_and_logs_the_port_it_listens_on(t
         assert not [line for line in logged if line["message"].startswith("setup plugin")]
         starting = next(line for line in logged if line["message"] == "starting")
         assert starting["settings"]["port"] == port
-        status, _, _ = _get(
+        status, _, _ = http_get(
             f"{second.base}/apps?workspace_id={second.value('workspace:')}", second.value("dev token:")
         )
         assert status == 200
@@ -128,13 +117,13 @@ def test_a_second_start_prints_the_token_again_and_logs_the_port_it_listens_on(t
 def test_up_serves_the_demo_and_picks_up_events_appended_by_another_process(up: Up, tmp_path: Path) -> None:
     token = up.value("dev token:")
     workspace = up.value("workspace:")
-    status, headers, body = _get(f"{up.base}/apps?workspace_id={workspace}", token)
+    status, headers, body = http_get(f"{up.base}/apps?workspace_id={workspace}", token)
     assert status == 200
     assert set(body) == {"page", "limit", "total", "has_more", "data"}
     assert body["total"] > 0
     assert int(headers["x-readmodel-position"]) > 0
 
-    _, _, account = _get(f"{up.base}/account", token)
+    _, _, account = http_get(f"{up.base}/account", token)
     env = {k: v for k, v in os.environ.items() if not k.startswith("READMODEL_")}
     issued = subprocess.run(
         [READMODEL, "token", "issue", "--account", account["account"]["id"], "--label", "second laptop"],
@@ -149,7 +138,7 @@ def test_up_serves_the_demo_and_picks_up_events_appended_by_another_process(up: 
     assert second.startswith("dfoa_")
     deadline = time.monotonic() + 10
     while True:
-        status, _, sessions = _get(f"{up.base}/account/sessions", second)
+        status, _, sessions = http_get(f"{up.base}/account/sessions", second)
         if status == 200:
             break
         assert time.monotonic() < deadline, sessions
@@ -158,16 +147,16 @@ def test_up_serves_the_demo_and_picks_up_events_appended_by_another_process(up: 
 
 
 def test_up_answers_unknown_routes_and_bad_tokens_with_the_contract_errors(up: Up) -> None:
-    status, headers, body = _get(f"{up.base}/nope")
+    status, headers, body = http_get(f"{up.base}/nope")
     assert (status, body["code"]) == (404, "not_found")
     assert headers["content-type"].startswith("application/json")
-    status, headers, body = _get(f"{up.base}/apps?workspace_id=x", "dfoa_not-a-real-token")
+    status, headers, body = http_get(f"{up.base}/apps?workspace_id=x", "dfoa_not-a-real-token")
     assert (status, body["message"]) == (401, "token unknown or revoked")
     assert headers["www-authenticate"] == 'Bearer realm="api"'
 
 
 def test_the_metrics_of_up_show_its_projector_beside_its_api(up: Up) -> None:
-    _get(f"{up.base}/_health")
+    http_get(f"{up.base}/_health")
     metrics = up.base.removesuffix("/openapi/v1") + "/metrics"
     deadline = time.monotonic() + 30
     while True:  # the sampler sets the positions within its first round

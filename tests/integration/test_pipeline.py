@@ -104,7 +104,7 @@ def test_a_seeded_history_through_three_partitions_equals_the_oracle(
         assert _wait(lambda: flow.consumer.totals.messages >= total, timeout=60)
     finally:
         flow.stop()
-    assert flow.failures == []
+    assert flow.failures == {}
     assert flow.relay.published == total
     assert dump_generation(redis_client, generation) == _oracle(event_store)
 

@@ -286,11 +286,19 @@ class AuthContract(ApiContract):
         assert_error(api.get(f"/apps/{new_id()}"), 401, "unauthorized", "bearer required")
         assert_error(api.get(f"/apps/{new_id()}", world["token"]), 404, "not_found", "app not found")
 
-    def test_an_empty_read_model_knows_no_token(self, redis_client: Any) -> None:
+    def test_a_read_model_not_built_yet_refuses_no_token_but_asks_to_retry(self, redis_client: Any) -> None:
         api = Api(redis_client)  # nothing projected: no live generation at all
         result = api.get("/account", account_token())
-        assert_error(result, 401, "unauthorized", "token unknown or revoked")
+        # Not "token unknown": the token may be fine, the read model is just not there yet.
+        assert_error(
+            result,
+            503,
+            "service_unavailable",
+            "The service is temporarily unavailable, please try again later.",
+        )
+        assert result.headers["retry-after"] == "5"
         assert result.headers["x-readmodel-position"] == "0"
+        assert_error(api.get("/account"), 401, "unauthorized", "bearer required")
         assert_headers(api.get("/_health"))
 
 

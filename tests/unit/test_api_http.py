@@ -187,12 +187,23 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_an_unreachable_redis_is_a_bare_500() -> None:
+UNAVAILABLE = "The service is temporarily unavailable, please try again later."
+
+
+def test_an_unreachable_redis_is_a_503_to_retry() -> None:
     client = redis.Redis(host="127.0.0.1", port=closed_port(), socket_connect_timeout=1)
     api = Api(client)
     result = api.get("/account", account_token())
-    assert_error(result, 500, "internal_server_error", "Internal Server Error")
+    assert_error(result, 503, "service_unavailable", UNAVAILABLE)
+    assert result.headers["retry-after"] == "5"
     assert api.get("/_health").status_code == 200  # liveness does not read Redis
+
+
+def test_a_read_model_not_built_yet_is_a_503_to_retry_not_an_unknown_token(fake_redis: Any) -> None:
+    api = Api(fake_redis)  # no live generation: nothing has been projected
+    result = api.get("/apps", account_token(), workspace_id=new_id())
+    assert_error(result, 503, "service_unavailable", UNAVAILABLE)
+    assert result.headers["retry-after"] == "5"
 
 
 # --- the OpenAPI document --------------------------------------------------------------------
@@ -266,7 +277,7 @@ class OpenApiStatusContract(ApiContract):
             examples[(route, "304")] = lambda p=path, q=params: get(p, token, headers=tag_of(p, **q), **q)
             examples[(route, "401")] = lambda p=path, q=params: get(p, None, **q)
             examples[(route, "403")] = lambda p=path, q=params: get(p, sso, **q)
-            examples[(route, "500")] = lambda p=path, q=params: down.get(p, account_token(), **q)
+            examples[(route, "503")] = lambda p=path, q=params: down.get(p, account_token(), **q)
             if route.startswith("/apps/"):
                 examples[(route, "422")] = lambda p=path: get(p, token, workspace_id=new_id())
         for route in ("/_version", "/_health", "/openapi.json", "/_ready"):

@@ -20,6 +20,7 @@ from projector.seed import generate_history
 from projector.store import EventStore, create_engine_for
 from shared.events import Event, encode_event
 from shared.events.values import require_timestamp
+from tests.unit.test_api_http import closed_port
 
 
 @pytest.fixture
@@ -110,6 +111,24 @@ def test_a_store_error_is_one_line_and_exit_2(env: dict[str, str], tmp_path: Pat
 
     assert code == 2
     assert err.startswith("readmodel: the event store is unavailable")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", [["replay"], ["verify"], ["replay", "--workspace", str(uuid.uuid4())]])
+def test_an_unreachable_redis_is_one_line_naming_it(
+    command: list[str], env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = closed_port()
+    code, out, err = run(
+        command, env | {"READMODEL_REDIS_URL": f"redis://:secret@127.0.0.1:{port}/0"}, capsys
+    )
+
+    assert code == 2
+    assert out == ""
+    assert err.startswith(
+        f"readmodel: READMODEL_REDIS_URL: redis://:***@127.0.0.1:{port}/0: Redis does not answer"
+    )
+    assert "Connection refused" in err
     assert err.count("\n") == 1
 
 

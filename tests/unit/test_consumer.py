@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from projector.broker.connection import connect
-from projector.broker.consumer import ProjectorConsumer
+from projector.broker.consumer import CursorCheckpoint, ProjectorConsumer
 from projector.broker.flow import build_event_flow
 from projector.broker.publisher import Publisher
 from projector.broker.topology import Topology
@@ -21,10 +23,12 @@ from projector.relay import RELAY_CURSOR
 from projector.seed import generate_history
 from projector.store import Cursor, EventStore
 from projector.writer import BatchResult, RedisProjector
+from shared.errors import StoreUnavailableError
 from shared.events import StoredEvent
 from shared.readmodel import keys
 from shared.settings import Settings
 from tests.fixtures.broker import publish_store, remove_topology, run_consumer_until
+from tests.unit.test_api_http import closed_port
 
 
 @pytest.fixture
@@ -198,7 +202,7 @@ def test_the_embedded_flow_picks_up_what_the_in_process_broker_lost(
     flow.start()
     run_consumer_until(_Idle(flow.consumer), lambda: _caught_up(fake_redis, seeded))
     flow.stop()
-    assert flow.failures == []
+    assert flow.failures == {}
 
     # More events are relayed, then the process dies before the consumer saw them: the
     # memory:// broker forgets them (here: the queue is deleted with its messages).
@@ -210,7 +214,7 @@ def test_the_embedded_flow_picks_up_what_the_in_process_broker_lost(
     again.start()
     run_consumer_until(_Idle(again.consumer), lambda: _caught_up(fake_redis, seeded))
     again.stop()
-    assert again.failures == []
+    assert again.failures == {}
     assert live_dump(fake_redis) == oracle(list(seeded.iter_all()))
 
 
@@ -237,3 +241,42 @@ def _caught_up(redis: Any, store: EventStore) -> bool:
         return False
     raw = redis.get(keys.full_key(generation, keys.WATERMARK))
     return raw is not None and int(raw) == store.head_position()
+
+
+def test_a_consumer_waiting_for_an_unreachable_broker_stops_at_once(
+    fake_redis: Any, event_store: EventStore, letters: DeadLetterStore, topology: Topology
+) -> None:
+    url = f"amqp://guest:guest@127.0.0.1:{closed_port()}//"
+    consumer = consumer_for(url, fake_redis, event_store, letters, topology)
+    waits: list[float] = []
+    consumer.on_connection_error = lambda _exc, interval: waits.append(interval)  # type: ignore[method-assign]
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while len(waits) < 3:  # past the short first waits: now a long one is under way
+        assert time.monotonic() < deadline, "the consumer never tried to connect"
+        time.sleep(0.01)
+
+    stopped_at = time.monotonic()
+    consumer.stop()
+    thread.join(5)
+
+    assert not thread.is_alive(), "the consumer kept waiting for the broker after stop()"
+    assert time.monotonic() - stopped_at < 2
+
+
+def test_a_checkpoint_the_store_cannot_take_is_kept_for_later() -> None:
+    saved: list[Cursor] = []
+    down = [True]
+
+    def save(cursor: Cursor) -> None:
+        if down[0]:
+            raise StoreUnavailableError("the event store is unavailable: connection refused")
+        saved.append(cursor)
+
+    checkpoint = CursorCheckpoint(save, interval=0)
+    checkpoint.advance(Cursor(None, 5))  # the store is down: no error, nothing lost
+    down[0] = False
+    checkpoint.flush()
+    checkpoint.flush()
+    assert saved == [Cursor(None, 5)]

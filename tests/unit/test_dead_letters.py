@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+import threading
 from typing import Any
 
 import orjson
 import pytest
 
 from projector.broker.connection import connect
-from projector.broker.consumer import ProjectorConsumer
+from projector.broker.consumer import CursorCheckpoint, ProjectorConsumer
 from projector.cli import main as cli
 from projector.dead_letters import DeadLetter, DeadLetterStore, replay
 from projector.fold.memory import MemoryReadModel
 from projector.fold.redis_dump import dump_generation
-from projector.generations import ensure_live_generation
+from projector.generations import ensure_live_generation, live_generation
+from projector.healing import ACKNOWLEDGED_CURSOR, store_healer
+from projector.replay import Rebuild
 from projector.seed import generate_history
-from projector.store import EventStore
+from projector.store import Cursor, EventStore
 from projector.store.schema import events as events_table
 from projector.writer import RedisProjector
 from shared.events import StoredEvent
 from shared.readmodel import keys
 from tests.fixtures.broker import publish_raw, publish_store, run_consumer_until
+from tests.support.rows import insert_row
 
 MALFORMED = b'{"id": "not even closed'
 
@@ -84,20 +86,7 @@ def test_the_table_is_created_once_and_seen_from_a_fresh_store_object(event_stor
 
 
 def _insert_raw(store: EventStore, stream: str, version: int, workspace_id: str, kind: str, data: Any) -> int:
-    """Write a row straight into the events table, as a faulty producer bypassing append would."""
-    row = {
-        "id": str(uuid.uuid4()),
-        "type": kind,
-        "schema": 1,
-        "stream": stream,
-        "version": version,
-        "workspace_id": workspace_id,
-        "occurred_at": "2025-07-01T10:00:00+00:00",
-        "data": orjson.dumps(data).decode(),
-        "recorded_at": datetime.now(UTC),
-    }
-    with store.engine.begin() as conn:
-        return int(conn.execute(events_table.insert().returning(events_table.c.position), row).scalar_one())
+    return insert_row(store, stream, version, workspace_id, kind, orjson.dumps(data).decode())
 
 
 def _oracle(store: EventStore) -> dict[str, object]:
@@ -234,6 +223,99 @@ class TestPoison:
 
         assert (report.settled, report.failing) == (1, 0)
         assert letters.count() == 0
+
+
+class TestPoisonAtTheHead:
+    """A dead letter is settled: it holds neither the watermark, nor readiness, nor self-healing."""
+
+    @pytest.fixture
+    def store_backend(self) -> str:
+        return "sqlite"
+
+    def _consume(self, store: EventStore, redis: Any, letters: DeadLetterStore, topology: Any) -> None:
+        url = "memory://"
+        published = publish_store(url, topology, store)  # the relay: a poison row stops nothing
+        consumer = ProjectorConsumer(
+            connect(url),
+            RedisProjector(redis, store),
+            letters,
+            topology=topology,
+            idle_wait=0.05,
+            checkpoint=CursorCheckpoint(lambda cursor: store.save_cursor(ACKNOWLEDGED_CURSOR, cursor)),
+        )
+        run_consumer_until(consumer, lambda: consumer.totals.messages >= published)
+
+    def _app_at_the_head(self, store: EventStore) -> StoredEvent:
+        store.append(list(generate_history(2, 3, seed=8)))
+        return _last_app_events(store)[0]
+
+    def test_an_invalid_event_at_the_head_is_passed_by_the_watermark(
+        self, event_store: EventStore, letters: DeadLetterStore, fake_redis: Any, topology: Any
+    ) -> None:
+        app = self._app_at_the_head(event_store).event
+        assert app.workspace_id is not None
+        head = _insert_raw(
+            event_store, app.stream, app.version + 1, app.workspace_id, "app.updated", {"name": 1}
+        )
+        ensure_live_generation(fake_redis)
+
+        self._consume(event_store, fake_redis, letters, topology)
+
+        assert [letter.position for letter in letters.read()] == [head]
+        assert event_store.load_cursor(ACKNOWLEDGED_CURSOR).position == head  # settled
+        # The self-healer's next look (every 2 s) moves the watermark past it: no rebuild.
+        assert store_healer(event_store, fake_redis, letters, threading.Event()).check_and_heal() is None
+        assert int(fake_redis.get(keys.full_key(live_generation(fake_redis) or "", keys.WATERMARK))) == head
+
+    def test_a_row_that_is_not_json_is_dead_lettered_by_position_and_nothing_else_stops(
+        self, event_store: EventStore, letters: DeadLetterStore, fake_redis: Any, topology: Any
+    ) -> None:
+        app = self._app_at_the_head(event_store).event
+        assert app.workspace_id is not None
+        broken = insert_row(
+            event_store, app.stream, app.version + 1, app.workspace_id, "app.updated", "{oops"
+        )
+        behind = _insert_raw(
+            event_store, app.stream, app.version + 2, app.workspace_id, "app.updated", {"name": "Later"}
+        )
+        elsewhere = generate_history(1, 1, seed=99)
+        event_store.append(list(elsewhere))  # other streams keep flowing after it
+        ensure_live_generation(fake_redis)
+
+        self._consume(event_store, fake_redis, letters, topology)
+
+        recorded = {letter.position: letter for letter in letters.read()}
+        assert set(recorded) == {broken, behind}
+        assert recorded[broken].reason.startswith("invalid event: data: not valid JSON in the store")
+        assert (recorded[broken].stream, recorded[broken].type) == (app.stream, "app.updated")
+        assert _live(fake_redis) == _oracle(event_store)
+        # Once the self-healer has looked, the watermark is at the head: nothing waits.
+        healer = store_healer(event_store, fake_redis, letters, threading.Event())
+        assert healer.check_and_heal() is None
+        watermark = fake_redis.get(keys.full_key(live_generation(fake_redis) or "", keys.WATERMARK))
+        assert int(watermark) == event_store.head_position()
+        # Re-driving it changes nothing until the row is fixed.
+        report = replay(
+            letters, event_store, RedisProjector(fake_redis, event_store), ids=[recorded[broken].id]
+        )
+        assert (report.settled, report.failing) == (0, 1)
+
+    def test_a_dead_letter_at_the_head_does_not_hold_a_rebuilds_flip(
+        self, event_store: EventStore, letters: DeadLetterStore, fake_redis: Any, topology: Any
+    ) -> None:
+        app = self._app_at_the_head(event_store).event
+        assert app.workspace_id is not None
+        head = insert_row(event_store, app.stream, app.version + 1, app.workspace_id, "app.updated", "null")
+        ensure_live_generation(fake_redis)
+        self._consume(event_store, fake_redis, letters, topology)
+        store_healer(event_store, fake_redis, letters, threading.Event()).check_and_heal()
+
+        summary = Rebuild(event_store, fake_redis, cursor_factory=Cursor).run()
+
+        assert live_generation(fake_redis) == summary.generation
+        watermark = fake_redis.get(keys.full_key(summary.generation, keys.WATERMARK))
+        assert int(watermark) == head
+        assert fake_redis.hexists(keys.full_key(summary.generation, keys.POISON), str(head))
 
 
 def _cli_json(argv: list[str], env: dict[str, str]) -> dict[str, Any]:

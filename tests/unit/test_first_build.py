@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from projector.dead_letters import DeadLetterStore
 from projector.generations import live_generation
 from projector.healing import SelfHealer
 from projector.replay import Rebuild
@@ -23,6 +24,8 @@ def healer(store: EventStore, redis: Any, acknowledged: int, *, fresh_redis: boo
         redis,
         lambda: Rebuild(store, redis, cursor_factory=Cursor),
         lambda: acknowledged,
+        events=store,
+        dead_letters=DeadLetterStore(store.engine),
         clock=lambda: 1000.0,
         fresh_redis=fresh_redis,
     )

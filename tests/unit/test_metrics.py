@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -295,6 +296,29 @@ class TestProjectorMetrics:
         assert value(text, "readmodel_replay_in_progress") == 1
         assert value(text, "readmodel_replay_events") == 4
         assert value(text, "readmodel_replay_progress_ratio") == pytest.approx(0.8)
+
+    def test_the_sampler_judges_a_burst_after_idle_by_when_work_first_waited(
+        self, store: EventStore, fake_redis: Any, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        metrics = new_projector_metrics()
+        now = [0.0]
+        history = History()
+        store.append(workspace_history(history))
+        ensure_live_generation(fake_redis)
+        RedisProjector(fake_redis, store).apply(store.read_after(0, 100))
+        sampler = ProgressSampler(store, metrics, redis=fake_redis, stall_seconds=5, monotonic=lambda: now[0])
+        assert not sampler.sample().stalled
+        now[0] = 3600.0
+        assert not sampler.sample().stalled  # idle all along
+        store.append(workspace_history(history))  # a burst after the idle hour
+        now[0] = 3601.0
+        assert not sampler.sample().stalled
+        assert value(metrics_text(metrics), "readmodel_projector_stalled", reason="watermark_stuck") == 0
+        assert "projector stalled" not in caplog.text
+        now[0] = 3606.0  # five seconds of waiting with no progress: now it is a stall
+        with caplog.at_level(logging.WARNING):
+            assert sampler.sample().stalled
+        assert "projector stalled" in caplog.text
 
     def test_the_relay_sampler_needs_no_redis(self, store: EventStore) -> None:
         metrics = new_projector_metrics()

@@ -135,7 +135,9 @@ class TestStall:
         assert result.json["store_head"] == 10
         assert result.json["watermark"] == 5
         (reason,) = result.json["reasons"]
-        assert reason.startswith("projector stalled: watermark stuck at 5")
+        assert reason == (
+            "projector stalled: watermark stuck at 5 for 5s with events waiting up to the store head 10"
+        )
         text = api.simulate_get("/metrics").text
         assert value(text, "readmodel_projector_stalled", reason="watermark_stuck") == 1
         assert value(text, "readmodel_ready") == 0
@@ -165,6 +167,41 @@ class TestStall:
         assert not detector.observe(10, 10, 1000).stalled
         assert not detector.observe(12, 11, 1001).stalled  # it moved: the clock restarts
         assert detector.observe(12, 11, 1006).stalled
+
+    def test_the_clock_starts_when_work_first_waits_not_at_the_last_move(self) -> None:
+        detector = StallDetector(5)
+        assert not detector.observe(100, 100, 0).stalled  # the watermark's last move
+        # A long idle spell, then a burst: the watermark has not moved for 1000 s, but
+        # nothing waited until now.
+        verdict = detector.observe(5000, 100, 1000)
+        assert (verdict.stalled, verdict.waited_seconds) == (False, 0)
+        assert not detector.observe(5000, 2000, 1003).stalled  # progress
+        assert not detector.observe(5000, 2000, 1007).stalled  # 4 s since that progress
+        assert not detector.observe(5000, 5000, 1008).stalled  # caught up: nothing waits
+        assert not detector.observe(6000, 5000, 2000).stalled  # the next burst, a fresh clock
+        assert detector.observe(6000, 5000, 2005).stalled  # then 5 s with no progress
+
+    def test_a_burst_after_a_long_idle_spell_keeps_the_api_ready(
+        self, fake_redis: Any, store: EventStore
+    ) -> None:
+        clock = Clock()
+        history = History()
+        store.append(workspace_history(history))
+        project_all(store, fake_redis)
+        api = client(fake_redis, store, clock, READMODEL_STALL_SECONDS="5")
+        assert api.simulate_get("/openapi/v1/_ready").status_code == 200
+        clock.now += 3600  # an hour with nothing to do, probed now and then
+        assert api.simulate_get("/openapi/v1/_ready").status_code == 200
+
+        store.append(workspace_history(history))  # the burst: not applied yet
+        result = api.simulate_get("/openapi/v1/_ready")
+        assert result.status_code == 200, result.json
+        assert (result.json["lag_events"], result.json["stalled"]) == (5, False)
+        clock.now += 4
+        assert api.simulate_get("/openapi/v1/_ready").status_code == 200
+        project_all(store, fake_redis)  # the projector keeps up
+        clock.now += 2
+        assert api.simulate_get("/openapi/v1/_ready").status_code == 200
 
 
 # --- the store probe -------------------------------------------------------------------------

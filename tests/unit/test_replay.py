@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
+import threading
 from typing import Any
 
 import pytest
 
 from projector.fold.redis_dump import dump_generation
 from projector.generations import live_generation
-from projector.replay import Progress, Rebuild
+from projector.replay import Progress, Rebuild, RebuildInterrupted
 from projector.store import Cursor, EventStore
 from projector.verify import verify
 from projector.writer import RedisProjector
@@ -75,6 +76,50 @@ def test_an_interrupted_rebuild_leaves_the_live_generation_untouched_and_resumes
     assert summary.generation == seen[0].generation
     assert summary.events == event_store.count()
     assert verify(event_store.iter_all(), fake_redis, summary.generation) == []
+
+
+def test_a_rebuild_asked_to_stop_ends_between_batches_and_the_next_resumes(
+    event_store: EventStore, fake_redis: Any
+) -> None:
+    _seed(event_store, steps=300)
+    live = _rebuild(event_store, fake_redis).run().generation
+    before = dump_generation(fake_redis, live)
+    stop = threading.Event()
+    seen: list[Progress] = []
+
+    def stop_after_two_batches(progress: Progress) -> None:
+        seen.append(progress)
+        if len(seen) == 2:
+            stop.set()  # SIGTERM, as the process's signal handler sets it
+
+    with pytest.raises(RebuildInterrupted):
+        _rebuild(event_store, fake_redis, on_progress=stop_after_two_batches, stop=stop).run(restart=True)
+    assert len(seen) == 2
+    assert live_generation(fake_redis) == live
+    assert dump_generation(fake_redis, live) == before
+    summary = _rebuild(event_store, fake_redis).run()
+    assert summary.resumed
+    assert summary.generation == seen[0].generation
+    assert verify(event_store.iter_all(), fake_redis, summary.generation) == []
+
+
+def test_an_old_generation_a_stop_left_behind_is_deleted_by_the_next_rebuild(
+    event_store: EventStore, fake_redis: Any
+) -> None:
+    _seed(event_store)
+    first = _rebuild(event_store, fake_redis).run().generation
+    stop = threading.Event()
+    # The stop arrives after the flip, as the old generation is about to be deleted.
+    second = _rebuild(event_store, fake_redis, stop=stop, sleep=lambda _seconds: stop.set()).run()
+    assert live_generation(fake_redis) == second.generation
+    assert fake_redis.smembers(keys.RETIRED) == {first.encode()}
+    assert list(fake_redis.scan_iter(match=keys.generation_pattern(first)))
+
+    third = _rebuild(event_store, fake_redis).run()
+    assert fake_redis.smembers(keys.RETIRED) == set()
+    assert list(fake_redis.scan_iter(match=keys.generation_pattern(first))) == []
+    assert list(fake_redis.scan_iter(match=keys.generation_pattern(second.generation))) == []
+    assert verify(event_store.iter_all(), fake_redis, third.generation) == []
 
 
 def test_restart_discards_the_unfinished_generation(event_store: EventStore, fake_redis: Any) -> None:

@@ -19,11 +19,13 @@ from projector.store.schema import events as events_table
 from projector.store.schema import metadata
 from shared.errors import (
     DuplicateIdConflictError,
+    EventValidationError,
     StoreError,
     StoreUnavailableError,
     VersionConflictError,
 )
 from shared.events import Event
+from tests.support.rows import insert_row
 
 T = TypeVar("T")
 WAIT_SECONDS = 30.0
@@ -357,6 +359,44 @@ class StoreContract:
         assert all(cursor.position == s.position for cursor, s in ordered)
         assert cursors == sorted(cursors, key=lambda c: (c.txid or 0, c.position))
         assert event_store.read_settled(cursors[-1], 10) == []
+
+    def test_the_settled_horizon_is_the_last_settled_event_never_a_sentinel(
+        self, event_store: EventStore
+    ) -> None:
+        assert event_store.settled_horizon().position == 0
+        stream = workspace_stream()
+        event_store.append(history(stream, 3))
+        head = event_store.head_position()
+
+        horizon = wait_for(event_store.settled_horizon, lambda cursor: cursor.position == head)
+        # A rebuild reads up to the horizon in bulk, then the settled events after it.
+        assert event_store.read_settled(horizon, 10) == []
+        event_store.append([renamed(stream, 4)])
+        later = wait_for(lambda: event_store.read_settled(horizon, 10), lambda rows: len(rows) == 1)
+        assert later[0][1].event.version == 4
+
+    def test_a_row_whose_data_cannot_be_read_comes_back_marked_instead_of_raising(
+        self, event_store: EventStore
+    ) -> None:
+        stream = workspace_stream()
+        event_store.append(history(stream, 1))
+        workspace = stream.split(":", 1)[1]
+        insert_row(event_store, stream, 2, workspace, "workspace.renamed", "{not json")
+        insert_row(event_store, stream, 3, workspace, "workspace.renamed", "[1, 2]")
+        event_store.append([account_created()])
+
+        first, broken, listed, last = event_store.read_after(0, 10)
+        assert first.event.unreadable is None
+        assert last.event.unreadable is None
+        assert broken.event.unreadable is not None
+        assert broken.event.unreadable.startswith("not valid JSON in the store")
+        assert listed.event.unreadable == "not a JSON object in the store"
+        with pytest.raises(EventValidationError, match="data: not valid JSON"):
+            broken.event.payload()
+        start = event_store.load_cursor("relay")
+        settled = wait_for(lambda: event_store.read_settled(start, 10), lambda rows: len(rows) == 4)
+        assert [s.event.unreadable is None for _, s in settled] == [True, False, False, True]
+        assert len(event_store.read_stream(stream)) == 3
 
     def test_cursors_start_at_the_beginning_and_are_saved_by_name(self, event_store: EventStore) -> None:
         start = event_store.load_cursor("relay")

@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
-import time
 
-from projector.cli.commands import Subparsers, non_negative_int, positive_int
+from projector.cli.commands import (
+    Subparsers,
+    add_names_suffix_argument,
+    non_negative_int,
+    positive_int,
+    topology_for,
+)
 from projector.observability.arguments import add_metrics_arguments
 from shared.settings import Settings
 
@@ -30,11 +35,7 @@ def register(subparsers: Subparsers) -> None:
     )
     parser.add_argument("--batch-size", type=positive_int, default=500, metavar="N")
     parser.add_argument("--prefetch", type=positive_int, default=500, metavar="N")
-    parser.add_argument(
-        "--names-suffix",
-        metavar="SUFFIX",
-        help="append .SUFFIX to the exchange and queue names (several read models on one broker)",
-    )
+    add_names_suffix_argument(parser)
     add_metrics_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -42,20 +43,17 @@ def register(subparsers: Subparsers) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from projector.broker.connection import connect
     from projector.broker.consumer import CursorCheckpoint, ProjectorConsumer
-    from projector.broker.flow import stop_on_signals
-    from projector.broker.topology import Topology
+    from projector.cli.signals import Shutdown
     from projector.cli.wiring import open_redis, open_store
     from projector.dead_letters import DeadLetterStore
     from projector.generations import ensure_live_generation, live_generation
-    from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer
+    from projector.healing import ACKNOWLEDGED_CURSOR, store_healer
     from projector.observability.metrics import (
         MeasuredApplier,
         MeasuredDeadLetters,
         new_projector_metrics,
         observed,
     )
-    from projector.replay import Rebuild
-    from projector.store import Cursor
     from projector.writer import RedisProjector
     from shared.errors import ConfigurationError
     from shared.logs import configure_logging, log_startup
@@ -65,11 +63,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     log = logging.getLogger(__name__)
     log_startup(log, "project", settings)
     metrics = new_projector_metrics()
-    topology = (
-        Topology.with_suffix(args.names_suffix, partitions=settings.partitions)
-        if args.names_suffix
-        else Topology(partitions=settings.partitions)
-    )
+    topology = topology_for(args, settings)
     partitions = sorted(set(args.partition)) if args.partition else None
     if partitions and partitions[-1] >= topology.partitions:
         raise ConfigurationError(
@@ -82,17 +76,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     letters.create_schema()
     if live_generation(redis) is None and store.head_position() == 0:
         ensure_live_generation(redis)  # nothing to rebuild: start from an empty read model
+    shutdown = Shutdown()
     # Redis is disposable: a missing generation or a watermark behind what this projector
     # acknowledged (a flush, a restart without persistence) is rebuilt from the store.
-    healer = SelfHealer(
-        redis,
-        lambda: Rebuild(store, redis, cursor_factory=Cursor),
-        lambda: store.load_cursor(ACKNOWLEDGED_CURSOR).position,
-        clock=time.time,
+    healer = store_healer(store, redis, letters, shutdown.requested)
+    healing = threading.Thread(
+        target=healer.run, args=(shutdown.requested,), name="readmodel-healer", daemon=True
     )
-    stop_healing = threading.Event()
-    healing = threading.Thread(target=healer.run, args=(stop_healing,), name="readmodel-healer", daemon=True)
-    healing.start()
     consumer = ProjectorConsumer(
         connect(settings.broker_url),
         MeasuredApplier(RedisProjector(redis, store), metrics),
@@ -101,12 +91,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         partitions=partitions,
         prefetch_count=args.prefetch,
         batch_size=args.batch_size,
-        # Notes what was applied, for a self-healer to tell a Redis that lost data.
+        # Notes what was settled, for a self-healer to tell a Redis that lost data.
         checkpoint=CursorCheckpoint(lambda cursor: store.save_cursor(ACKNOWLEDGED_CURSOR, cursor)),
     )
+    shutdown.on_request(consumer.stop)
     try:
         with (
-            stop_on_signals(consumer.stop),
+            shutdown.handling_signals(),
             observed(
                 args,
                 settings,
@@ -118,8 +109,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 counters=lambda: {"applied": consumer.totals.applied},
             ),
         ):
+            healing.start()
             consumer.run()
     finally:
+        shutdown.request()
+        if healing.ident is not None:  # an interrupted rebuild releases its lock meanwhile
+            healing.join(1.0)
         store.engine.dispose()
     totals = consumer.totals
     log.info(

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import threading
 
-from projector.cli.commands import Subparsers, positive_int
+from projector.cli.commands import Subparsers, add_names_suffix_argument, positive_int, topology_for
 from projector.observability.arguments import add_metrics_arguments
 from shared.settings import Settings
 
@@ -28,20 +27,16 @@ def register(subparsers: Subparsers) -> None:
         metavar="SECONDS",
         help="pause between reads when the store had nothing more (default 0.02)",
     )
-    parser.add_argument(
-        "--names-suffix",
-        metavar="SUFFIX",
-        help="append .SUFFIX to the exchange and queue names (several read models on one broker)",
-    )
+    add_names_suffix_argument(parser)
     add_metrics_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from projector.broker.connection import connect
-    from projector.broker.flow import RELAY_SAVE_INTERVAL, stop_on_signals
+    from projector.broker.flow import RELAY_SAVE_INTERVAL
     from projector.broker.publisher import Publisher
-    from projector.broker.topology import Topology
+    from projector.cli.signals import Shutdown
     from projector.cli.wiring import open_store
     from projector.observability.metrics import MeasuredPublisher, new_projector_metrics, observed
     from projector.relay import Relay
@@ -51,11 +46,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(secrets=[settings.admin_token or ""])
     log_startup(logging.getLogger(__name__), "relay", settings)
     metrics = new_projector_metrics()
-    topology = (
-        Topology.with_suffix(args.names_suffix, partitions=settings.partitions)
-        if args.names_suffix
-        else Topology(partitions=settings.partitions)
-    )
+    topology = topology_for(args, settings)
     store = open_store(settings)
     publisher = Publisher(connect(settings.broker_url), topology)
     relay = Relay(
@@ -65,10 +56,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         idle_interval=max(0.001, args.poll_interval),
         save_interval=RELAY_SAVE_INTERVAL,
     )
-    stop = threading.Event()
+    shutdown = Shutdown()
     try:
         with (
-            stop_on_signals(stop.set),
+            shutdown.handling_signals(),
             observed(
                 args,
                 settings,
@@ -78,7 +69,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 counters=lambda: {"published": relay.published},
             ),
         ):
-            relay.run(stop)
+            relay.run(shutdown.requested)
     finally:
         publisher.close()
         store.engine.dispose()

@@ -8,10 +8,12 @@ import time
 from typing import Any, TextIO
 
 import orjson
+from redis import exceptions as redis_errors
 
+from projector.cli.signals import Shutdown
 from projector.cli.wiring import open_redis, open_store
 from projector.relay import RELAY_CURSOR
-from projector.replay import Progress, Rebuild
+from projector.replay import Progress, Rebuild, RebuildInterrupted
 from projector.store import Cursor
 from shared.settings import Settings
 
@@ -43,14 +45,29 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.workspace:
         return _replay_workspace(store, redis, args)
     reporter = ProgressReporter(sys.stderr)
+    shutdown = Shutdown()
     rebuild = Rebuild(
         store,
         redis,
         batch_size=max(1, args.batch_size),
         on_progress=reporter,
         cursor_factory=Cursor,
+        stop=shutdown.requested,
     )
-    summary = rebuild.run(restart=args.restart)
+    try:
+        with shutdown.handling_signals():
+            summary = rebuild.run(restart=args.restart)
+    except RebuildInterrupted as interrupted:
+        reporter.finish()
+        print(f"readmodel: {interrupted}", file=sys.stderr)
+        return shutdown.exit_code
+    except redis_errors.RedisError as exc:
+        reporter.finish()
+        print(
+            f"readmodel: Redis failed during the rebuild ({exc}); the next `readmodel replay` resumes it",
+            file=sys.stderr,
+        )
+        return 1
     reporter.finish()
     # The live generation now holds every event up to the rebuild's cursor: a relay behind
     # it (stopped, or never run) has nothing to publish before it.

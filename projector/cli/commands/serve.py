@@ -12,7 +12,7 @@ from shared.settings import Settings
 WSGI_FACTORY = "query_api.wsgi:create"
 # Seen with granian 2.8: with several workers and hiredis loaded, a worker may never finish a
 # graceful stop, and the server waits forever; past this many seconds it is killed.
-WORKER_KILL_TIMEOUT_SECONDS = 5
+WORKER_KILL_TIMEOUT_SECONDS = 1
 
 
 def register(subparsers: Any) -> None:
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from granian.constants import Interfaces
     from granian.server import Server
 
-    from projector.cli.wiring import listening_on
+    from projector.cli.wiring import check_port, listening_on
     from projector.observability.multiprocess import prepare_worker_metrics
     from shared.logs import configure_logging, log_startup
 
@@ -49,7 +49,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     configure_logging(secrets=[settings.admin_token or ""])
     settings = listening_on(settings, args)
-    log_startup(logging.getLogger("readmodel.serve"), "serve", settings)
+    log = logging.getLogger("readmodel.serve")
+    log_startup(log, "serve", settings)
+    check_port(settings.host, settings.port)  # one line now, not a backtrace from granian's socket
+    _check_redis(settings, log)
     # Several workers share their /metrics through files; one worker keeps them in memory.
     metrics_dir = prepare_worker_metrics(os.environ, args.workers)
     server = Server(
@@ -70,3 +73,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if metrics_dir is not None:
             metrics_dir.cleanup()
     return 0
+
+
+def _check_redis(settings: Settings, log: logging.Logger) -> None:
+    """An unreachable cluster stops the start (its client cannot even be made, in every
+    worker); a single Redis that is down is worth a warning: the API answers 503 until it is
+    back, and is ready again by itself."""
+    from projector.cli.wiring import connect_redis, redis_name
+    from shared.errors import ReadModelError
+    from shared.logs import log_event
+    from shared.readmodel.connection import check_reachable
+
+    client = connect_redis(settings)
+    try:
+        check_reachable(client)
+    except ReadModelError as error:
+        log_event(
+            log,
+            "redis unreachable at start: the API answers 503 until it is back",
+            level=logging.WARNING,
+            redis=redis_name(settings),
+            error=str(error),
+        )
+    finally:
+        client.close()

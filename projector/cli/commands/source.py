@@ -9,11 +9,7 @@ readmodel source uninstall --dify-database-url URL   remove all of it from Dify
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from projector.cli.commands import Subparsers, positive_int, positive_seconds
@@ -100,6 +96,7 @@ def _uninstall(dify: Engine, schema: str) -> int:
 
 def _capture(dify: Engine, args: argparse.Namespace, settings: Settings) -> int:
     from projector.capture import CaptureRunner, Snapshotter
+    from projector.cli.signals import Shutdown
     from projector.cli.wiring import open_store
 
     store = open_store(settings)
@@ -113,28 +110,18 @@ def _capture(dify: Engine, args: argparse.Namespace, settings: Settings) -> int:
         else:
             from projector.capture.wakeup import CommitNotifications, Poll
 
-            stop = threading.Event()
+            # Finish the batch in hand, then stop: the cursor is saved after every batch anyway.
+            shutdown = Shutdown()
             wakeups = Poll() if args.no_listen else CommitNotifications(dify, schema=args.schema)
             _say("capture: following the change feed (Ctrl-C to stop)")
-            with _stop_on_signals(stop):
-                total = runner.run_forever(stop, poll_seconds=args.poll_seconds, wakeups=wakeups)
+            with shutdown.handling_signals():
+                total = runner.run_forever(
+                    shutdown.requested, poll_seconds=args.poll_seconds, wakeups=wakeups
+                )
         _say(f"capture: {total.changes} changes -> {total.events} events in {total.batches} batches")
         return 0
     finally:
         store.engine.dispose()
-
-
-@contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    # Finish the batch in hand, then stop: the cursor is saved after every batch anyway.
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in previous:
-        signal.signal(sig, lambda _signum, _frame: stop.set())
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _say(line: str) -> None:

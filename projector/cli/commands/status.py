@@ -62,7 +62,7 @@ def read_model_section(context: StatusContext) -> Section:
     from projector.cli.wiring import connect_redis
     from projector.status_report import describe, read_model_status
 
-    redis = connect_redis(context.settings.redis_url)
+    redis = connect_redis(context.settings)
     try:
         status = read_model_status(context.store, redis)
     except Exception as error:  # Redis unreachable: report it in place

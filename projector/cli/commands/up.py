@@ -3,6 +3,11 @@
 On the embedded defaults everything (SQLite store, memory:// broker, in-process Redis)
 lives in this process. With READMODEL_* URLs set, the same parts run against PostgreSQL,
 RabbitMQ and Redis, and the API is served by granian worker processes.
+
+The port is taken first, so a busy one is reported at once; the API answers 503 (not built
+yet) while the start-up rebuild, if one is needed, runs and logs its progress. The parts run
+in threads that the main thread watches: when one of them dies the process exits non-zero
+with one line, so that a supervisor restarts it, rather than serving stale data.
 """
 
 from __future__ import annotations
@@ -13,23 +18,31 @@ import os
 import signal
 import sys
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
-from projector.cli.wiring import connect_redis, embedded_redis, listening_on, open_store
-from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer
+import redis.exceptions
+
+from projector.cli.commands import add_names_suffix_argument, topology_for
+from projector.cli.signals import Shutdown
+from projector.cli.wiring import check_port, connect_redis, embedded_redis, listening_on, open_store
+from projector.dead_letters import DeadLetterStore
+from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer, store_healer
 from projector.observability.arguments import add_metrics_arguments
 from projector.observability.multiprocess import prepare_worker_metrics
-from projector.replay import Rebuild
+from projector.replay import RebuildInterrupted
 from projector.seed.history import DemoHistory, demo_history
-from projector.store import Cursor, EventStore
-from shared.errors import ConfigurationError
+from projector.store import EventStore
+from shared.errors import ConfigurationError, StoreError
 from shared.settings import Settings
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
 log = logging.getLogger("readmodel.up")
+
+# How often the main thread looks at the parts, and the pause between start-up heal attempts.
+WATCH_SECONDS = 0.25
+RETRY_SECONDS = 2.0
 
 
 def register(subparsers: Any) -> None:
@@ -50,11 +63,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--workers", type=int, default=2, help="API worker processes when Redis is a real server"
     )
+    add_names_suffix_argument(parser)
     add_metrics_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from projector.broker.connection import is_durable
+    from projector.broker.flow import build_event_flow
+    from projector.observability.metrics import new_projector_metrics, observed
     from shared.logs import configure_logging, log_startup
 
     configure_logging(secrets=[settings.admin_token or ""])
@@ -62,64 +79,163 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     log_startup(log, "up", settings)
     host, port = settings.host, settings.port
     store = open_store(settings)
-    redis = embedded_redis() if settings.redis_is_embedded else connect_redis(settings.redis_url)
-    demo = demo_history()
-    seed = args.demo if args.demo is not None else store.count() == 0
-    if seed:
-        result = store.append(demo.events)
-        print(f"demo history: {result.new} events appended ({result.duplicates} already there)")
-        _announce_demo(demo, host, port)
-    elif _holds(store, demo):
-        _announce_demo(demo, host, port)
-
-    healer = SelfHealer(
-        redis,
-        lambda: Rebuild(store, redis, cursor_factory=Cursor),
-        lambda: store.load_cursor(ACKNOWLEDGED_CURSOR).position,
-        clock=time.time,
-        fresh_redis=settings.redis_is_embedded,
-    )
-    rebuilt = healer.check_and_heal()  # build the read model before the first request
-    if rebuilt is not None:
-        # The new generation reflects the store up to the rebuild's cursor: note it as applied,
-        # so the in-process relay resumes there instead of re-sending the whole store.
-        store.save_cursor(ACKNOWLEDGED_CURSOR, rebuilt.cursor)
-    from projector.broker.flow import build_event_flow
-    from projector.dead_letters import DeadLetterStore
-    from projector.observability.metrics import new_projector_metrics, observed
-
-    stop = threading.Event()
+    redis = embedded_redis() if settings.redis_is_embedded else connect_redis(settings)
+    letters = DeadLetterStore(store.engine)
+    letters.create_schema()
     metrics_dir = None
     if not settings.redis_is_embedded:
         # The granian workers' /metrics merges every process's values from one folder; this
         # process's projector metrics join them when created after the folder is chosen.
         metrics_dir = prepare_worker_metrics(os.environ, args.workers, shared_with_this_process=True)
     metrics = new_projector_metrics()
-    flow = build_event_flow(settings, store, redis, metrics=metrics)
-    flow.start()
-    healing = threading.Thread(target=healer.run, args=(stop,), name="readmodel-healer", daemon=True)
-    healing.start()
-    letters = DeadLetterStore(store.engine)
-    try:
-        with observed(
-            args,
-            settings,
-            metrics,
-            store=store,
-            redis=redis,
-            dead_letters=letters,
-            process="up",
-        ):
-            if settings.redis_is_embedded:
-                _serve_embedded(settings, redis, store, host, port, stop, also=metrics.registry)
-            else:
-                _serve_granian(host, port, args.workers)
-    finally:
-        stop.set()
-        flow.stop()
-        if metrics_dir is not None:
-            metrics_dir.cleanup()
+    shutdown = Shutdown()
+    with shutdown.handling_signals():
+        # Before anything slow; one process, one /metrics: the API's figures and the projector's.
+        server = _listen(settings, redis, store, also=metrics.registry)
+        try:
+            _demo(store, args.demo, host, port)
+            durable = is_durable(settings.broker_url)
+            parts = Parts(
+                store_healer(
+                    store, redis, letters, shutdown.requested, fresh_redis=settings.redis_is_embedded
+                ),
+                build_event_flow(
+                    settings,
+                    store,
+                    redis,
+                    # memory:// keeps one queue (see build_event_flow): names matter on a real broker only.
+                    topology=topology_for(args, settings) if args.names_suffix and durable else None,
+                    metrics=metrics,
+                    dead_letters=letters,
+                ),
+                store,
+                shutdown,
+            )
+            parts.start()
+            with observed(
+                args, settings, metrics, store=store, redis=redis, dead_letters=letters, process="up"
+            ):
+                if server is not None:
+                    failure = parts.watch()
+                else:
+                    failure = _serve_granian(host, port, args.workers, parts)
+        finally:
+            shutdown.request()
+            if server is not None:
+                server.stop()
+            if metrics_dir is not None:
+                metrics_dir.cleanup()
+    parts.stop()
+    if failure is not None:
+        print(f"readmodel: {failure}; exiting so that a supervisor restarts the read model", file=sys.stderr)
+        return 1
     return 0
+
+
+class Parts:
+    """The healer (with the start-up rebuild), the relay and the consumer, and their watch."""
+
+    def __init__(self, healer: SelfHealer, flow: Any, store: EventStore, shutdown: Shutdown) -> None:
+        self._healer = healer
+        self._flow = flow
+        self._store = store
+        self._shutdown = shutdown
+        self._failure: str | None = None
+        self._flowing = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="readmodel-healer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        stop = self._shutdown.requested
+        try:
+            if not self._heal_at_start():
+                return
+            if stop.is_set():
+                return
+            self._flow.start()
+            self._flowing.set()
+            self._healer.run(stop)
+        except Exception as exc:  # a bug: recorded for the watch, which stops the process
+            log.exception("the healer stopped")
+            self._failure = f"the healer stopped: {exc!r}"
+
+    def _heal_at_start(self) -> bool:
+        """Build (or rebuild) the read model before events flow; False when stopped first."""
+        stop = self._shutdown.requested
+        while not stop.is_set():
+            try:
+                rebuilt = self._healer.check_and_heal()
+            except RebuildInterrupted:
+                return False
+            except (redis.exceptions.RedisError, StoreError) as exc:
+                log.warning("the read model cannot be checked yet (%s); retrying", exc)
+                stop.wait(RETRY_SECONDS)
+                continue
+            if rebuilt is not None:
+                # The new generation reflects the store up to the rebuild's cursor: note it as
+                # settled, so the in-process relay resumes there instead of re-sending the store.
+                self._store.save_cursor(ACKNOWLEDGED_CURSOR, rebuilt.cursor)
+            return True
+        return False
+
+    def failure(self) -> str | None:
+        """Why a part stopped on its own, or None while all of them run (or are stopping)."""
+        if self._shutdown.requested.is_set():
+            return None
+        if self._failure is not None:
+            return self._failure
+        if not self._thread.is_alive():
+            return "the healer stopped"
+        return self._flow.failure() if self._flowing.is_set() else None
+
+    def watch(self) -> str | None:
+        """Wait for a stop request or a failure; returns the failure."""
+        while not self._shutdown.requested.wait(WATCH_SECONDS):
+            failure = self.failure()
+            if failure is not None:
+                return failure
+        return None
+
+    def stop(self) -> None:
+        """Stop every part; each ends within moments (the process exits in any case)."""
+        self._shutdown.request()
+        if self._flowing.is_set():
+            self._flow.stop(timeout=1.0)
+        self._thread.join(0.5)
+
+
+def _listen(settings: Settings, redis: Any, store: EventStore, *, also: CollectorRegistry) -> Any:
+    """The in-process API server, serving at once (embedded Redis); None when granian will
+    serve, after this made sure the port is free."""
+    host, port = settings.host, settings.port
+    if not settings.redis_is_embedded:
+        check_port(host, port)
+        return None
+    from query_api.app import create_app
+    from query_api.operations import SqlStoreProbe, new_api_metrics
+    from query_api.server import serve_in_process
+
+    metrics = new_api_metrics(also=[also])
+    app = create_app(settings, redis=redis, head_probe=SqlStoreProbe(store.engine), metrics=metrics)
+    try:
+        server = serve_in_process(app, host, port)
+    except OSError as exc:
+        raise ConfigurationError(f"READMODEL_PORT: cannot listen on {host}:{port} ({exc.strerror})") from None
+    log.info("serving http://%s:%d/openapi/v1 (embedded Redis, one process)", server.host, server.port)
+    return server
+
+
+def _demo(store: EventStore, wanted: bool | None, host: str, port: int) -> None:
+    """Seed the demo history when asked (or the store is empty); announce it whenever it is there."""
+    demo = demo_history()
+    if wanted if wanted is not None else store.count() == 0:
+        result = store.append(demo.events)
+        print(f"demo history: {result.new} events appended ({result.duplicates} already there)")
+        _announce_demo(demo, host, port)
+    elif _holds(store, demo):
+        _announce_demo(demo, host, port)
 
 
 def _holds(store: EventStore, demo: DemoHistory) -> bool:
@@ -137,45 +253,27 @@ def _announce_demo(demo: DemoHistory, host: str, port: int) -> None:
     sys.stdout.flush()
 
 
-def _serve_embedded(
-    settings: Settings,
-    redis: Any,
-    store: EventStore,
-    host: str,
-    port: int,
-    stop: threading.Event,
-    *,
-    also: CollectorRegistry,
-) -> None:
-    from query_api.app import create_app
-    from query_api.operations import SqlStoreProbe, new_api_metrics
-    from query_api.server import serve_in_process
-
-    try:
-        # One process, one /metrics: the API's figures and the projector's (`also`).
-        metrics = new_api_metrics(also=[also])
-        app = create_app(settings, redis=redis, head_probe=SqlStoreProbe(store.engine), metrics=metrics)
-        server = serve_in_process(app, host, port)
-    except OSError as exc:
-        raise ConfigurationError(f"READMODEL_PORT: cannot listen on {host}:{port} ({exc.strerror})") from None
-    log.info("serving http://%s:%d/openapi/v1 (embedded Redis, one process)", server.host, server.port)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        server.stop()
-
-
-def _serve_granian(host: str, port: int, workers: int) -> None:
+def _serve_granian(host: str, port: int, workers: int, parts: Parts) -> str | None:
+    """Serve under granian until it stops; a failing part (or a stop requested before granian
+    took over the signals) stops it the way a signal would."""
     from granian.constants import Interfaces
     from granian.server import Server
 
     from projector.cli.commands.serve import WORKER_KILL_TIMEOUT_SECONDS, WSGI_FACTORY
 
-    log.info("serving http://%s:%d/openapi/v1 with %d granian workers", host, port, workers)
-    Server(
+    failures: list[str] = []
+    handling = threading.Event()  # granian handles SIGTERM and SIGINT from here on
+    served = threading.Event()
+
+    def watch() -> None:
+        failure = parts.watch()
+        if failure is not None:
+            failures.append(failure)
+        handling.wait()
+        if not served.is_set():
+            os.kill(os.getpid(), signal.SIGTERM)  # granian's own handler shuts it down
+
+    server = Server(
         WSGI_FACTORY,
         address=host,
         port=port,
@@ -185,4 +283,14 @@ def _serve_granian(host: str, port: int, workers: int) -> None:
         # Without it granian 2.8 can hang on SIGINT with several workers and hiredis loaded.
         workers_kill_timeout=WORKER_KILL_TIMEOUT_SECONDS,
         respawn_failed_workers=True,  # as `readmodel serve`
-    ).serve()
+    )
+    server.on_startup(handling.set)
+    threading.Thread(target=watch, name="readmodel-watch", daemon=True).start()
+    log.info("serving http://%s:%d/openapi/v1 with %d granian workers", host, port, workers)
+    try:
+        server.serve()
+    finally:
+        served.set()
+        handling.set()
+        parts.stop()  # granian handled the signal: tell the watch and the parts
+    return failures[0] if failures else None

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from redis import exceptions as redis_errors
+
 from projector.cli.wiring import open_redis, open_store
 from projector.generations import live_generation
 from projector.verify import verify
-from shared.errors import ConfigurationError
+from shared.errors import ConfigurationError, ReadModelError
 from shared.events.values import is_uuid
 from shared.settings import Settings
 
@@ -37,7 +39,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if generation is None:
         print("no live generation: the read model has not been built (run `readmodel replay`)")
         return 1
-    differences = verify(store.iter_all(), redis, generation, workspace_id=workspace)
+    try:
+        differences = verify(store.iter_all(), redis, generation, workspace_id=workspace)
+    except redis_errors.RedisError as exc:
+        raise ReadModelError(f"Redis failed during the comparison ({exc})") from None
     for difference in differences[: max(0, args.limit)]:
         print(difference.describe())
     scope = f"workspace {workspace}" if workspace else "the whole read model"

@@ -2,13 +2,14 @@
 -- ARGV[1] = SHA-256 hex of the bearer token ('' = none), ARGV[2] = now in epoch ms.
 -- `head` opens every reply: watermark, the token's sid, st, acct, email, iss, exp, rev,
 -- then the account's status. Missing values are false (nil in the reply); never put nil in
--- a reply table, it would cut the array short.
+-- a reply table, it would cut the array short. No live generation: the watermark is false
+-- (the read model is not built yet, which the API answers with a 503).
 local gen = redis.call('GET', 'rm:{meta}:live')
 local now_ms = tonumber(ARGV[2])
 local function key(suffix)
   return 'rm:' .. gen .. ':' .. suffix
 end
-local head = {'0', false, false, false, false, false, false, false, false}
+local head = {false, false, false, false, false, false, false, false, false}
 local located = false  -- an app's workspace, when the caller already knows it (a cluster)
 local in_cluster = false
 local authed = false
