@@ -83,12 +83,19 @@ class CommitNotifications:
         return False
 
     def close(self) -> None:
-        raw, self._raw, self._connection = self._raw, None, None
-        if raw is not None:
-            try:
-                raw.close()
-            except _LOST:  # already broken; nothing more to release
-                log.debug("capture: closing the notification connection failed", exc_info=True)
+        raw, connection = self._raw, self._connection
+        self._raw = self._connection = None
+        if raw is None:
+            return
+        connection = connection or raw.driver_connection
+        try:
+            if connection is not None:
+                connection.close()
+        except _LOST:  # already broken; nothing more to release
+            log.debug("capture: closing the notification connection failed", exc_info=True)
+        if raw.dbapi_connection is not None:
+            # Dropped without the pool's reset: a rollback on a dead connection logs a traceback.
+            raw.invalidate()
 
     def _listen(self) -> bool:
         """Open the listening connection; False (warned once until it works) when it cannot."""
