@@ -86,13 +86,13 @@ def cpu_table(
     for (target, connections), runs in _groups(samples):
         lines.append(
             f"| {names[target]} | {connections} "
-            f"| {spread(_per_request(runs, lambda cpu: cpu.server_s), '{:.0f}')} "
+            f"| {spread(_per_request(runs, lambda cpu: cpu.server_s), '{:,.0f}')} "
             f"| {spread(_per_request(runs, lambda cpu: cpu.redis_s), '{:.1f}')} "
             f"| {spread(_script_per_call(runs), '{:.1f}')} "
             f"| {spread(_script_calls_per_request(runs), '{:.2f}')} "
-            f"| {spread(_per_request(runs, lambda cpu: cpu.postgres_s), '{:.0f}')} "
-            f"| {spread(_busy(runs, lambda cpu: cpu.server_cores_busy_s, server_cores), '{:.0f} %')} "
-            f"| {spread(_busy(runs, lambda cpu: cpu.client_cores_busy_s, client_cores), '{:.0f} %')} |"
+            f"| {spread(_per_request(runs, lambda cpu: cpu.postgres_s), '{:,.0f}')} "
+            f"| {spread(_busy(runs, lambda cpu: cpu.server_cores_busy_s, server_cores), '{:.0f}', ' %')} "
+            f"| {spread(_busy(runs, lambda cpu: cpu.client_cores_busy_s, client_cores), '{:.0f}', ' %')} |"
         )
     return lines
 
@@ -106,14 +106,14 @@ def goals_table(samples: Sequence[Sample], goals: Sequence[Goal]) -> list[str]:
         values = [value for runs in rounds.values() if (value := goal.compute(runs)) is not None]
         if not values:
             continue
-        fmt = "{:.1f} %" if goal.unit == "%" else "{:.2f}" + (f" {goal.unit}" if goal.unit else "")
+        fmt = "{:.1f}" if goal.unit == "%" else "{:.2f}"
         if goal.bound is None:
             bound, met = "", ""
         else:
             median = statistics.median(values)
             bound = f"{'≥' if goal.at_least else '≤'} {goal.bound:g} {goal.unit}"
             met = "yes" if (median >= goal.bound if goal.at_least else median <= goal.bound) else "**no**"
-        lines.append(f"| {goal.label} | {spread(values, fmt)} | {bound} | {met} |")
+        lines.append(f"| {goal.label} | {spread(values, fmt, f' {goal.unit}')} | {bound} | {met} |")
     return lines
 
 
@@ -161,11 +161,12 @@ def issue_goals() -> list[Goal]:
     ]
 
 
-def spread(values: Sequence[float], fmt: str) -> str:
-    """`median (min-max)` (an en dash in the output), or the one value, or empty when there is none."""
+def spread(values: Sequence[float], fmt: str, unit: str = "") -> str:
+    """`median<unit> (min-max)` (an en dash in the output), or the one value, or empty when
+    there is none."""
     if not values:
         return ""
-    median = fmt.format(statistics.median(values))
+    median = fmt.format(statistics.median(values)) + unit
     if len(values) == 1:
         return median
     return f"{median} ({fmt.format(min(values))}–{fmt.format(max(values))})"

@@ -351,7 +351,10 @@ def main() -> None:
     print()
     print("\n".join(figures_table(samples, names)))
     print()
-    print("CPU per request (server: its granian processes; Redis: INFO; PostgreSQL: postmaster + backends):")
+    print(
+        "CPU per request (server: its processes; Redis: INFO cpu and commandstats; PostgreSQL: postmaster "
+        "and backends; empty: not measured). The load average counts the run's own runnable threads."
+    )
     print()
     print(
         "\n".join(cpu_table(samples, names, len(cpu_list(args.server_cpus)), len(cpu_list(args.client_cpus))))
@@ -431,7 +434,7 @@ def _setting(
             f"Python {platform.python_version()}, {versions}",
             f"load average (1, 5, 15 min): {_loads(load_at_start)} at the start, "
             f"{_loads(load_at_end)} at the end",
-            f"{args.rounds} rounds of {args.duration} s wrk runs (-t1, --timeout {args.timeout}s) at "
+            f"rounds: {args.rounds}, wrk runs of {args.duration} s (-t1, --timeout {args.timeout}s) at "
             f"{args.connections} connections after a {WARM_UP[1]} s warm-up; {args.workers} granian workers "
             f"per server; servers on CPU {args.server_cpus}, wrk on CPU {args.client_cpus}",
             f"Redis: {redis_said}",
