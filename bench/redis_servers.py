@@ -31,17 +31,18 @@ TOPOLOGIES = ("single", "cluster")
 
 
 @contextmanager
-def private_redis(topology: str) -> Iterator[str]:
-    """The URL of a fresh Redis of `topology` ('single' or 'cluster'), stopped afterwards."""
+def private_redis(topology: str, cpus: str | None = None) -> Iterator[str]:
+    """The URL of a fresh Redis of `topology` ('single' or 'cluster'), stopped afterwards;
+    pinned to the CPU list `cpus` (taskset) when given."""
     if topology not in TOPOLOGIES:
         raise ValueError(f"unknown topology {topology!r} (expected one of {', '.join(TOPOLOGIES)})")
     cluster = topology == "cluster"
-    ports = _free_ports(MASTERS if cluster else 1, with_bus=cluster)
+    ports = free_ports(MASTERS if cluster else 1, with_bus=cluster)
     processes: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="readmodel-bench-redis-") as workdir:
         try:
             for port in ports:
-                processes.append(_start(Path(workdir) / str(port), port, cluster=cluster))
+                processes.append(_start(Path(workdir) / str(port), port, cluster=cluster, cpus=cpus))
             for port in ports:
                 _wait_for(["redis-cli", "-p", str(port), "ping"], "PONG")
             if not cluster:
@@ -63,16 +64,18 @@ def private_redis(topology: str) -> Iterator[str]:
                 process.wait(10)
 
 
-def _start(folder: Path, port: int, *, cluster: bool) -> subprocess.Popen[bytes]:
+def _start(folder: Path, port: int, *, cluster: bool, cpus: str | None) -> subprocess.Popen[bytes]:
     folder.mkdir(parents=True)
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
+    # taskset execs redis-server: the process (and its pid) stays the same.
+    command = ["taskset", "-c", cpus] if cpus else []
+    command += ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
     command += ["--save", "", "--appendonly", "no", "--dir", str(folder)]
     if cluster:
         command += ["--cluster-enabled", "yes", "--cluster-config-file", str(folder / "nodes.conf")]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _free_ports(count: int, *, with_bus: bool) -> list[int]:
+def free_ports(count: int, *, with_bus: bool) -> list[int]:
     """Free loopback ports; a cluster node also needs p + 10000 (its bus), and p <= 55535."""
     chosen: list[int] = []
     while len(chosen) < count:

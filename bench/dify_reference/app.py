@@ -47,6 +47,8 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "frame-ancestors 'none'",
 }
 
+NO_WORKSPACE = WorkspaceFacts(None, None)
+
 log = logging.getLogger(__name__)
 
 
@@ -102,18 +104,17 @@ def _list_apps(session: Session, listing: AppListing) -> Response:
     parsed = parse_apps(first_values(request.args.to_dict(flat=False)), {})
     query = parsed.query
     assert isinstance(query, AppsQuery)
-    role = lookup.role(ctx.account_id or "", query.workspace_id) if query.workspace_id else None
-    authorize_workspace(ctx, WorkspaceFacts("normal" if role else None, role), APPS_READ)
+    facts = lookup.workspace(ctx.account_id or "", query.workspace_id) if query.workspace_id else NO_WORKSPACE
+    authorize_workspace(ctx, facts, APPS_READ)
     if parsed.problem is not None:
         raise parsed.problem
-    assert query.page is not None
-    page = listing.page(session, query)
+    page = listing.page(session, query, wants_rag_pipeline=parsed.wants_rag_pipeline)
     return jsonify(
         {
-            "page": query.page.page,
-            "limit": query.page.limit,
+            "page": page.page,
+            "limit": page.limit,
             "total": page.total,
-            "has_more": query.page.page * query.page.limit < page.total,
+            "has_more": page.page * page.limit < page.total,
             "data": page.rows,
         }
     )

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bench.dify_reference.models import Account, OAuthAccessToken, TenantAccountJoin
-from shared.auth import TokenRecord
+from bench.dify_reference.models import Account, OAuthAccessToken, Tenant, TenantAccountJoin
+from shared.auth import TokenRecord, WorkspaceFacts
 
 
 class OrmAuthLookup:
-    """`AuthLookup` over PostgreSQL: token by hash, then its account, then the membership."""
+    """`AuthLookup` over PostgreSQL: token by hash, then its account, the workspace and the membership."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -40,13 +40,17 @@ class OrmAuthLookup:
             account_status=account_status,
         )
 
-    def role(self, account_id: str, workspace_id: str) -> str | None:
+    def workspace(self, account_id: str, workspace_id: str) -> WorkspaceFacts:
+        """The named workspace's status (Dify loads the tenant first) and the caller's role there."""
+        tenant = self._session.get(Tenant, workspace_id)
+        if tenant is None:
+            return WorkspaceFacts(None, None)
         join = self._session.scalars(
             select(TenantAccountJoin)
             .where(TenantAccountJoin.tenant_id == workspace_id, TenantAccountJoin.account_id == account_id)
             .limit(1)
         ).first()
-        return None if join is None else join.role
+        return WorkspaceFacts(tenant.status, None if join is None else join.role)
 
 
 def _epoch_ms(naive_utc: datetime) -> int:

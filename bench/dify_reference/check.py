@@ -4,7 +4,9 @@
 
 The expected bodies come from folding the same seeded history with the projector's own
 fold (`MemoryReadModel`, the read model's verification oracle), not from the reference's
-tables. `--against URL` also compares with a running read-model server, body for body.
+tables. `--against URL` also compares with a running read-model server, body for body, and
+asks both a few filtered and refused lists (mode, tag, name, an app id as name, an app whose
+service API is off, bad parameters, an unknown workspace).
 Run by hand (or by `run.sh`) with the server up; it is not part of the test suite.
 """
 
@@ -22,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from bench.dify_reference.rows import fold_rows
 from projector.fold.memory import MemoryReadModel
 from projector.seed import DemoHistory, demo_history
 from shared.events import StoredEvent
@@ -85,6 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             other = _get(args.against, _list_path(history.workspace_id, page), history.token)
             failures += _compare(f"page {page} vs {args.against}", answer, other.body)
     failures += _refusals(args.url, history)
+    if args.against:
+        for what, params in _variants(history, model, ordered):
+            path = f"/openapi/v1/apps?{urllib.parse.urlencode(params)}"
+            failures += _compare_answers(
+                what, _get(args.url, path, history.token), _get(args.against, path, history.token)
+            )
 
     for failure in failures:
         print(f"MISMATCH {failure}", file=sys.stderr)
@@ -92,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     shown = ", ".join(map(str, checked))
     print(f"ok: pages {shown} of workspace {history.workspace_id} and 2 refusals match the read model")
+    if args.against:
+        print(f"ok: the filters, an app id, a hidden app and bad parameters answer as {args.against} does")
     return 0
 
 
@@ -110,8 +121,48 @@ def _expected_page(
         "limit": PAGE_LIMIT,
         "total": len(ordered),
         "has_more": page * PAGE_LIMIT < len(ordered),
-        "data": [orjson.loads(model.hashes[keys.app(workspace_id, app_id)]["row"]) for app_id in chosen],
+        "data": [_row(model, workspace_id, app_id) for app_id in chosen],
     }
+
+
+def _variants(
+    history: DemoHistory, model: MemoryReadModel, ordered: list[str]
+) -> list[tuple[str, dict[str, str | int]]]:
+    """Filtered and refused lists, compared server against server (the fold has no oracle for them)."""
+    workspace = history.workspace_id
+    first = _row(model, workspace, ordered[0])
+    tagged = next(
+        (_row(model, workspace, app) for app in ordered if _row(model, workspace, app)["tags"]), first
+    )
+    hidden = [
+        app_id
+        for app_id, row in fold_rows(history.events).apps.items()
+        if row["tenant_id"] == workspace and row["status"] == "normal" and not row["enable_api"]
+    ]
+    variants: list[tuple[str, dict[str, str | int]]] = [
+        ("mode", {"workspace_id": workspace, "mode": first["mode"]}),
+        ("tag", {"workspace_id": workspace, "tag": tagged["tags"][0]["name"] if tagged["tags"] else "x"}),
+        ("unknown tag", {"workspace_id": workspace, "tag": "no such tag"}),
+        ("name", {"workspace_id": workspace, "name": first["name"][1:5].upper()}),
+        ("app id as name", {"workspace_id": workspace, "name": first["id"].upper()}),
+        ("rag-pipeline", {"workspace_id": workspace, "mode": "rag-pipeline"}),
+        ("limit 500", {"workspace_id": workspace, "limit": 500}),
+        ("page 0", {"workspace_id": workspace, "page": 0}),
+        ("unknown workspace", {"workspace_id": "00000000-0000-4000-8000-000000000000"}),
+    ]
+    if hidden:
+        variants.append(("hidden app's id as name", {"workspace_id": workspace, "name": hidden[0]}))
+    return variants
+
+
+def _row(model: MemoryReadModel, workspace_id: str, app_id: str) -> dict[str, Any]:
+    return orjson.loads(model.hashes[keys.app(workspace_id, app_id)]["row"])
+
+
+def _compare_answers(what: str, answer: Answer, other: Answer) -> list[str]:
+    if answer.status != other.status or _normalised(answer.body) != _normalised(other.body):
+        return [f"{what}: {answer.status} {answer.body}\n  against {other.status} {other.body}"]
+    return []
 
 
 def _refusals(url: str, history: DemoHistory) -> list[str]:

@@ -42,6 +42,7 @@ from shared.events import (
     WorkspaceMemberMadeCurrent,
     WorkspaceMemberRoleChanged,
     WorkspaceRenamed,
+    WorkspaceStatusChanged,
 )
 
 APP_TAG_TYPE = "app"
@@ -111,6 +112,10 @@ def _workspace_created(rows: DifyRows, event: Event, payload: WorkspaceCreated) 
 
 def _workspace_renamed(rows: DifyRows, event: Event, payload: WorkspaceRenamed) -> None:
     rows.tenants[event.stream_id].update(name=payload.name, updated_at=_occurred(event))
+
+
+def _workspace_status_changed(rows: DifyRows, event: Event, payload: WorkspaceStatusChanged) -> None:
+    rows.tenants[event.stream_id].update(status=payload.status, updated_at=_occurred(event))
 
 
 def _member_joined(rows: DifyRows, event: Event, payload: WorkspaceMemberJoined) -> None:
@@ -293,6 +298,7 @@ def _session_revoked(rows: DifyRows, event: Event, payload: SessionRevoked) -> N
 _HANDLERS: dict[type[Payload], Callable[[DifyRows, Event, Any], None]] = {
     WorkspaceCreated: _workspace_created,
     WorkspaceRenamed: _workspace_renamed,
+    WorkspaceStatusChanged: _workspace_status_changed,
     WorkspaceMemberJoined: _member_joined,
     WorkspaceMemberRoleChanged: _member_role_changed,
     WorkspaceMemberLeft: _member_left,
