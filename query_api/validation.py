@@ -18,6 +18,8 @@ from shared.auth.errors import VALIDATION_FAILED, Unprocessable
 # pydantic's lax integer from a string: surrounding whitespace, a sign, digits with single
 # underscores between them, and a fraction only when it is all zeros ("2.0" is 2).
 _INTEGER = re.compile(r"[+-]?[0-9](?:_?[0-9])*(?:\.0+)?")
+_EXTRA_FORBIDDEN = "Extra inputs are not permitted"
+_INT_PARSING = ("int_parsing", "Input should be a valid integer, unable to parse string as an integer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +30,36 @@ class Integer:
     ge: int | None = None
     le: int | None = None
 
+    def check(self, raw: str | None) -> tuple[Any, tuple[str, str] | None]:
+        if raw is None:
+            return self.default, None
+        if raw.isdigit() and raw.isascii():  # the usual "20": no regex, no stripping
+            value = int(raw)
+        else:
+            text = raw.strip()
+            if _INTEGER.fullmatch(text) is None:
+                return None, _INT_PARSING
+            try:
+                value = int(text.split(".", 1)[0])
+            except ValueError:  # more digits than Python converts: no page of any list
+                return None, _INT_PARSING
+        if self.ge is not None and value < self.ge:
+            return None, ("greater_than_equal", f"Input should be greater than or equal to {self.ge}")
+        if self.le is not None and value > self.le:
+            return None, ("less_than_equal", f"Input should be less than or equal to {self.le}")
+        return value, None
+
 
 @dataclass(frozen=True, slots=True)
 class Choice:
     """One of an enum's values; absent means None."""
 
     values: tuple[str, ...]
+
+    def check(self, raw: str | None) -> tuple[Any, tuple[str, str] | None]:
+        if raw is None or raw in self.values:
+            return raw, None
+        return None, ("enum", "Input should be " + _alternatives(self.values))
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +68,27 @@ class Text:
 
     max_length: int
 
+    def check(self, raw: str | None) -> tuple[Any, tuple[str, str] | None]:
+        if raw is not None and len(raw) > self.max_length:
+            unit = "character" if self.max_length == 1 else "characters"
+            return None, ("string_too_long", f"String should have at most {self.max_length} {unit}")
+        return raw, None
+
 
 @dataclass(frozen=True, slots=True)
 class Members:
     """A comma-separated subset of `allowed`; absent or empty means None (all of them)."""
 
     allowed: tuple[str, ...]
+
+    def check(self, raw: str | None) -> tuple[Any, tuple[str, str] | None]:
+        if not raw:
+            return None, None
+        chosen = {part.strip() for part in raw.split(",") if part.strip()}
+        unknown = sorted(chosen.difference(self.allowed))
+        if unknown:
+            return None, ("value_error", f"Value error, unknown field(s): {unknown!r}")
+        return frozenset(chosen), None
 
 
 Field = Integer | Choice | Text | Members
@@ -63,63 +104,23 @@ class RequestModel:
     def validate(self, params: Mapping[str, str]) -> dict[str, Any]:
         """The values by field name, or `Unprocessable` listing every problem."""
         values: dict[str, Any] = {}
-        details: list[dict[str, Any]] = []
+        details: list[dict[str, Any]] | None = None
         for name, field in self.fields:
-            raw = params.get(name)
-            value, problem = _check(field, raw)
+            value, problem = field.check(params.get(name))
             if problem is not None:
+                details = details or []
                 details.append({"type": problem[0], "loc": [name], "msg": problem[1]})
             values[name] = value
         if self.forbid_extra:
-            known = {name for name, _ in self.fields}
             for name in params:
-                if name not in known:
+                if name not in values:
+                    details = details or []
                     details.append(
                         {"type": "extra_forbidden", "loc": [name], "msg": "Extra inputs are not permitted"}
                     )
         if details:
             raise Unprocessable(VALIDATION_FAILED, details=details)
         return values
-
-
-def _check(field: Field, raw: str | None) -> tuple[Any, tuple[str, str] | None]:
-    match field:
-        case Integer():
-            return _integer(field, raw)
-        case Choice():
-            if raw is None or raw in field.values:
-                return raw, None
-            return None, ("enum", "Input should be " + _alternatives(field.values))
-        case Text():
-            if raw is not None and len(raw) > field.max_length:
-                unit = "character" if field.max_length == 1 else "characters"
-                return None, ("string_too_long", f"String should have at most {field.max_length} {unit}")
-            return raw, None
-        case Members():
-            if not raw:
-                return None, None
-            chosen = {part.strip() for part in raw.split(",") if part.strip()}
-            unknown = sorted(chosen.difference(field.allowed))
-            if unknown:
-                return None, ("value_error", f"Value error, unknown field(s): {unknown!r}")
-            return frozenset(chosen), None
-
-
-def _integer(field: Integer, raw: str | None) -> tuple[Any, tuple[str, str] | None]:
-    if raw is None:
-        return field.default, None
-    text = raw.strip()
-    if _INTEGER.fullmatch(text) is None:
-        return None, ("int_parsing", "Input should be a valid integer, unable to parse string as an integer")
-    try:
-        value = int(text.split(".", 1)[0])
-    except ValueError:  # more digits than Python converts: no page of any list
-        return None, ("int_parsing", "Input should be a valid integer, unable to parse string as an integer")
-    if field.ge is not None and value < field.ge:
-        return None, ("greater_than_equal", f"Input should be greater than or equal to {field.ge}")
-    if field.le is not None and value > field.le:
-        return None, ("less_than_equal", f"Input should be less than or equal to {field.le}")
-    return value, None
 
 
 def _alternatives(values: tuple[str, ...]) -> str:

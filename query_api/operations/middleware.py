@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import time
@@ -11,10 +10,9 @@ from typing import Any
 
 import falcon
 
+from query_api.operations.access import AccessLog
 from query_api.operations.metrics import ApiMetrics
-from shared.logs import log_clean, request_id, scrub
-
-access_log = logging.getLogger("readmodel.access")
+from shared.logs import request_id, scrub
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
@@ -55,7 +53,7 @@ class RequestTelemetry:
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._metrics = metrics
-        self._access_log = access_log
+        self._access_log = AccessLog() if access_log else None
         self._clock = clock
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -87,9 +85,8 @@ class RequestTelemetry:
         if status in (401, 403) or (status == 404 and b"workspace not found" in (resp.data or b"")):
             # Dify answers a stranger 404 so as not to tell the workspace exists: still a refusal.
             self._metrics.auth_failures.labels(_auth_reason(ctx, resp)).inc()
-        if self._access_log:
-            fields = {"method": method, "route": route, "status": status, "duration_us": int(seconds * 1e6)}
-            log_clean(access_log, "request", fields)
+        if self._access_log is not None:
+            self._access_log.record(ctx.request_id, method, route, status, int(seconds * 1e6))
         request_id.reset(ctx.request_id_token)
 
 

@@ -12,6 +12,7 @@ come from the request's one read of the read model; nothing here knows HTTP or R
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ WORKSPACE_UNAVAILABLE = "workspace unavailable"
 SERVICE_API_DISABLED = "service_api_disabled"
 WORKSPACE_MISMATCH = "workspace_id does not match app's workspace"
 ARCHIVED = "archive"
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +177,8 @@ def requested_workspace(raw: str | None) -> str:
 def canonical_uuid(text: str) -> str | None:
     """The lower-case dashed form of anything Python's UUID parser takes (upper case, no
     dashes, braces, a `urn:uuid:` prefix), or None."""
+    if _CANONICAL_UUID.fullmatch(text) is not None:
+        return text  # already canonical, as every id the read model hands out: no parsing
     try:
         return str(uuid.UUID(text))
     except ValueError:

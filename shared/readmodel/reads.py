@@ -10,6 +10,7 @@ caller (`cluster_reads.py`), and answer in the same shape.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -230,21 +231,33 @@ class ReadModelReader:
 
 
 class _OneRedisScripts:
-    """The read scripts on one Redis: everything in one EVALSHA."""
+    """The read scripts on one Redis: everything in one EVALSHA.
+
+    Each thread sends on a connection of its own, kept for the life of the process: going
+    through redis-py's client (pool checkout, retry wrapper, response callbacks) costs about
+    10 µs a call on the hottest path, a sixth of a list request's time in Python.
+    """
 
     def __init__(self, redis: Any) -> None:
         self._redis = redis
         self._scripts = {name: redis.register_script(read_script(name)) for name in SCRIPTS}
+        self._lanes = threading.local()
 
     def run(self, name: str, *args: Any) -> list[Any]:
-        # EVALSHA straight through execute_command: redis-py's Script wrapper costs a few
-        # microseconds a call on the hottest path. A server that lost the script (restart,
-        # SCRIPT FLUSH) gets it loaded again by the wrapper.
         script = self._scripts[name]
         try:
-            return self._redis.execute_command("EVALSHA", script.sha, 0, *args)
-        except NoScriptError:
-            return script(args=args)
+            return self._evalsha(script.sha, args)
+        except NoScriptError:  # a server that lost it (restart, SCRIPT FLUSH): load it again
+            self._redis.script_load(script.script)
+            return self._evalsha(script.sha, args)
+
+    def _evalsha(self, sha: str, args: tuple[Any, ...]) -> Any:
+        connection = getattr(self._lanes, "connection", None)
+        if connection is None:
+            connection = self._lanes.connection = self._redis.connection_pool.make_connection()
+        # A failure drops the connection (redis-py's own rule); the next command connects again.
+        connection.send_packed_command(connection.pack_command("EVALSHA", sha, 0, *args), check_health=False)
+        return connection.read_response()
 
 
 def _current(member: bytes | None, score: bytes | None, memberships: list[Membership]) -> str | None:
