@@ -75,7 +75,6 @@ def main() -> int:
             client: Any = redis.Redis.from_url(redis_url)
             ensure_live_generation(client)
             letters = DeadLetterStore(engine)
-            letters.create_schema()
             consumer = ProjectorConsumer(
                 connect(args.broker),
                 RedisProjector(client, store),

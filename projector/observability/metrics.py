@@ -32,11 +32,11 @@ from projector.relay import RELAY_CURSOR, EventPublisher
 from projector.status_report import read_model_status
 from projector.store import Cursor, EventStore
 from projector.writer import BatchResult
-from query_api.operations.stall import StallDetector
 from shared.errors import StoreError
 from shared.events import StoredEvent
 from shared.logs import log_event
 from shared.settings import Settings
+from shared.stall import StallDetector
 
 log = logging.getLogger("readmodel.metrics")
 
@@ -207,9 +207,11 @@ class MeasuredApplier:
         self._metrics = metrics
         self._clock = clock
 
-    def apply(self, events: Sequence[StoredEvent]) -> BatchResult:
+    def apply(
+        self, events: Sequence[StoredEvent], owners: Mapping[int, Sequence[str]] | None = None
+    ) -> BatchResult:
         started = self._clock()
-        result = self._inner.apply(events)
+        result = self._inner.apply(events, owners)
         metrics = self._metrics
         metrics.apply_seconds.observe(self._clock() - started)
         metrics.count(metrics.applied, result.applied)
@@ -236,8 +238,6 @@ class MeasuredDeadLetters:
 
 
 class DeadLetterCount(Protocol):
-    def exists(self) -> bool: ...
-
     def count(self) -> int: ...
 
 
@@ -298,7 +298,7 @@ class ProgressSampler:
         metrics.store_head.set(figures["store_head"])
         metrics.relay_position.set(figures["relay_position"])
         metrics.relay_lag.set(figures["relay_lag_events"])
-        if self._dead_letters is not None and self._dead_letters.exists():
+        if self._dead_letters is not None:
             figures["dead_letters"] = self._dead_letters.count()
             metrics.dead_letters.set(figures["dead_letters"])
         if self._counters is not None:

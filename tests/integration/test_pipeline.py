@@ -24,14 +24,14 @@ import orjson
 import pytest
 import redis as redis_lib
 
+from projector import wiring
 from projector.broker.connection import connect
 from projector.broker.consumer import dead_letter_queue_depth
-from projector.broker.flow import build_event_flow
 from projector.broker.publisher import Publisher
 from projector.broker.topology import Topology
 from projector.cli import main as cli
 from projector.dead_letters import DeadLetterStore
-from projector.fold.memory import MemoryReadModel
+from projector.fold.memory import MemoryProjection
 from projector.fold.redis_dump import dump_generation
 from projector.generations import ensure_live_generation
 from projector.relay import Relay
@@ -76,7 +76,7 @@ def redis_client(redis_url: str) -> Iterator[Any]:
 
 
 def _oracle(store: EventStore) -> dict[str, object]:
-    model = MemoryReadModel()
+    model = MemoryProjection()
     model.fold_all(list(store.iter_all()))
     return model.dump()
 
@@ -97,7 +97,7 @@ def test_a_seeded_history_through_three_partitions_equals_the_oracle(
     generation, _ = ensure_live_generation(redis_client)
     settings = Settings(database_url=store_url, broker_url=rabbitmq_url, partitions=3)
     topology = Topology.with_suffix(suffix, partitions=3)
-    flow = build_event_flow(settings, event_store, redis_client, topology=topology)
+    flow = wiring.event_flow(settings, event_store, redis_client, names=topology)
     flow.start()
     try:
         total = event_store.count()
@@ -148,7 +148,7 @@ def test_poison_reaches_the_dead_letter_queue_and_dlq_replay_settles_it_after_a_
     generation, _ = ensure_live_generation(redis_client)
     settings = Settings(database_url=store_url, broker_url=rabbitmq_url, partitions=3)
     topology = Topology.with_suffix(suffix, partitions=3)
-    flow = build_event_flow(settings, event_store, redis_client, topology=topology)
+    flow = wiring.event_flow(settings, event_store, redis_client, names=topology)
     flow.start()
     try:
         total = event_store.count()
@@ -216,7 +216,7 @@ def test_killing_the_projector_at_random_points_leaves_no_trace(
         "READMODEL_PARTITIONS": "3",
     }
     stop = threading.Event()
-    publisher = Publisher(connect(rabbitmq_url), topology)
+    publisher = Publisher(connect(rabbitmq_url), topology, event_store)
     relay = Relay(event_store, publisher, batch_size=100)
     relay_thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
     relay_thread.start()

@@ -28,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from projector.broker.connection import connect
 from projector.broker.topology import Topology
 from projector.dead_letters import DeadLetterStore
-from projector.fold.memory import MemoryReadModel
+from projector.fold.memory import MemoryProjection
 from projector.fold.redis_dump import dump_generation
 from projector.generations import ensure_live_generation
 from projector.relay import RELAY_CURSOR
@@ -161,7 +161,7 @@ def _append_steadily(store: EventStore, events: list[Event], chunk: int = 10) ->
 
 
 def _oracle(store: EventStore) -> dict[str, object]:
-    model = MemoryReadModel()
+    model = MemoryProjection()
     model.fold_all(store.iter_all())
     return model.dump()
 

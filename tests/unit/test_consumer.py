@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
+from projector import wiring
 from projector.broker.connection import connect
 from projector.broker.consumer import CursorCheckpoint, ProjectorConsumer
-from projector.broker.flow import build_event_flow
 from projector.broker.publisher import Publisher
 from projector.broker.topology import Topology
 from projector.dead_letters import DeadLetterStore
-from projector.fold.memory import MemoryReadModel
+from projector.fold.memory import MemoryProjection
 from projector.fold.redis_dump import dump_generation
 from projector.generations import ensure_live_generation, live_generation
 from projector.relay import RELAY_CURSOR
@@ -44,13 +44,11 @@ def seeded(event_store: EventStore) -> EventStore:
 
 @pytest.fixture
 def letters(event_store: EventStore) -> DeadLetterStore:
-    store = DeadLetterStore(event_store.engine)
-    store.create_schema()
-    return store
+    return DeadLetterStore(event_store.engine)
 
 
 def oracle(events: Sequence[StoredEvent]) -> dict[str, object]:
-    model = MemoryReadModel()
+    model = MemoryProjection()
     model.fold_all(events)
     return model.dump()
 
@@ -99,7 +97,7 @@ def test_duplicates_reordering_and_redeliveries_change_nothing(
     second = publish_store(url, topology, seeded)  # the whole store again, as after a relay crash
     shuffled = [(Cursor(None, s.position), s) for s in everything]
     random.Random(5).shuffle(shuffled)
-    publisher = Publisher(connect(url), topology)
+    publisher = Publisher(connect(url), topology, seeded)
     publisher.publish(shuffled)  # and once more in a random order
     publisher.close()
     consumer = consumer_for(url, fake_redis, seeded, letters, topology, batch_size=50)
@@ -119,9 +117,9 @@ class CountingProjector:
         self._projector = projector
         self.failures = 0
 
-    def apply(self, events: Sequence[StoredEvent]) -> BatchResult:
+    def apply(self, events: Sequence[StoredEvent], owners: Any = None) -> BatchResult:
         try:
-            return self._projector.apply(events)
+            return self._projector.apply(events, owners)
         except Exception:
             self.failures += 1
             raise
@@ -162,11 +160,11 @@ class BrokenFor:
         self._position = position
         self.raised = 0
 
-    def apply(self, events: Sequence[StoredEvent]) -> BatchResult:
+    def apply(self, events: Sequence[StoredEvent], owners: Any = None) -> BatchResult:
         if any(stored.position == self._position for stored in events):
             self.raised += 1
             raise RuntimeError(f"cannot handle position {self._position}")
-        return self._projector.apply(events)
+        return self._projector.apply(events, owners)
 
 
 def test_an_event_the_handler_keeps_failing_on_is_dead_lettered_after_three_attempts(
@@ -198,7 +196,7 @@ def test_the_embedded_flow_picks_up_what_the_in_process_broker_lost(
     sqlite_url: str, seeded: EventStore, fake_redis: Any, topology: Topology
 ) -> None:
     settings = Settings(database_url=sqlite_url)
-    flow = build_event_flow(settings, seeded, fake_redis, topology=topology)
+    flow = wiring.event_flow(settings, seeded, fake_redis, names=topology)
     flow.start()
     run_consumer_until(_Idle(flow.consumer), lambda: _caught_up(fake_redis, seeded))
     flow.stop()
@@ -210,7 +208,7 @@ def test_the_embedded_flow_picks_up_what_the_in_process_broker_lost(
     publish_store("memory://", topology, seeded)
     remove_topology("memory://", topology)
 
-    again = build_event_flow(settings, seeded, fake_redis, topology=topology)
+    again = wiring.event_flow(settings, seeded, fake_redis, names=topology)
     again.start()
     run_consumer_until(_Idle(again.consumer), lambda: _caught_up(fake_redis, seeded))
     again.stop()

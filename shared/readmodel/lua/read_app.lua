@@ -24,6 +24,19 @@ reply[11] = role
 if not (role and active and app[2] == '1' and reply[13] and reply[13] ~= 'archive') or #ARGV < 4 then
   return reply
 end
-local fields = redis.call('HMGET', app_key, unpack(ARGV, 4))
-for i = 1, #fields do reply[13 + i] = fields[i] end
+-- The summary and info are stored after the author's name; their start (`head`) begins with
+-- the author's id, whose name the workspace keeps.
+local fields = redis.call('HMGET', app_key, 'head', unpack(ARGV, 4))
+local start = fields[1]
+local name = false
+for i = 4, #ARGV do
+  local value = fields[i - 2]
+  if value and start and (ARGV[i] == 'summary' or ARGV[i] == 'info') then
+    if not name then
+      name = redis.call('HGET', key('ws:{' .. ws .. '}:authors'), string.sub(start, 1, 36)) or 'null'
+    end
+    value = string.sub(start, 37) .. name .. value
+  end
+  reply[10 + i] = value
+end
 return reply

@@ -4,6 +4,8 @@
 -- a page is wanted ('0': the auth facts only).
 -- Reply: head, role, total, workspace status, tag known ('1' when the tag filter names a tag
 -- some listed app has), then the page's row documents.
+-- A stored row is the author's id (36 characters) and the row up to its author's name; the
+-- name comes from the workspace's copy of its authors' names, the rest from the workspace.
 local ws = ARGV[3]
 local reply = head
 reply[10] = false
@@ -11,8 +13,37 @@ reply[11] = 0
 reply[12] = false
 reply[13] = false
 if not (authed and ws ~= '') then return reply end
-reply[12] = redis.call('HGET', key('ws:{' .. ws .. '}'), 'status')
+local workspace = redis.call('HMGET', key('ws:{' .. ws .. '}'), 'status', 'tail')
+reply[12] = workspace[1]
 if not (reply[12] and reply[12] ~= 'archive' and account) then return reply end
+local tail = workspace[2] or '}'
+
+-- The rows of `ids`, completed, into the reply from reply[14] on.
+local function rows(ids)
+  if #ids == 0 then return end
+  local stored = redis.call('HMGET', key('ws:{' .. ws .. '}:rows'), unpack(ids))
+  local authors, wanted, seen = {}, {}, {}
+  for i = 1, #ids do
+    local row = stored[i]
+    if row then
+      local author = string.sub(row, 1, 36)
+      authors[i] = author
+      if not seen[author] then
+        seen[author] = #wanted + 1
+        wanted[#wanted + 1] = author
+      end
+    end
+  end
+  local names = #wanted > 0 and redis.call('HMGET', key('ws:{' .. ws .. '}:authors'), unpack(wanted)) or {}
+  for i = 1, #ids do
+    local row = stored[i]
+    if row then
+      reply[13 + i] = string.sub(row, 37) .. (names[seen[authors[i]]] or 'null') .. tail
+    else
+      reply[13 + i] = false
+    end
+  end
+end
 local role = redis.call('HGET', key('ws:{' .. ws .. '}:members'), account)
 reply[10] = role
 if not (role and active) then return reply end
@@ -21,10 +52,10 @@ local mode, tag, needle = ARGV[4], ARGV[5], ARGV[6]
 local offset, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
 if ARGV[9] ~= '' then
   -- Dify looks a UUID-valued name up as an app id: visible and in this workspace, or nothing.
-  local app = redis.call('HMGET', key('app:{' .. ws .. '}:' .. ARGV[9]), 'vis', 'api', 'row')
-  if ARGV[10] == '1' and app[1] == '1' and app[2] == '1' and app[3] then
-    reply[11] = 1
-    reply[14] = app[3]
+  local app = redis.call('HMGET', key('app:{' .. ws .. '}:' .. ARGV[9]), 'vis', 'api')
+  if ARGV[10] == '1' and app[1] == '1' and app[2] == '1' then
+    rows({ARGV[9]})
+    if reply[14] then reply[11] = 1 else reply[14] = nil end
   end
   return reply
 end
@@ -88,7 +119,5 @@ else
 end
 
 reply[11] = total
-for i = 1, #ids do
-  reply[13 + i] = redis.call('HGET', key('app:{' .. ws .. '}:' .. ids[i]), 'row') or false
-end
+rows(ids)
 return reply

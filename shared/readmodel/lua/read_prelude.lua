@@ -4,7 +4,7 @@
 -- then the account's status. Missing values are false (nil in the reply); never put nil in
 -- a reply table, it would cut the array short. No live generation: the watermark is false
 -- (the read model is not built yet, which the API answers with a 503).
-local gen = redis.call('GET', 'rm:{meta}:live')
+local gen = redis.call('GET', 'rm:{meta}:live:v2')
 local now_ms = tonumber(ARGV[2])
 local function key(suffix)
   return 'rm:' .. gen .. ':' .. suffix
