@@ -216,6 +216,7 @@ class BatchHandler:
                 continue
             merged.applied.extend(result.applied)
             merged.duplicates.extend(result.duplicates)
+            merged.copied.extend(result.copied)
             merged.skipped.extend(result.skipped)
             merged.poison.extend(result.poison)
             merged.gap_filled += result.gap_filled

@@ -59,8 +59,11 @@ class Poison:
 class BatchResult:
     """What a batch did, for acknowledgement, dead-lettering and metrics."""
 
+    # By the delivery to the event's own owner: every event counts once across the system.
     applied: list[StoredEvent] = field(default_factory=list)
     duplicates: list[StoredEvent] = field(default_factory=list)
+    # Events this batch had only for owners keeping a copy (another partition has the rest).
+    copied: list[StoredEvent] = field(default_factory=list)
     gap_filled: int = 0
     skipped: list[tuple[StoredEvent, str]] = field(default_factory=list)
     poison: list[Poison] = field(default_factory=list)
@@ -68,7 +71,7 @@ class BatchResult:
     @property
     def settled(self) -> list[StoredEvent]:
         """Events whose effect is in Redis (applied now or before): safe to acknowledge."""
-        return self.applied + self.duplicates
+        return self.applied + self.duplicates + self.copied
 
 
 Delivery = tuple[StoredEvent, str]  # an event, for one owner
@@ -79,7 +82,7 @@ class _Round:
     """One attempt at a batch: what each delivery came to, kept only if the batch lands."""
 
     folded: dict[int, StoredEvent] = field(default_factory=dict)
-    unchanged: dict[int, StoredEvent] = field(default_factory=dict)
+    own: dict[int, bool] = field(default_factory=dict)  # position -> its own owner's delivery folded
     skipped: dict[int, str] = field(default_factory=dict)
     poison: dict[int, Poison] = field(default_factory=dict)
     blocked: dict[Slot, str] = field(default_factory=dict)
@@ -192,8 +195,10 @@ class RedisProjector:
             attempt.blocked[slot] = f"version {stored.event.version} ({reason})"
             attempt.poison.setdefault(position, Poison(stored, reason))
             return
+        own = owner == stored.owner
         if isinstance(outcome, (Duplicate, NotShown)):
-            attempt.unchanged[position] = stored
+            if own:
+                attempt.own.setdefault(position, False)
             return
         if isinstance(outcome, Gap):
             if not fill_gaps:
@@ -209,8 +214,10 @@ class RedisProjector:
             self._fold_one(stored, owner, batch, attempt, fill_gaps=False)
             return
         attempt.folded[position] = stored
-        if outcome and owner == stored.owner:
-            attempt.skipped[position] = outcome
+        if own:
+            attempt.own[position] = True
+            if outcome:
+                attempt.skipped[position] = outcome
 
     @staticmethod
     def _settle(events: list[StoredEvent], attempt: _Round, result: BatchResult) -> None:
@@ -220,12 +227,14 @@ class RedisProjector:
             poison = attempt.poison.get(position)
             if poison is not None:
                 result.poison.append(poison)
-            elif position in attempt.folded:
+            elif attempt.own.get(position):
                 result.applied.append(stored)
                 if position in attempt.skipped:
                     result.skipped.append((stored, attempt.skipped[position]))
-            else:
+            elif position in attempt.own:
                 result.duplicates.append(stored)
+            else:
+                result.copied.append(stored)
         # Earlier events fetched to fill a gap that turned out poison: dead-lettered too.
         listed = {stored.position for stored in events}
         result.poison.extend(p for position, p in attempt.poison.items() if position not in listed)

@@ -65,14 +65,16 @@ def _fill_owners() -> None:
     bind = op.get_bind()
     # A workspace's and an account's streams own themselves; an app belongs to the workspace
     # of its first event.
-    bind.exec_driver_sql(
-        "UPDATE events SET owner = stream WHERE stream LIKE 'workspace:%' OR stream LIKE 'account:%'"
+    bind.execute(
+        sa.text("UPDATE events SET owner = stream WHERE stream LIKE 'workspace:%' OR stream LIKE 'account:%'")
     )
-    bind.exec_driver_sql(
-        "UPDATE events SET owner = COALESCE("
-        " (SELECT 'workspace:' || f.workspace_id FROM events f"
-        "  WHERE f.stream = events.stream AND f.version = 1 AND f.workspace_id IS NOT NULL),"
-        " stream) WHERE stream LIKE 'app:%'"
+    bind.execute(
+        sa.text(
+            "UPDATE events SET owner = COALESCE("
+            " (SELECT 'workspace:' || f.workspace_id FROM events f"
+            "  WHERE f.stream = events.stream AND f.version = 1 AND f.workspace_id IS NOT NULL),"
+            " stream) WHERE stream LIKE 'app:%'"
+        )
     )
     # A session belongs to whoever its issue names (a digest of an SSO subject: Python's).
     firsts = bind.execute(
@@ -83,7 +85,7 @@ def _fill_owners() -> None:
         bind.execute(
             sa.text("UPDATE events SET owner = :o WHERE stream = :s"), updates[start : start + _CHUNK]
         )
-    bind.exec_driver_sql("UPDATE events SET owner = stream WHERE owner IS NULL")
+    bind.execute(sa.text("UPDATE events SET owner = stream WHERE owner IS NULL"))
 
 
 def _fill_named_accounts() -> None:
