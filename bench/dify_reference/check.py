@@ -3,7 +3,7 @@
     uv run --group bench python -m bench.dify_reference.check --url http://127.0.0.1:8010
 
 The expected bodies come from folding the same seeded history with the projector's own
-fold (`MemoryProjection`, the read model's verification oracle), not from the reference's
+fold (`MemoryProjection`, the projector's fold run into memory), not from the reference's
 tables. `--against URL` also compares with a running read-model server, body for body, and
 asks both a few filtered and refused lists (mode, tag, name, an app id as name, an app whose
 service API is off, bad parameters, an unknown workspace).
@@ -156,7 +156,10 @@ def _variants(
 
 
 def _row(model: MemoryProjection, workspace_id: str, app_id: str) -> dict[str, Any]:
-    return orjson.loads(model.hashes[keys.app(workspace_id, app_id)]["row"])
+    """The app's list row as the read script completes it: its author's name, the workspace's."""
+    stored = model.hashes[keys.app_rows(workspace_id)][app_id]
+    author = model.hashes.get(keys.app_authors(workspace_id), {}).get(stored[:36].decode(), b"null")
+    return orjson.loads(stored[36:] + author + model.hashes[keys.workspace(workspace_id)]["tail"])
 
 
 def _compare_answers(what: str, answer: Answer, other: Answer) -> list[str]:

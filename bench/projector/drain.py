@@ -57,7 +57,7 @@ def main() -> int:
             store.append(history[start : start + 5000])
         total = store.count()
         try:
-            publisher = Publisher(connect(args.broker), topology)
+            publisher = Publisher(connect(args.broker), topology, store)
             relay = Relay(store, publisher, batch_size=args.batch)
             started = time.perf_counter()
             if profiler is not None:
