@@ -192,34 +192,32 @@ class BatchFold:
                 self._token(slot, writes)
             elif owner_kind(owner) == ACCOUNT and _status(begin) != _status(end):
                 status_changed.append(owner)
-        for owner in status_changed:
-            for slot in self._sessions_of(owner):
-                if slot not in self.changed:
-                    self._token(slot, writes)
+        for slot in self._sessions_of(status_changed):
+            if slot not in self.changed:
+                self._token(slot, writes)
+        checks: dict[str, list[tuple[str, int]]] = {}
+        for (owner, stream), (version, _) in self.start.items():
+            if ops.get(owner):
+                checks.setdefault(owner, []).append((keys.stream_state(owner_id(owner), stream), version))
         changes = tuple(
-            OwnerChange(owner, self._checks(owner), tuple(owner_ops))
+            OwnerChange(owner, tuple(checks[owner]), tuple(owner_ops))
             for owner, owner_ops in ops.items()
             if owner_ops
         )
         return BatchChange(position=self.position, owners=changes, writes=tuple(writes.values()))
 
-    def _checks(self, owner: str) -> tuple[tuple[str, int], ...]:
-        oid = owner_id(owner)
-        return tuple(
-            (keys.stream_state(oid, stream), version)
-            for (slot_owner, stream), (version, _) in self.start.items()
-            if slot_owner == owner
-        )
-
-    def _sessions_of(self, owner: str) -> list[Slot]:
-        """Every live session of an account, whose tokens carry its status: those in Redis and
-        those this batch changed."""
-        found = {
-            (owner, f"session:{sid}"): None
-            for sid in sorted(self.view.members(keys.account_sessions(owner_id(owner))))
-        }
+    def _sessions_of(self, accounts: list[str]) -> list[Slot]:
+        """Every live session of these accounts, whose tokens carry their status: those in
+        Redis and those this batch changed."""
+        if not accounts:
+            return []
+        sets = {owner: keys.account_sessions(owner_id(owner)) for owner in accounts}
+        self.view.prefetch_members(list(sets.values()))
+        found: dict[Slot, None] = {}
+        for owner, key in sets.items():
+            found.update(((owner, f"session:{sid}"), None) for sid in sorted(self.view.members(key)))
         for slot in self.changed:
-            if slot[0] == owner and slot[1].startswith("session:"):
+            if slot[0] in sets and slot[1].startswith("session:"):
                 found[slot] = None
         self.view.prefetch([slot for slot in found if slot not in self.current])
         return list(found)

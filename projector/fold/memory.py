@@ -119,6 +119,9 @@ class MemoryProjection(KeyValues):
     def prefetch(self, slots: Sequence[Slot]) -> None:
         pass  # everything is at hand
 
+    def prefetch_members(self, set_keys: Sequence[str]) -> None:
+        pass
+
     def fold_all(self, events: Iterable[StoredEvent]) -> None:
         """Fold events in store order, one at a time, for every owner they are delivered to;
         events that cannot be applied are recorded and skipped."""

@@ -37,6 +37,10 @@ class StateView(Protocol):
         """Read these slots' states ahead, at once (a hint: `state` reads them anyway)."""
         ...
 
+    def prefetch_members(self, set_keys: Sequence[str]) -> None:
+        """Read these sorted sets ahead, at once (a hint: `members` reads them anyway)."""
+        ...
+
 
 class References(Protocol):
     """The store's index of the accounts events name: which workspaces show an account."""

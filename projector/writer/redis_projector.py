@@ -23,14 +23,14 @@ from typing import Any
 from projector.fold.addressing import addressees
 from projector.fold.batch import BatchChange, BatchFold, KeyWrite, OwnerChange
 from projector.fold.projection import Duplicate, Gap, NotShown, Slot, StoreReads
-from projector.writer.redis_view import RedisView
+from projector.writer.redis_view import READ_STATES, RedisView
 from projector.writer.scripts import lua_script, run_scripts
 from projector.writer.watermark import Watermarks
 from shared.errors import EventValidationError, ReadModelError
 from shared.events import StoredEvent
 from shared.readmodel import keys
 from shared.readmodel.connection import is_cluster
-from shared.readmodel.owners import ACCOUNT, home_owner, owner_id
+from shared.readmodel.owners import ACCOUNT, home_owner, named_account, owner_id
 
 APPLY_SCRIPT = lua_script("apply.lua")
 # Only a second writer of the same owner makes a batch conflict, and then the next round
@@ -98,6 +98,7 @@ class RedisProjector:
         self._generation = generation
         self._changes = ChangeApplier(redis)
         self._watermarks = Watermarks(redis)
+        self._reads = redis.register_script(READ_STATES)
 
     @property
     def generation(self) -> str | None:
@@ -164,7 +165,7 @@ class RedisProjector:
     def _round(self, deliveries: list[Delivery]) -> _Round | None:
         """Fold and apply every delivery; None when an owner's stream moved meanwhile."""
         generation = self.live_generation()
-        view = RedisView(self._redis, generation)
+        view = RedisView(self._redis, generation, reads=self._reads)
         view.prefetch(_slots(deliveries))
         batch = BatchFold(view, self._store)
         attempt = _Round()
@@ -291,13 +292,16 @@ def _group(groups: dict[int, tuple[str, _Part]], slot: int, route: str) -> _Part
 
 
 def _slots(deliveries: Sequence[Delivery]) -> list[Slot]:
-    """Every slot the deliveries fold into, and the account each account's session reads
-    (its token carries the account's status)."""
+    """Every slot the deliveries fold into, the account each account's session reads (its
+    token carries the account's status) and the copy of its author a new app needs."""
     found: dict[Slot, None] = {}
     for stored, owner in deliveries:
-        found[(owner, stored.event.stream)] = None
-        if stored.event.stream_kind == "session" and owner.startswith(f"{ACCOUNT}:"):
+        event = stored.event
+        found[(owner, event.stream)] = None
+        if event.stream_kind == "session" and owner.startswith(f"{ACCOUNT}:"):
             found[(owner, f"account:{owner_id(owner)}")] = None
+        elif event.type == "app.created" and (author := named_account(event)) is not None:
+            found[(owner, f"account:{author}")] = None  # the workspace's copy of the author
     return list(found)
 
 

@@ -7,16 +7,23 @@ from typing import Any
 
 from projector.fold.projection import Slot
 from projector.fold.state import State, decode_state, state_kind
+from projector.writer.scripts import lua_script, run_scripts
 from shared.readmodel import keys
+from shared.readmodel.connection import is_cluster
 from shared.readmodel.owners import owner_id
+
+READ_STATES = lua_script("read_states.lua")
 
 
 class RedisView:
-    """Reads the states owners hold, once per batch, as they were at its start."""
+    """Reads the states owners hold, once per batch, as they were at its start: many at once
+    with one script (one per slot on a Redis Cluster), not a command each."""
 
-    def __init__(self, redis: Any, generation: str) -> None:
+    def __init__(self, redis: Any, generation: str, *, reads: Any | None = None) -> None:
         self._redis = redis
         self._generation = generation
+        self._reads = reads or redis.register_script(READ_STATES)
+        self._cluster = is_cluster(redis)
         self._states: dict[Slot, tuple[int, State | None]] = {}
         self._held: set[Slot] = set()
         self._sets: dict[str, set[str]] = {}
@@ -30,11 +37,18 @@ class RedisView:
         missing = [slot for slot in dict.fromkeys(slots) if slot not in self._states]
         if not missing:
             return
-        pipe = self._redis.pipeline(transaction=False)
+        prefix = keys.full_key(self._generation, "")
+        groups: dict[int, list[Slot]] = {}
         for slot in missing:
-            pipe.hmget(self._key(slot), "v", "s")
-        for slot, (version, raw) in zip(missing, pipe.execute(), strict=True):
-            self._remember(slot, version, raw)
+            where = self._redis.keyslot(self._key(slot)) if self._cluster else 0
+            groups.setdefault(where, []).append(slot)
+        calls = [
+            (self._reads, self._key(found[0]), [prefix, *(self._key(slot)[len(prefix) :] for slot in found)])
+            for found in groups.values()
+        ]
+        for found, answer in zip(groups.values(), run_scripts(self._redis, calls), strict=True):
+            for i, slot in enumerate(found):
+                self._remember(slot, answer[2 * i], answer[2 * i + 1])
 
     def state(self, slot: Slot) -> tuple[int, State | None]:
         cached = self._states.get(slot)
@@ -47,12 +61,20 @@ class RedisView:
         self.state(slot)
         return slot in self._held
 
+    def prefetch_members(self, set_keys: Iterable[str]) -> None:
+        """Load many sorted sets in one round trip."""
+        missing = [key for key in dict.fromkeys(set_keys) if key not in self._sets]
+        if not missing:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for key in missing:
+            pipe.zrange(keys.full_key(self._generation, key), 0, -1)
+        for key, members in zip(missing, pipe.execute(), strict=True):
+            self._sets[key] = {m.decode() for m in members}
+
     def members(self, key: str) -> set[str]:
-        cached = self._sets.get(key)
-        if cached is None:
-            members = self._redis.zrange(keys.full_key(self._generation, key), 0, -1)
-            cached = self._sets[key] = {m.decode() for m in members}
-        return set(cached)
+        self.prefetch_members([key])
+        return set(self._sets[key])
 
     def _remember(self, slot: Slot, version: bytes | None, raw: bytes | None) -> tuple[int, State | None]:
         if version is None:
