@@ -68,6 +68,12 @@ class ProjectorMetrics:
             by_type,
             registry=registry,
         )
+        self.copied = Counter(
+            "readmodel_events_copied_total",
+            "Events applied only for owners keeping a copy of them (their own owner is another partition's).",
+            by_type,
+            registry=registry,
+        )
         self.gap_filled = Counter(
             "readmodel_events_gap_filled_total",
             "Events read from the store to fill a stream's version gap before applying.",
@@ -216,6 +222,7 @@ class MeasuredApplier:
         metrics.apply_seconds.observe(self._clock() - started)
         metrics.count(metrics.applied, result.applied)
         metrics.count(metrics.duplicated, result.duplicates)
+        metrics.count(metrics.copied, result.copied)
         if result.gap_filled:
             metrics.gap_filled.inc(result.gap_filled)
         return result
