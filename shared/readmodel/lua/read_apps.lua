@@ -3,9 +3,10 @@
 -- [7] offset, [8] limit, [9] an app id a UUID-valued name names ('' = none), [10] '1' when
 -- a page is wanted ('0': the auth facts only).
 -- Reply: head, role, total, workspace status, tag known ('1' when the tag filter names a tag
--- some listed app has), then the page's row documents.
--- A stored row is the author's id (36 characters) and the row up to its author's name; the
--- name comes from the workspace's copy of its authors' names, the rest from the workspace.
+-- some listed app has), then, for a page: the workspace's row tail, the number of rows, the
+-- page's stored rows, and (author id, JSON name) for each of their authors the workspace
+-- knows. A stored row is its author's id (36 characters) and the row up to the author's
+-- name; the API completes it (name, then tail): no row is rebuilt inside Redis.
 local ws = ARGV[3]
 local reply = head
 reply[10] = false
@@ -16,37 +17,36 @@ if not (authed and ws ~= '') then return reply end
 local workspace = redis.call('HMGET', key('ws:{' .. ws .. '}'), 'status', 'tail')
 reply[12] = workspace[1]
 if not (reply[12] and reply[12] ~= 'archive' and account) then return reply end
-local tail = workspace[2] or '}'
+local role = redis.call('HGET', key('ws:{' .. ws .. '}:members'), account)
+reply[10] = role
+if not (role and active) then return reply end
 
--- The rows of `ids`, completed, into the reply from reply[14] on.
+-- The stored rows of `ids` and their authors' names, into the reply from reply[14] on.
 local function rows(ids)
+  reply[14] = workspace[2] or false
+  reply[15] = #ids
   if #ids == 0 then return end
   local stored = redis.call('HMGET', key('ws:{' .. ws .. '}:rows'), unpack(ids))
-  local authors, wanted, seen = {}, {}, {}
+  local wanted, seen = {}, {}
   for i = 1, #ids do
     local row = stored[i]
+    reply[15 + i] = row
     if row then
       local author = string.sub(row, 1, 36)
-      authors[i] = author
       if not seen[author] then
-        seen[author] = #wanted + 1
+        seen[author] = true
         wanted[#wanted + 1] = author
       end
     end
   end
-  local names = #wanted > 0 and redis.call('HMGET', key('ws:{' .. ws .. '}:authors'), unpack(wanted)) or {}
-  for i = 1, #ids do
-    local row = stored[i]
-    if row then
-      reply[13 + i] = string.sub(row, 37) .. (names[seen[authors[i]]] or 'null') .. tail
-    else
-      reply[13 + i] = false
-    end
+  if #wanted == 0 then return end
+  local names = redis.call('HMGET', key('ws:{' .. ws .. '}:authors'), unpack(wanted))
+  local n = 15 + #ids
+  for i = 1, #wanted do
+    reply[n + 2 * i - 1] = wanted[i]
+    reply[n + 2 * i] = names[i]
   end
 end
-local role = redis.call('HGET', key('ws:{' .. ws .. '}:members'), account)
-reply[10] = role
-if not (role and active) then return reply end
 
 local mode, tag, needle = ARGV[4], ARGV[5], ARGV[6]
 local offset, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -55,7 +55,7 @@ if ARGV[9] ~= '' then
   local app = redis.call('HMGET', key('app:{' .. ws .. '}:' .. ARGV[9]), 'vis', 'api')
   if ARGV[10] == '1' and app[1] == '1' and app[2] == '1' then
     rows({ARGV[9]})
-    if reply[14] then reply[11] = 1 else reply[14] = nil end
+    if reply[16] then reply[11] = 1 end
   end
   return reply
 end
