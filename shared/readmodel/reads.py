@@ -273,11 +273,9 @@ def _rows(reply: list[Any]) -> tuple[bytes, ...]:
     tail = reply[13] or b"}"
     count = int(reply[14])
     pairs = reply[15 + count :]
-    names = dict(zip(pairs[::2], pairs[1::2], strict=False))
+    name = dict(zip(pairs[::2], pairs[1::2], strict=False)).get
     return tuple(
-        b"".join((memoryview(row)[AUTHOR_ID:], names.get(row[:AUTHOR_ID]) or NULL, tail))
-        for row in reply[15 : 15 + count]
-        if row is not None
+        [row[AUTHOR_ID:] + (name(row[:AUTHOR_ID]) or NULL) + tail for row in reply[15 : 15 + count] if row]
     )
 
 
@@ -290,7 +288,7 @@ def _documents(values: list[Any], fields: Sequence[str]) -> list[Any]:
     completed = list(values[: len(fields)])
     for i, field in enumerate(fields):
         if field in (SUMMARY, INFO) and completed[i] is not None and start is not None:
-            completed[i] = b"".join((memoryview(start)[AUTHOR_ID:], name or NULL, completed[i]))
+            completed[i] = start[AUTHOR_ID:] + (name or NULL) + completed[i]
     return completed
 
 
