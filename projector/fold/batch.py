@@ -149,9 +149,11 @@ class BatchFold:
 
     def complete(self) -> None:
         """Take up the copies the batch's apps need, and read the memberships again."""
-        for slot in self.wanted_copies():
-            if not self.holds(slot):
-                self._take_up(slot)
+        taken = [slot for slot in self.wanted_copies() if not self.holds(slot)]
+        if taken:
+            streams = self.store.read_streams([stream for _, stream in taken])
+            for slot in taken:
+                self._take_up(slot, streams[slot[1]])
         if not self._refresh:
             return
         pairs = {slot: (slot[1].partition(":")[2], owner_id(slot[0])) for slot in self._refresh}
@@ -164,11 +166,11 @@ class BatchFold:
                 self.changed[slot] = None
         self._refresh.clear()
 
-    def _take_up(self, slot: Slot) -> None:
+    def _take_up(self, slot: Slot, history: list[StoredEvent]) -> None:
         """Start a workspace's copy of an account from the account's events in the store: all
         the copies it was not sent before it showed the account are there."""
         self.read(slot)
-        version, state = _fold_history(self.store.read_stream(slot[1]), contiguous=True)
+        version, state = _fold_history(history, contiguous=True)
         self.current[slot] = (version, state)
         self.changed[slot] = None
         self._taken_up.add(slot)

@@ -56,6 +56,10 @@ class StoreReads(References, Protocol):
         self, stream: str, from_version: int = 1, to_version: int | None = None
     ) -> list[StoredEvent]: ...
 
+    def read_streams(self, streams: Sequence[str]) -> dict[str, list[StoredEvent]]:
+        """Whole streams, each in version order (the accounts a batch's apps take up)."""
+        ...
+
     def membership_events(
         self, pairs: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str], list[StoredEvent]]: ...

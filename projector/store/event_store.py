@@ -466,6 +466,19 @@ class EventStore:
                     found.setdefault(account_id, set()).add(workspace_id)
         return found
 
+    def read_streams(self, streams: Sequence[str]) -> dict[str, list[StoredEvent]]:
+        """Whole streams, each in version order, in one query per chunk of streams."""
+        found: dict[str, list[StoredEvent]] = {stream: [] for stream in streams}
+        for chunk in _chunks(list(dict.fromkeys(streams))):
+            statement = (
+                sa.select(*EVENT_COLUMNS)
+                .where(events.c.stream.in_(chunk))
+                .order_by(events.c.stream, events.c.version)
+            )
+            for stored in self._stored(statement):
+                found[stored.event.stream].append(stored)
+        return found
+
     def membership_events(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], list[StoredEvent]]:
         """For each (workspace id, account id): the workspace stream's events that name the
         account, with those that create the workspace, in version order: all an account's
@@ -474,28 +487,30 @@ class EventStore:
         streams = list(dict.fromkeys(f"workspace:{workspace_id}" for workspace_id, _ in pairs))
         accounts = list(dict.fromkeys(account_id for _, account_id in pairs))
         naming: list[StoredEvent] = []
-        creating: dict[str, list[StoredEvent]] = {}
+        creating: dict[str, dict[int, StoredEvent]] = {}
         for chunk in _chunks(streams):
             for account_chunk in _chunks(accounts):
-                naming.extend(
-                    self._stored(
-                        sa.select(*EVENT_COLUMNS).where(
-                            events.c.stream.in_(chunk), events.c.account_id.in_(account_chunk)
-                        )
-                    )
+                # One round trip: the events naming the accounts, and those creating the
+                # workspaces (a partial index holds just these).
+                statement = sa.union_all(
+                    sa.select(*EVENT_COLUMNS).where(
+                        events.c.stream.in_(chunk), events.c.account_id.in_(account_chunk)
+                    ),
+                    sa.select(*EVENT_COLUMNS).where(
+                        events.c.stream.in_(chunk), events.c.type == "workspace.created"
+                    ),
                 )
-            for stored in self._stored(
-                sa.select(*EVENT_COLUMNS).where(
-                    events.c.stream.in_(chunk), events.c.type == "workspace.created"
-                )
-            ):
-                creating.setdefault(stored.event.stream, []).append(stored)
+                for stored in self._stored(statement):
+                    if stored.event.type == "workspace.created":
+                        creating.setdefault(stored.event.stream, {})[stored.position] = stored
+                    else:
+                        naming.append(stored)
         found: dict[tuple[str, str], list[StoredEvent]] = {
-            pair: list(creating.get(f"workspace:{pair[0]}", ())) for pair in pairs
+            pair: list(creating.get(f"workspace:{pair[0]}", {}).values()) for pair in pairs
         }
         for stored in naming:
             pair = (stored.event.stream_id, named_account(stored.event) or "")
-            if pair in found and stored.event.type != "workspace.created":
+            if pair in found:
                 found[pair].append(stored)
         for events_of_pair in found.values():
             events_of_pair.sort(key=lambda stored: stored.event.version)

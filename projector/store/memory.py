@@ -53,6 +53,9 @@ class EventIndex:
         found = [s for s in self._streams.get(stream, ()) if from_version <= s.event.version <= top]
         return sorted(found, key=lambda s: s.event.version)
 
+    def read_streams(self, streams: Sequence[str]) -> dict[str, list[StoredEvent]]:
+        return {stream: self.read_stream(stream) for stream in streams}
+
     def authored_workspaces(self, account_ids: Sequence[str]) -> dict[str, set[str]]:
         return {a: set(self._authors[a]) for a in account_ids if a in self._authors}
 

@@ -49,11 +49,21 @@ def upgrade() -> None:
     _fill_named_accounts()
     op.create_index("ix_events_owner", "events", ["owner", "stream", "version"])
     op.create_index("ix_events_account_id", "events", ["account_id", "stream"])
+    # The events creating a workspace, which an account's memberships of it start from.
+    created = sa.text("type = 'workspace.created'")
+    op.create_index(
+        "ix_events_workspace_created",
+        "events",
+        ["stream", "version"],
+        postgresql_where=created,
+        sqlite_where=created,
+    )
     if not sa.inspect(op.get_bind()).has_table("dead_letters"):
         _create_dead_letters()
 
 
 def downgrade() -> None:
+    op.drop_index("ix_events_workspace_created", "events")
     op.drop_index("ix_events_account_id", "events")
     op.drop_index("ix_events_owner", "events")
     op.drop_column("events", "account_id")
