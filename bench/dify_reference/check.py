@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for position, event in enumerate(history.events, start=1)
     )
     if model.skipped:
-        print(f"the oracle skipped events: {model.skipped[:3]}", file=sys.stderr)
+        print(f"the fold skipped events: {model.skipped[:3]}", file=sys.stderr)
         return 1
 
     failures: list[str] = []
@@ -128,7 +128,7 @@ def _expected_page(
 def _variants(
     history: DemoHistory, model: MemoryProjection, ordered: list[str]
 ) -> list[tuple[str, dict[str, str | int]]]:
-    """Filtered and refused lists, compared server against server (the fold has no oracle for them)."""
+    """Filtered and refused lists, compared server against server (the fold has no list for them)."""
     workspace = history.workspace_id
     first = _row(model, workspace, ordered[0])
     tagged = next(

@@ -1,6 +1,6 @@
 """The whole event flow on PostgreSQL, RabbitMQ and Redis: store → relay → broker → projector.
 
-The read model must equal the oracle (the store folded in memory) after a normal run, after
+The read model must equal the store folded in memory by the projector's own fold after a normal run, after
 poison and its replay, and after the projector process was killed (-9) at random points.
 """
 
@@ -75,7 +75,7 @@ def redis_client(redis_url: str) -> Iterator[Any]:
     client.close()
 
 
-def _oracle(store: EventStore) -> dict[str, object]:
+def _folded(store: EventStore) -> dict[str, object]:
     model = MemoryProjection()
     model.fold_all(list(store.iter_all()))
     return model.dump()
@@ -90,7 +90,7 @@ def _wait(condition: Any, timeout: float) -> bool:
     return bool(condition())
 
 
-def test_a_seeded_history_through_three_partitions_equals_the_oracle(
+def test_a_seeded_history_through_three_partitions_equals_the_fold(
     event_store: EventStore, store_url: str, redis_client: Any, rabbitmq_url: str, suffix: str
 ) -> None:
     event_store.append(list(generate_history(30, 8, seed=5)))
@@ -106,7 +106,7 @@ def test_a_seeded_history_through_three_partitions_equals_the_oracle(
         flow.stop()
     assert flow.failures == {}
     assert flow.relay.published == total
-    assert dump_generation(redis_client, generation) == _oracle(event_store)
+    assert dump_generation(redis_client, generation) == _folded(event_store)
 
 
 def _insert_raw(store: EventStore, stream: str, version: int, workspace_id: str, data: Any) -> int:
@@ -162,7 +162,7 @@ def test_poison_reaches_the_dead_letter_queue_and_dlq_replay_settles_it_after_a_
         assert _wait(lambda: dead_letter_queue_depth(connection, topology) == 1, timeout=10)
     finally:
         connection.release()
-    assert dump_generation(redis_client, generation) == _oracle(event_store)
+    assert dump_generation(redis_client, generation) == _folded(event_store)
 
     with event_store.engine.begin() as conn:
         conn.execute(
@@ -184,7 +184,7 @@ def test_poison_reaches_the_dead_letter_queue_and_dlq_replay_settles_it_after_a_
         assert dead_letter_queue_depth(connection, topology) == 0
     finally:
         connection.release()
-    assert dump_generation(redis_client, generation) == _oracle(event_store)
+    assert dump_generation(redis_client, generation) == _folded(event_store)
 
 
 def _start_projector(env: dict[str, str], suffix: str) -> subprocess.Popen[bytes]:
@@ -243,7 +243,7 @@ def test_killing_the_projector_at_random_points_leaves_no_trace(
             projector = _start_projector(env, suffix)
             appender.join(60)
         event_store.append(history[rounds * size :])
-        expected = _oracle(event_store)
+        expected = _folded(event_store)
         assert _wait(lambda: dump_generation(redis_client, generation) == expected, timeout=90)
     finally:
         projector.send_signal(signal.SIGTERM)

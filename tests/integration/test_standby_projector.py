@@ -166,7 +166,7 @@ def _append_steadily(store: EventStore, events: list[Event], chunk: int = 10) ->
         time.sleep(0.05)
 
 
-def _oracle(store: EventStore) -> dict[str, object]:
+def _folded(store: EventStore) -> dict[str, object]:
     model = MemoryProjection()
     model.fold_all(store.iter_all())
     return model.dump()
@@ -258,7 +258,7 @@ def test_the_standby_projector_takes_over_every_partition_of_a_killed_one(
         head = event_store.head_position()
         assert head == len(history)
         assert _wait(lambda: watermark() == head, timeout=30), second.tail()
-        expected = _oracle(event_store)
+        expected = _folded(event_store)
         assert _wait(
             lambda: dump_generation(redis_client, generation) == expected, timeout=15, interval=0.25
         ), second.tail()
@@ -349,7 +349,7 @@ def test_two_projectors_on_their_own_partitions_and_a_standby_survive_kills_at_a
         head = event_store.head_position()
         assert head == len(history)
         assert _wait(lambda: watermark() == head, timeout=60), f"seed {seed}\n{standby.tail()}"
-        expected = _oracle(event_store)
+        expected = _folded(event_store)
         assert _wait(
             lambda: dump_generation(redis_cluster, generation) == expected, timeout=20, interval=0.25
         ), f"seed {seed}\n{standby.tail()}"

@@ -64,7 +64,7 @@ class Model:
     names: dict[str, dict[str, str]] = field(default_factory=dict)  # W -> app -> lower-cased name
     apps: dict[str, dict[str, Any]] = field(default_factory=dict)  # visible app -> its documents
     locators: dict[str, str] = field(default_factory=dict)  # visible app -> W
-    accounts: dict[str, dict[str, str]] = field(default_factory=dict)
+    accounts: dict[str, dict[str, bytes]] = field(default_factory=dict)
     memberships: dict[str, dict[str, Any]] = field(default_factory=dict)  # account -> W -> {role, jpos}
     current: dict[str, dict[str, float]] = field(default_factory=dict)  # account -> W -> position
     sessions: dict[str, dict[str, tuple[float, bytes, bytes]]] = field(default_factory=dict)
@@ -371,7 +371,7 @@ def _session_records(
     }
     if issued.account_id is not None and not session["revoked"]:
         account = accounts.get(issued.account_id)
-        token["as"] = (account or {}).get("status", "").encode() if account else b""
+        token["as"] = (account["status"] or "").encode() if account else b""
     model.tokens[issued.token_hash] = token
     if session["revoked"]:
         return

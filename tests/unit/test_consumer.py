@@ -47,7 +47,7 @@ def letters(event_store: EventStore) -> DeadLetterStore:
     return DeadLetterStore(event_store.engine)
 
 
-def oracle(events: Sequence[StoredEvent]) -> dict[str, object]:
+def folded(events: Sequence[StoredEvent]) -> dict[str, object]:
     model = MemoryProjection()
     model.fold_all(events)
     return model.dump()
@@ -71,7 +71,7 @@ def handled(consumer: ProjectorConsumer) -> int:
     return consumer.totals.messages
 
 
-def test_consumer_applies_every_event_and_equals_the_oracle(
+def test_consumer_applies_every_event_and_equals_the_fold(
     seeded: EventStore, letters: DeadLetterStore, fake_redis: Any, topology: Topology, broker_url: str
 ) -> None:
     ensure_live_generation(fake_redis)
@@ -80,7 +80,7 @@ def test_consumer_applies_every_event_and_equals_the_oracle(
 
     run_consumer_until(consumer, lambda: handled(consumer) >= published)
 
-    assert live_dump(fake_redis) == oracle(list(seeded.iter_all()))
+    assert live_dump(fake_redis) == folded(list(seeded.iter_all()))
     assert consumer.totals.applied == published
     assert consumer.totals.batches > 1  # batched, not one event per write
     assert letters.count() == 0
@@ -104,7 +104,7 @@ def test_duplicates_reordering_and_redeliveries_change_nothing(
 
     run_consumer_until(consumer, lambda: handled(consumer) >= first + second + len(shuffled))
 
-    assert live_dump(fake_redis) == oracle(everything)
+    assert live_dump(fake_redis) == folded(everything)
     assert consumer.totals.applied == len(everything)
     assert consumer.totals.messages == first + second + len(shuffled)
     assert letters.count() == 0
@@ -149,7 +149,7 @@ def test_a_redis_outage_is_waited_out_and_never_dead_letters(
 
     assert projector.failures >= 3
     assert letters.count() == 0
-    assert live_dump(redis) == oracle(list(seeded.iter_all()))
+    assert live_dump(redis) == folded(list(seeded.iter_all()))
 
 
 class BrokenFor:
@@ -189,7 +189,7 @@ def test_an_event_the_handler_keeps_failing_on_is_dead_lettered_after_three_atte
     assert letter.attempts == 3
     assert "handler failed 3 times" in letter.reason
     assert "cannot handle position" in letter.reason
-    assert live_dump(fake_redis) == oracle([s for s in everything if s.position != victim.position])
+    assert live_dump(fake_redis) == folded([s for s in everything if s.position != victim.position])
 
 
 def test_the_embedded_flow_picks_up_what_the_in_process_broker_lost(
@@ -213,7 +213,7 @@ def test_the_embedded_flow_picks_up_what_the_in_process_broker_lost(
     run_consumer_until(_Idle(again.consumer), lambda: _caught_up(fake_redis, seeded))
     again.stop()
     assert again.failures == {}
-    assert live_dump(fake_redis) == oracle(list(seeded.iter_all()))
+    assert live_dump(fake_redis) == folded(list(seeded.iter_all()))
 
 
 class _Idle:

@@ -89,7 +89,7 @@ def _insert_raw(store: EventStore, stream: str, version: int, workspace_id: str,
     return insert_row(store, stream, version, workspace_id, kind, orjson.dumps(data).decode())
 
 
-def _oracle(store: EventStore) -> dict[str, object]:
+def _folded(store: EventStore) -> dict[str, object]:
     model = MemoryProjection()
     model.fold_all(list(store.iter_all()))
     return model.dump()
@@ -180,7 +180,7 @@ class TestPoison:
         assert recorded[None].reason.startswith("undecodable message")
         assert consumer.totals.skipped == 1
         # Every other document is complete; the broken app stays at its last good version.
-        assert _live(fake_redis) == _oracle(event_store)
+        assert _live(fake_redis) == _folded(event_store)
         assert keys.stream_state(broken_app.workspace_id or "", broken_app.stream) in _live(fake_redis)
 
         # dlq list and status show them, from any process.
@@ -203,7 +203,7 @@ class TestPoison:
         assert (report.settled, report.failing) == (2, 1)
         (left,) = letters.read()
         assert (left.position, left.attempts) == (None, 2)
-        assert _live(fake_redis) == _oracle(event_store)
+        assert _live(fake_redis) == _folded(event_store)
         generation = fake_redis.get(keys.LIVE_POINTER).decode()
         app_key = keys.app(broken_app.workspace_id or "", broken_app.stream_id)
         assert b'"name":"Renamed later"' in fake_redis.hget(keys.full_key(generation, app_key), "head")
@@ -287,7 +287,7 @@ class TestPoisonAtTheHead:
         assert set(recorded) == {broken, behind}
         assert recorded[broken].reason.startswith("invalid event: data: not valid JSON in the store")
         assert (recorded[broken].stream, recorded[broken].type) == (app.stream, "app.updated")
-        assert _live(fake_redis) == _oracle(event_store)
+        assert _live(fake_redis) == _folded(event_store)
         # Once the self-healer has looked, the watermark is at the head: nothing waits.
         healer = wiring.self_healer(event_store, fake_redis, threading.Event())
         assert healer.check_and_heal() is None
