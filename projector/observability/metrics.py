@@ -28,6 +28,7 @@ from prometheus_client import (
 
 from projector.broker.batch import Applier, DeadLetterSink
 from projector.dead_letters.records import DeadLetter
+from projector.dead_letters.store import DeadLetterStore
 from projector.relay import RELAY_CURSOR, EventPublisher
 from projector.status_report import read_model_status
 from projector.store import Cursor, EventStore
@@ -406,7 +407,10 @@ def observed(
     process: str,
     counters: Callable[[], Mapping[str, Any]] | None = None,
 ) -> Iterator[None]:
-    """Serve /metrics and sample the figures while the block runs."""
+    """Serve /metrics and sample the figures while the block runs (a process with Redis, a
+    projector, also counts the dead letters of the store's table unless given others)."""
+    if dead_letters is None and redis is not None:
+        dead_letters = DeadLetterStore(store.engine)
     port = settings.metrics_port if args.metrics_port is None else args.metrics_port
     listener = start_metrics_listener(metrics.registry, args.metrics_host or settings.host, port)
     stop = threading.Event()

@@ -94,11 +94,7 @@ def test_two_partitions_writers_at_once_equal_both_references(redis_cluster: Any
         except BaseException as exc:  # reported below, in the test's thread
             failures.append(exc)
 
-    threads = [threading.Thread(target=run, args=(queue,)) for queue in queues.values()]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    _together(run, list(queues.values()))
     assert failures == []
     assert_exact(redis_cluster, stored)
 
@@ -123,10 +119,15 @@ def test_two_writers_of_the_same_owners_settle_on_the_same_read_model(redis_clus
         except BaseException as exc:
             failures.append(exc)
 
-    threads = [threading.Thread(target=run, args=(seed,)) for seed in (1, 2)]
+    _together(run, [1, 2])
+    assert failures == []
+    assert_exact(redis_cluster, stored)
+
+
+def _together(run: Callable[[Any], None], arguments: list[Any]) -> None:
+    """`run` once per argument, all at the same time, each in a thread of its own."""
+    threads = [threading.Thread(target=run, args=(argument,)) for argument in arguments]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(120)
-    assert failures == []
-    assert_exact(redis_cluster, stored)

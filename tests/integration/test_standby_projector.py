@@ -150,6 +150,17 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _env(store_url: str, rabbitmq_url: str, redis_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "READMODEL_DATABASE_URL": store_url,
+        "READMODEL_BROKER_URL": rabbitmq_url,
+        "READMODEL_REDIS_URL": redis_url,
+        "READMODEL_PARTITIONS": str(PARTITIONS),
+        "READMODEL_METRICS_PORT": "0",  # the projectors get a port each
+    }
+
+
 def _wait(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -217,14 +228,7 @@ def test_the_standby_projector_takes_over_every_partition_of_a_killed_one(
     owners = [stored.owner or "" for stored in EventIndex().record(history)]
     assert {topology.partition_of(owner) for owner in owners[cut:]} == set(topology.all_partitions())
     generation, _ = ensure_live_generation(redis_client)
-    env = {
-        **os.environ,
-        "READMODEL_DATABASE_URL": store_url,
-        "READMODEL_BROKER_URL": rabbitmq_url,
-        "READMODEL_REDIS_URL": redis_url,
-        "READMODEL_PARTITIONS": str(PARTITIONS),
-        "READMODEL_METRICS_PORT": "0",  # the projectors get a port each, below
-    }
+    env = _env(store_url, rabbitmq_url, redis_url)
 
     def watermark() -> int:
         raw = redis_client.get(keys.full_key(generation, keys.WATERMARK))
@@ -305,14 +309,7 @@ def test_two_projectors_on_their_own_partitions_and_a_standby_survive_kills_at_a
     rng.seed(seed)  # named in the failure messages below, to run it again
     history = list(generate_history(30, 4, seed=seed % 1000))
     generation, _ = ensure_live_generation(redis_cluster)
-    env = {
-        **os.environ,
-        "READMODEL_DATABASE_URL": store_url,
-        "READMODEL_BROKER_URL": rabbitmq_url,
-        "READMODEL_REDIS_URL": redis_cluster_url,
-        "READMODEL_PARTITIONS": str(PARTITIONS),
-        "READMODEL_METRICS_PORT": "0",
-    }
+    env = _env(store_url, rabbitmq_url, redis_cluster_url)
 
     def watermark() -> int:
         raw = redis_cluster.get(keys.full_key(generation, keys.WATERMARK))

@@ -31,6 +31,12 @@ from tests.support.oracle import expected, served
 from tests.support.partitions import apply_deliveries, by_partition
 
 Fresh = Callable[[], Any]  # an emptied Redis client, ready for one example
+# Each example empties its Redis itself (`fresh`), so the function-scoped fixture is safe.
+PROPERTY = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 @pytest.fixture(
@@ -80,11 +86,7 @@ def test_in_order_delivery_equals_both_references(fresh: Fresh) -> None:
     assert_exact(redis, stored)
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@PROPERTY
 @given(
     history_seed=st.integers(0, 2**32),
     delivery_seed=st.integers(0, 2**32),
@@ -104,11 +106,7 @@ def test_any_order_duplicates_and_batch_split_equal_both_references(
     assert_exact(redis, stored)
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@PROPERTY
 @given(
     history_seed=st.integers(0, 2**32),
     delivery_seed=st.integers(0, 2**32),

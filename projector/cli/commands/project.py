@@ -38,7 +38,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from projector import wiring
     from projector.cli.signals import Shutdown
     from projector.cli.wiring import open_redis, open_store
-    from projector.dead_letters import DeadLetterStore
     from projector.generations import ensure_live_generation, live_generation
     from projector.observability.metrics import new_projector_metrics, observed
     from shared.errors import ConfigurationError
@@ -87,7 +86,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 metrics,
                 store=store,
                 redis=redis,
-                dead_letters=DeadLetterStore(store.engine),
                 process="projector",
                 counters=lambda: {"applied": consumer.totals.applied},
             ),

@@ -26,7 +26,6 @@ from projector import wiring
 from projector.cli.commands import add_names_suffix_argument
 from projector.cli.signals import Shutdown
 from projector.cli.wiring import check_port, connect_redis, embedded_redis, listening_on, open_store
-from projector.dead_letters import DeadLetterStore
 from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer
 from projector.observability.arguments import add_metrics_arguments
 from projector.observability.multiprocess import prepare_worker_metrics
@@ -104,7 +103,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 metrics,
                 store=store,
                 redis=redis,
-                dead_letters=DeadLetterStore(store.engine),
                 process="up",
             ):
                 if server is not None:
