@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import redis.exceptions
@@ -245,11 +246,16 @@ def _holds(store: EventStore, demo: DemoHistory) -> bool:
 
 
 def _announce_demo(demo: DemoHistory, host: str, port: int) -> None:
+    from projector.seed.difyctl import write_demo_config
+
     base = f"http://{host}:{port}/openapi/v1"
     print(f"dev token:    {demo.token}")
     print(f"workspace:    {demo.workspace_id}")
     url = f"{base}/apps?workspace_id={demo.workspace_id}"
     print(f'try:          curl -H "Authorization: Bearer {demo.token}" "{url}"')
+    folder = Path("var") / "difyctl"
+    write_demo_config(folder, demo, host, port)
+    print(f"difyctl:      DIFY_CONFIG_DIR={folder} difyctl get app")
     sys.stdout.flush()
 
 
