@@ -27,7 +27,7 @@ from projector.cli.commands import add_names_suffix_argument, topology_for
 from projector.cli.signals import Shutdown
 from projector.cli.wiring import check_port, connect_redis, embedded_redis, listening_on, open_store
 from projector.dead_letters import DeadLetterStore
-from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer, store_healer
+from projector.healing import SelfHealer, store_healer
 from projector.observability.arguments import add_metrics_arguments
 from projector.observability.multiprocess import prepare_worker_metrics
 from projector.replay import RebuildInterrupted
@@ -109,7 +109,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                     metrics=metrics,
                     dead_letters=letters,
                 ),
-                store,
                 shutdown,
             )
             parts.start()
@@ -136,10 +135,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 class Parts:
     """The healer (with the start-up rebuild), the relay and the consumer, and their watch."""
 
-    def __init__(self, healer: SelfHealer, flow: Any, store: EventStore, shutdown: Shutdown) -> None:
+    def __init__(self, healer: SelfHealer, flow: Any, shutdown: Shutdown) -> None:
         self._healer = healer
         self._flow = flow
-        self._store = store
         self._shutdown = shutdown
         self._failure: str | None = None
         self._flowing = threading.Event()
@@ -167,17 +165,15 @@ class Parts:
         stop = self._shutdown.requested
         while not stop.is_set():
             try:
-                rebuilt = self._healer.check_and_heal()
+                # A rebuild notes its cursor as settled (see SelfHealer): the in-process relay
+                # resumes there instead of re-sending the store.
+                self._healer.check_and_heal()
             except RebuildInterrupted:
                 return False
             except (redis.exceptions.RedisError, StoreError) as exc:
                 log.warning("the read model cannot be checked yet (%s); retrying", exc)
                 stop.wait(RETRY_SECONDS)
                 continue
-            if rebuilt is not None:
-                # The new generation reflects the store up to the rebuild's cursor: note it as
-                # settled, so the in-process relay resumes there instead of re-sending the store.
-                self._store.save_cursor(ACKNOWLEDGED_CURSOR, rebuilt.cursor)
             return True
         return False
 
