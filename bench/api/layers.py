@@ -37,6 +37,8 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parents[2]
 
+from run import NO_RATE_LIMITS  # noqa: E402
+
 from bench.redis_servers import private_redis  # noqa: E402
 from query_api.app import create_app  # noqa: E402
 from query_api.bodies import page_body  # noqa: E402
@@ -47,6 +49,7 @@ from query_api.validation import first_values  # noqa: E402
 from shared.auth.chain import authenticate, authorize_workspace, require_account_token, token_digest  # noqa: E402
 from shared.auth.scopes import APPS_READ  # noqa: E402
 from shared.logs import configure_logging  # noqa: E402
+from shared.readmodel.cluster_reads import NOT_SPENDING  # noqa: E402
 from shared.readmodel.read_scripts import APPS, read_script  # noqa: E402
 from shared.readmodel.reads import ReadModelReader  # noqa: E402
 from shared.settings import Settings  # noqa: E402
@@ -116,7 +119,7 @@ def main() -> None:
         # The access line goes where configure_logging sends it: here, a sink.
         configure_logging(stream=io.StringIO())
         logging.getLogger().setLevel(logging.INFO)
-        app = create_app(Settings.from_env({"READMODEL_REDIS_URL": url}), redis=client)
+        app = create_app(Settings.from_env({"READMODEL_REDIS_URL": url, **NO_RATE_LIMITS}), redis=client)
         sink: list[str] = []
 
         def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
@@ -152,7 +155,7 @@ def main() -> None:
 
         rows["auth pipeline over the read's facts"] = best_of(5, count, auth)
         sha = client.script_load(read_script(APPS))
-        script_args = (digest, now_ms, workspace, "", "", "", 0, 20, "", "1")
+        script_args = (digest, now_ms, *NOT_SPENDING, workspace, "", "", "", 0, 20, "", "1")
         client.config_resetstat()
         raw_cpu, _ = cpu_of(5, count, lambda: client.execute_command("EVALSHA", sha, 0, *script_args))
         stats = client.info("commandstats")["cmdstat_evalsha"]
