@@ -66,6 +66,7 @@ class SelfHealer:
         interval: float = 2.0,
         clock: Callable[[], float],
         fresh_redis: bool = False,
+        settle: Callable[[Any], object] = lambda cursor: None,
     ) -> None:
         self._redis = redis
         self._rebuild = rebuild
@@ -74,6 +75,7 @@ class SelfHealer:
         self._dead_letters = dead_letters
         self._interval = interval
         self._clock = clock
+        self._settle = settle
         self._watermarks = Watermarks(redis)
         # An in-process Redis starts empty with every start: its first build heals nothing.
         self._first_check_builds = fresh_redis
@@ -138,6 +140,9 @@ class SelfHealer:
             # Released also when the rebuild is interrupted: the next start resumes it at once.
             if self._redis.get(keys.HEAL_LOCK) == token.encode():
                 self._redis.delete(keys.HEAL_LOCK)
+        # The new generation holds the store up to the rebuild's cursor: noted as settled, a
+        # later loss of Redis is told from a first start, and a relay resumes there.
+        self._settle(summary.cursor)
         if not first_build:  # what `status` and the status page show as the last self-heal
             self._redis.hset(
                 keys.HEAL_RECORD,

@@ -31,6 +31,8 @@ from shared.readmodel.cluster_reads import POINTER_TTL
 from shared.readmodel.connection import is_cluster
 
 log = logging.getLogger("readmodel.replay")
+# How often a rebuild looks again while older transactions hold the settled horizon back.
+_SETTLE_POLL_SECONDS = 0.2
 
 _FLIP_SCRIPT = """
 -- Make ARGV[1] live only if it is not behind the live generation's watermark, so a reader
@@ -60,6 +62,10 @@ class SettledReader(StoreReads, Protocol):
     def read_settled(self, after: Any, limit: int) -> list[tuple[Any, StoredEvent]]: ...
 
     def settled_horizon(self) -> Any: ...
+
+    def settle_mark(self) -> int | None: ...
+
+    def settled_through(self, mark: int | None) -> bool: ...
 
     def owners_after(self, after: str | None, limit: int) -> list[str]: ...
 
@@ -178,6 +184,7 @@ class Rebuild:
             self._bulk(checkpoint, total, started)
         previous: str | None = None
         self._catch_up(checkpoint, total, started, "catching up")
+        self._wait_for_older_transactions(checkpoint, total, started)
         for _ in range(100):
             self._stop_point()
             status, detail = self._try_flip(generation)
@@ -207,6 +214,34 @@ class Rebuild:
             peak_rss_mb=peak_rss_mb(),
             resumed=resumed,
         )
+
+    def _wait_for_older_transactions(self, checkpoint: dict[str, Any], total: int, started: float) -> None:
+        """Read on until every event committed before the rebuild began has been applied.
+
+        The rebuild reads settled events only, and a transaction left open anywhere on the
+        store's server holds the settled horizon back: without this wait, a rebuild started
+        meanwhile would find nothing past it and flip (unguarded when no generation is live)
+        to a read model missing events that were committed before it started.
+        """
+        mark = checkpoint.get("mark")
+        waited = False
+        while not self._store.settled_through(mark):
+            self._stop_point()
+            if not waited:
+                log.warning("rebuild waits for transactions older than itself to end (one is still open)")
+                waited = True
+            self._report(
+                checkpoint["generation"],
+                checkpoint["events"],
+                total,
+                checkpoint["position"],
+                started,
+                "waiting for transactions",
+            )
+            self._sleep(_SETTLE_POLL_SECONDS)
+            self._catch_up(checkpoint, total, started, "catching up")
+        if waited:
+            self._catch_up(checkpoint, total, started, "catching up")
 
     def _delete_retired(self) -> None:
         """Delete the old generations flips left behind; a stop leaves the rest for next time."""
@@ -259,6 +294,9 @@ class Rebuild:
             # Then the tail: events settled after the horizon, in the relay's order.
             "txid": horizon.txid,
             "position": horizon.position,
+            # Every event committed before now: read before flipping (a store that holds
+            # transactions open could otherwise hide some of them from the whole rebuild).
+            "mark": self._store.settle_mark(),
             "events": 0,
         }
         self._save(checkpoint)

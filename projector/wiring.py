@@ -96,6 +96,8 @@ def self_healer(
         dead_letters=DeadLetterStore(store.engine),
         clock=time.time,
         fresh_redis=fresh_redis,
+        # The rebuilt generation holds the store up to the rebuild's cursor: noted as settled.
+        settle=lambda cursor: store.advance_cursor(ACKNOWLEDGED_CURSOR, cursor),
     )
 
 

@@ -23,6 +23,7 @@ from query_api.operations import (
     StoreProbe,
     build_operations,
 )
+from query_api.rate_limit import Buckets, RateLimiter
 from query_api.repository import Repository
 from query_api.resources import (
     AccountResource,
@@ -76,7 +77,8 @@ def create_app(
     store's head; `monotonic` times those stalls.
     """
     client = connect_redis(settings) if redis is None else redis
-    repository = Repository(client)
+    limiter = RateLimiter(settings.rate_limits, Buckets(_rate_limit_redis(settings, client)))
+    repository = Repository(client, token_budget=limiter.token_budget_in_read)
     operations = build_operations(
         settings, client, head_probe=head_probe, metrics=metrics, clock=clock, monotonic=monotonic
     )
@@ -98,7 +100,7 @@ def create_app(
         middleware=[
             operations.telemetry,  # first: it times the whole request and writes its headers last
             ResponseHeaders(repository),
-            AuthMiddleware(routes, repository, clock),
+            AuthMiddleware(routes, repository, clock, limiter),
         ],
     )
     json_handler = falcon.media.JSONHandler(dumps=orjson.dumps, loads=orjson.loads)
@@ -110,6 +112,12 @@ def create_app(
     for route in routes:
         app.add_route(route.uri, route.resource, suffix=route.suffix)
     return app
+
+
+def _rate_limit_redis(settings: Settings, read_model: Any) -> Any:
+    """Where the rate limits' buckets live: Dify's Redis when one is named, else the read model's."""
+    url = settings.rate_limits.redis_url
+    return read_model if url is None else connect(url)
 
 
 def connect_redis(settings: Settings) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 import falcon
 
 from query_api.queries import Parsed
+from query_api.rate_limit import RateLimiter
 from query_api.repository import Caller, Read, Repository
 from query_api.routes import Access, Route
 from query_api.validation import first_values
@@ -48,15 +49,23 @@ class Served:
 class AuthMiddleware:
     """Runs Dify's guard for the route, in Dify's order, over the request's one read.
 
-    The bearer is extracted and its prefix checked first; then the route's parameters are
-    parsed (a validation error is kept aside), the read model is read once for the caller,
-    and the pipeline decides from what came back. The kept-aside validation error is raised
-    last, where Dify's request models run.
+    The bearer is extracted and its prefix checked first, and the token spends from its rate
+    budget (in Dify's Redis here, or inside the read); then the route's parameters are parsed
+    (a validation error is kept aside), the read model is read once for the caller, and the
+    pipeline decides from what came back. The kept-aside validation error is raised last,
+    where Dify's request models run.
     """
 
-    def __init__(self, routes: Iterable[Route], repository: Repository, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        routes: Iterable[Route],
+        repository: Repository,
+        clock: Callable[[], float],
+        limiter: RateLimiter,
+    ) -> None:
         self._repository = repository
         self._clock = clock
+        self._limiter = limiter
         self._routes = {route.uri: route for route in routes if route.access is not Access.PUBLIC}
         self._methods = {route.uri: route.methods for route in routes}
 
@@ -77,9 +86,11 @@ class AuthMiddleware:
             return
         token = require_bearer(req.get_header("Authorization"))
         require_known_prefix(token)
-        parsed = route.parse(first_values(req.params), params)
+        digest = token_digest(token)
         now_ms = int(self._clock() * 1000)
-        read = self._repository.read(parsed.query, Caller(token_digest(token), now_ms))
+        self._limiter.spend_token(digest, now_ms)
+        parsed = route.parse(first_values(req.params), params)
+        read = self._repository.read(parsed.query, Caller(digest, now_ms))
         req.context.position = read.head.position
         ctx = authenticate(token, read.head.token, now_ms)
         require_account_token(ctx)
@@ -96,6 +107,8 @@ class AuthMiddleware:
                 pass
         if parsed.problem is not None:
             raise parsed.problem
+        if route.account_budget and ctx.account_id is not None:
+            self._limiter.spend_account(ctx.account_id, now_ms)
         req.context.served = Served(parsed, read, ctx)
 
 

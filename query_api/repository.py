@@ -9,6 +9,7 @@ from typing import Any
 import redis.exceptions
 
 from query_api.queries import AccountQuery, AppQuery, AppsQuery, MembersQuery, Query, SessionsQuery
+from shared.auth.errors import TOKEN_BUDGET_SPENT, TooManyRequests
 from shared.errors import ReadModelError
 from shared.readmodel.reads import (
     AccountRead,
@@ -17,6 +18,7 @@ from shared.readmodel.reads import (
     Head,
     MembersRead,
     NotBuiltError,
+    RateLimited,
     ReadModelReader,
     SessionPageRead,
 )
@@ -38,10 +40,14 @@ class ReadModelUnavailableError(ReadModelError):
 
 
 class Repository:
-    """Reads the live generation: each read is one script call (one round trip on one Redis)."""
+    """Reads the live generation: each read is one script call (one round trip on one Redis).
 
-    def __init__(self, redis: Any) -> None:
-        self._reader = ReadModelReader(redis)
+    With a `token_budget` (Dify's per-token rate limit, per minute) the read spends from the
+    caller's budget first, and answers a 429 once it is spent.
+    """
+
+    def __init__(self, redis: Any, *, token_budget: int = 0) -> None:
+        self._reader = ReadModelReader(redis, token_budget=token_budget)
         self._lock = threading.Lock()
         self._position = 0
 
@@ -58,6 +64,8 @@ class Repository:
             raise ReadModelUnavailableError(f"the read model could not be read: {exc}") from exc
         except NotBuiltError as exc:
             raise ReadModelUnavailableError(str(exc)) from exc
+        except RateLimited as exc:
+            raise TooManyRequests(TOKEN_BUDGET_SPENT, retry_after=exc.wait) from None
         self._saw(result.head)
         return result
 

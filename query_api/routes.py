@@ -41,6 +41,7 @@ class Route:
     parse: Parser | None = None
     scope: str = FULL
     methods: tuple[str, ...] = ("GET",)  # every other one is a 405
+    account_budget: bool = False  # spends the caller's per-account budget (Dify's GET /account)
 
 
 def route_table(resources: Any) -> tuple[Route, ...]:
@@ -82,7 +83,7 @@ def route_table(resources: Any) -> tuple[Route, ...]:
             parse=parse_members,
             scope=WORKSPACE_READ,
         ),
-        Route(f"{BASE}/account", r.account, Access.ACCOUNT, parse=parse_account),
+        Route(f"{BASE}/account", r.account, Access.ACCOUNT, parse=parse_account, account_budget=True),
         Route(f"{BASE}/account/sessions", r.sessions, Access.ACCOUNT, parse=parse_sessions),
         Route(f"{BASE}/_version", r.ops, Access.PUBLIC, suffix="version"),
         Route(f"{BASE}/_health", r.ops, Access.PUBLIC, suffix="health"),

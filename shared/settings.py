@@ -33,6 +33,18 @@ class UploadLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Dify's budgets on /openapi/v1, per minute (0: off): every bearer's, and each account's
+    on GET /account. `redis_url` names Dify's own Redis to share its buckets (None: the read
+    model's), `key_prefix` Dify's REDIS_KEY_PREFIX there."""
+
+    per_token: int = 60
+    per_account: int = 60
+    redis_url: str | None = None
+    key_prefix: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a process needs to know about its environment."""
 
@@ -44,6 +56,7 @@ class Settings:
     dify_version: str = DEFAULT_DIFY_VERSION
     dify_edition: str = "SELF_HOSTED"
     upload_limits: UploadLimits = UploadLimits()
+    rate_limits: RateLimits = RateLimits()
     admin_token: str | None = None
     metrics_port: int = 9108
     ready_max_lag_seconds: float = 30.0
@@ -76,6 +89,16 @@ class Settings:
             file_size_limit=_int(env, "UPLOAD_FILE_SIZE_LIMIT", 15),
             workflow_file_upload_limit=_int(env, "WORKFLOW_FILE_UPLOAD_LIMIT", 10),
         )
+        rate_limit_redis_url = env.get("READMODEL_RATE_LIMIT_REDIS_URL") or None
+        if rate_limit_redis_url is not None:
+            _check_url("READMODEL_RATE_LIMIT_REDIS_URL", rate_limit_redis_url, _REDIS_SCHEMES, cluster=True)
+        rate_limits = RateLimits(
+            # Dify turns its limit off at 0 or less.
+            per_token=max(_int(env, "OPENAPI_RATE_LIMIT_PER_TOKEN", 60, lower=-(2**31)), 0),
+            per_account=_int(env, "READMODEL_ACCOUNT_RATE_LIMIT_PER_MINUTE", 60),
+            redis_url=rate_limit_redis_url,
+            key_prefix=(env.get("READMODEL_RATE_LIMIT_KEY_PREFIX") or "").strip(),
+        )
         return cls(
             database_url=_normalise_database_url(database_url),
             broker_url=broker_url,
@@ -85,6 +108,7 @@ class Settings:
             dify_version=env.get("READMODEL_DIFY_VERSION") or DEFAULT_DIFY_VERSION,
             dify_edition=_choice(env, "READMODEL_DIFY_EDITION", DIFY_EDITIONS),
             upload_limits=limits,
+            rate_limits=rate_limits,
             admin_token=env.get("READMODEL_ADMIN_TOKEN") or None,
             metrics_port=_int(env, "READMODEL_METRICS_PORT", 9108, upper=65535),
             ready_max_lag_seconds=_float(env, "READMODEL_READY_MAX_LAG_SECONDS", 30.0),
@@ -121,6 +145,9 @@ class Settings:
             "dify_version": self.dify_version,
             "dify_edition": self.dify_edition,
             "admin_token": "set" if self.admin_token else "unset",
+            "rate_limit_per_token": self.rate_limits.per_token,
+            "rate_limit_per_account": self.rate_limits.per_account,
+            "rate_limit_redis_url": _redact_url(self.rate_limits.redis_url or "") or "the read model's",
             "partitions": self.partitions,
             "access_log": self.access_log,
         }

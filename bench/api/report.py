@@ -154,6 +154,8 @@ def issue_goals() -> list[Goal]:
         Goal("list page 1, p99 at 64 conns", "ms", latency("list", 64, p99=True), 20, at_least=False),
         Goal("Redis CPU per list request at 64 conns, used_cpu ÷ requests", "µs", redis_used, 40, False),
         Goal("Redis CPU per list request at 64 conns, read script µs/call", "µs", script, 40, False),
+        Goal("list with the rate limit on ÷ off, req/s at 64 conns", "×", ratio("list-limited", "list", 64)),
+        Goal("list with the rate limit on ÷ off, req/s at 1 conn", "×", ratio("list-limited", "list", 1)),
         Goal("describe ÷ list page 1, req/s at 64 conns", "×", ratio("describe", "list", 64), 1),
         Goal("describe ÷ list page 1, req/s at 1 conn", "×", ratio("describe", "list", 1), 1),
         Goal("sessions ÷ list page 1, req/s at 64 conns", "×", ratio("sessions", "list", 64), 1),

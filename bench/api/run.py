@@ -61,9 +61,14 @@ ROOT = HERE.parent.parent
 CLAIM = "readmodel-test:claim:{}"
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 READ_MODEL, REFERENCE, HELLO = "readmodel", "reference", "hello"
+READ_MODEL_LIMITED = "readmodel-limited"  # with Dify's per-token rate limit on
 # Every target, in the order of the first round; the opt-in ones are not in DEFAULT_TARGETS.
-TARGETS = ("list", "page3", "describe", "sessions", "dify", "dify-page3", "hello")
-DEFAULT_TARGETS = ("list", "page3", "describe", "sessions", "dify", "hello")
+TARGETS = ("list", "list-limited", "page3", "describe", "sessions", "dify", "dify-page3", "hello")
+DEFAULT_TARGETS = ("list", "list-limited", "page3", "describe", "sessions", "dify", "hello")
+# Every read model server runs without Dify's rate limits but the one measuring it, whose
+# budget no run can spend: the figure is the cost of counting, not of refusing.
+NO_RATE_LIMITS = {"OPENAPI_RATE_LIMIT_PER_TOKEN": "0", "READMODEL_ACCOUNT_RATE_LIMIT_PER_MINUTE": "0"}
+UNSPENDABLE_BUDGET = {"OPENAPI_RATE_LIMIT_PER_TOKEN": str(10**9)}
 WARM_UP = (8, 2)  # connections, seconds
 
 
@@ -114,7 +119,7 @@ def server(
     process = subprocess.Popen(
         ["taskset", "-c", core, *command],
         cwd=ROOT,
-        env={**os.environ, **env},
+        env={**os.environ, **NO_RATE_LIMITS, **env},
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -238,11 +243,14 @@ def load_data(redis_url: str, *extra: str) -> dict[str, Any]:
     return json.loads(loaded.stdout)
 
 
-def targets_for(read_model: str, reference: str, hello: str, data: dict[str, Any]) -> dict[str, Target]:
+def targets_for(
+    read_model: str, limited: str, reference: str, hello: str, data: dict[str, Any]
+) -> dict[str, Target]:
     """Every target, by key, for the loaded data (`data`: what load.py printed)."""
     page1 = f"/apps?workspace_id={data['workspace_id']}&limit=20"
     table = [
         ("list", "read model: GET /apps (page 1)", READ_MODEL, read_model + page1),
+        ("list-limited", "read model, limit on: GET /apps (page 1)", READ_MODEL_LIMITED, limited + page1),
         ("page3", "read model: GET /apps (page 3)", READ_MODEL, f"{read_model}{page1}&page=3"),
         (
             "describe",
@@ -273,7 +281,9 @@ def main() -> None:
         "--server-cpus", default="1", help="taskset CPU list of servers, Redis and PostgreSQL"
     )
     parser.add_argument("--client-cpus", default="0", help="taskset CPU list of wrk")
-    parser.add_argument("--port", type=int, default=5077, help="the read model's; hello +1, reference +2")
+    parser.add_argument(
+        "--port", type=int, default=5077, help="the read model's; hello +1, reference +2, rate-limited +3"
+    )
     parser.add_argument("--timeout", type=int, default=10, help="wrk's request timeout, seconds")
     parser.add_argument(
         "--start-redis",
@@ -319,9 +329,18 @@ def main() -> None:
             if loaded["TOKEN"] != data["token"] or loaded["WORKSPACE_ID"] != data["workspace_id"]:
                 raise SystemExit("the two loaders disagree on the token or workspace: different histories?")
             reference_env = {"DIFY_REFERENCE_DATABASE_URL": loaded["DATABASE_URL"]}
-        ports = {READ_MODEL: args.port, HELLO: args.port + 1, REFERENCE: args.port + 2}
+        ports = {
+            READ_MODEL: args.port,
+            HELLO: args.port + 1,
+            REFERENCE: args.port + 2,
+            READ_MODEL_LIMITED: args.port + 3,
+        }
         commands = {
             READ_MODEL: (serve_command(ports[READ_MODEL], args.workers), {"READMODEL_REDIS_URL": redis_url}),
+            READ_MODEL_LIMITED: (
+                serve_command(ports[READ_MODEL_LIMITED], args.workers),
+                {"READMODEL_REDIS_URL": redis_url, **UNSPENDABLE_BUDGET},
+            ),
             HELLO: (hello_command(ports[HELLO], args.workers), {}),
             REFERENCE: (reference_command(ports[REFERENCE], args.workers), reference_env),
         }
@@ -333,6 +352,7 @@ def main() -> None:
         local = "http://127.0.0.1:{}"
         targets = targets_for(
             local.format(ports[READ_MODEL]) + "/openapi/v1",
+            local.format(ports[READ_MODEL_LIMITED]) + "/openapi/v1",
             local.format(ports[REFERENCE]) + "/openapi/v1",
             local.format(ports[HELLO]) + "/hello",
             data,
@@ -385,7 +405,7 @@ def measure_rounds(
                         t.url, c, args.duration, t.token, core=args.client_cpus, timeout=args.timeout
                     ),
                     servers[target.server].pid,
-                    redis=target.server == READ_MODEL,
+                    redis=target.server in (READ_MODEL, READ_MODEL_LIMITED),
                     postgres=target.server == REFERENCE,
                 )
                 samples.append(Sample(number, target.key, count, figures, load, cpu))
@@ -401,6 +421,8 @@ def measure_rounds(
 def _server_of(key: str) -> str:
     if key == "hello":
         return HELLO
+    if key == "list-limited":
+        return READ_MODEL_LIMITED
     return REFERENCE if key.startswith("dify") else READ_MODEL
 
 

@@ -79,6 +79,7 @@ def main() -> int:
             "READMODEL_BROKER_URL": args.broker,
             "READMODEL_REDIS_URL": redis_url,
             "READMODEL_METRICS_PORT": "0",
+            "OPENAPI_RATE_LIMIT_PER_TOKEN": "0",  # the latency probe polls faster than a budget allows
         }
         source = ["source", "run", "--dify-database-url", dify_url, "--poll-seconds", args.poll_seconds]
         if args.no_listen:

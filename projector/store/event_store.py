@@ -358,6 +358,30 @@ class EventStore:
             return Cursor(0, 0)
         return Cursor(int(rows[0].txid), int(rows[0].position))
 
+    def settle_mark(self) -> int | None:
+        """A mark of what has committed now: once `settled_through(mark)`, every event
+        committed before this call is settled (PostgreSQL: the snapshot's xmax, every
+        transaction below it having then ended). None on SQLite, where committed is settled."""
+        if not self._postgres:
+            return None
+        return self._scalar(
+            sa.select(
+                sa.literal_column("CAST(CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text) AS bigint)")
+            )
+        )
+
+    def settled_through(self, mark: int | None) -> bool:
+        """Whether every transaction below `mark` has ended (a transaction left open anywhere
+        on the server, in any database, holds this back: PostgreSQL's horizon is server-wide)."""
+        if mark is None or not self._postgres:
+            return True
+        xmin = self._scalar(
+            sa.select(
+                sa.literal_column("CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint)")
+            )
+        )
+        return xmin >= mark
+
     def names_workspace(self, workspace_id: str) -> bool:
         """Whether any stored event belongs to the workspace."""
         statement = sa.select(events.c.position).where(events.c.workspace_id == workspace_id).limit(1)

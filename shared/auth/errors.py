@@ -104,6 +104,23 @@ class MethodNotAllowed(RequestError):
     code: str = "method_not_allowed"
 
 
+# Werkzeug's description of a 429, which Dify's per-token refusal carries; its per-account one
+# on GET /account says only this.
+TOKEN_BUDGET_SPENT = "This user has exceeded an allotted request count. Try again later."  # noqa: S105
+ACCOUNT_BUDGET_SPENT = "rate_limited"
+
+
+class TooManyRequests(RequestError):
+    """429 `too_many_requests`: a rate limit's budget is spent. `retry_after` (seconds until
+    the oldest counted request leaves the window) rides along as Retry-After where Dify sends it."""
+
+    status: int = 429
+    code: str = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message, headers={} if retry_after is None else {"Retry-After": str(retry_after)})
+
+
 class InternalServerError(RequestError):
     """500 with no detail: internals are logged, never shown."""
 

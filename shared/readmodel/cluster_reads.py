@@ -23,8 +23,22 @@ import orjson
 from redis.exceptions import NoScriptError
 
 from shared.readmodel import keys
-from shared.readmodel.read_scripts import ACCOUNT, APP, APPS, CLUSTER, MEMBERS, SCRIPTS, SESSIONS, read_script
+from shared.readmodel.read_scripts import (
+    ACCOUNT,
+    APP,
+    APPS,
+    CLUSTER,
+    MEMBERS,
+    SCRIPTS,
+    SESSIONS,
+    read_script,
+    spend_script,
+)
 
+# What a read answers instead of its data when the caller's rate budget is spent (and, on
+# the cluster, the spending arguments its script is passed: spent already).
+LIMITED = b"limited"
+NOT_SPENDING = ("", "", "", "")
 POINTER_TTL = 1.0  # seconds a process keeps using the live generation it last read
 
 _TOKEN_FIELDS = ("sid", "st", "acct", "email", "iss", "exp", "rev", "as")  # as: account status
@@ -68,22 +82,27 @@ class ClusterScripts:
         self._redis = redis
         self._pointer = pointer or LivePointer(redis)
         self._scripts = {name: redis.register_script(read_script(name, prelude=CLUSTER)) for name in SCRIPTS}
+        self._spend = redis.register_script(spend_script())
 
-    def run(self, name: str, token_hash: str, now_ms: int, *args: Any) -> list[Any]:
+    def run(self, name: str, token_hash: str, now_ms: int, bucket: str, *spending_and_args: Any) -> list[Any]:
+        """ARGV as on one Redis: the caller, what to spend (`bucket` '' = nothing), the route's."""
+        budget, window, member, *rest = spending_and_args
+        spending = (bucket, budget, window, now_ms // 1000, member) if bucket else None
+        args = tuple(rest)
         head: list[Any] = [None, None, None, None, None, None, None, None, None]
         generation = self._pointer.get()
+        try:
+            answers = self._first_round_trip(name, generation, token_hash, spending, args)
+        except NoScriptError:  # a node without the spending script (restarted, or new): none spent
+            self._redis.script_load(self._spend.script)
+            answers = self._first_round_trip(name, generation, token_hash, spending, args)
+        if spending is not None:
+            waited = answers.pop(0)
+            if waited:
+                return [LIMITED, waited]
         if generation is None:  # not built yet: no watermark, as on one Redis
             return head + _NOTHING[name]
         prefix = keys.full_key(generation, "")
-        # The watermark is read before the data, so it never claims more than the data shows
-        # (the writer raises it only after a batch's records and states are in).
-        pipe = self._redis.pipeline()
-        pipe.get(prefix + keys.WATERMARK)
-        if token_hash:
-            pipe.hmget(prefix + keys.token(token_hash), *_TOKEN_FIELDS)
-        if name == APP and args[0]:
-            pipe.hget(prefix + keys.app_workspace(args[0]), "ws")
-        answers = pipe.execute()
         head[0] = answers[0] or b"0"
         if token_hash:
             head[1:9] = answers[1]
@@ -95,7 +114,7 @@ class ClusterScripts:
         if route is None:
             return head + _NOTHING[name]
         caller = {"st": _text(head[2]), "account": account, "ws": workspace, "now": now_ms}
-        script_args = [generation, orjson.dumps({k: v for k, v in caller.items() if v})]
+        script_args = [generation, orjson.dumps({k: v for k, v in caller.items() if v}), *NOT_SPENDING]
         answer = head + list(self._script(name, route, [*script_args, *args])[9:])
         if name == ACCOUNT:
             self._fill(prefix, answer, 13, keys.workspace, ("name", "status", "created"))
@@ -123,6 +142,30 @@ class ClusterScripts:
         if _text(head[2]) == "account" and account:
             return prefix + keys.account_sessions(account)
         return None
+
+    def _first_round_trip(
+        self,
+        name: str,
+        generation: str | None,
+        token_hash: str,
+        spending: tuple[Any, ...] | None,
+        args: tuple[Any, ...],
+    ) -> list[Any]:
+        """In one round trip: the spending (its bucket shares the token's slot, so it comes
+        first), the watermark, the caller's token and, for GET /apps/{id}, the app's locator."""
+        pipe = self._redis.pipeline()
+        if spending is not None:
+            pipe.execute_command("EVALSHA", self._spend.sha, 1, *spending)
+        if generation is not None:
+            prefix = keys.full_key(generation, "")
+            # The watermark is read before the data, so it never claims more than the data
+            # shows (the writer raises it only after a batch's records and states are in).
+            pipe.get(prefix + keys.WATERMARK)
+            if token_hash:
+                pipe.hmget(prefix + keys.token(token_hash), *_TOKEN_FIELDS)
+            if name == APP and args[0]:
+                pipe.hget(prefix + keys.app_workspace(args[0]), "ws")
+        return pipe.execute() if len(pipe) else []
 
     def _script(self, name: str, route: str, args: list[Any]) -> list[Any]:
         script = self._scripts[name]

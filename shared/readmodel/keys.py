@@ -212,3 +212,18 @@ def owner_tag(suffix: str) -> str | None:
     if tag == "meta" or (suffix.startswith(("tok:", "app:")) and len(tag) == 2):
         return None
     return tag
+
+
+# --- outside the generations: the rate limits' budgets -----------------------------------
+# A rebuild's flip must not refill a budget, so these live beside the generations. A token's
+# shares its token's slot: on a Redis Cluster it is spent in the round trip that reads the token.
+
+
+def token_budget(token_hash: str) -> str:
+    """Sorted set: the requests of one bearer token in its window (see lua/spend.lua)."""
+    return f"{PREFIX}rl:{{{bucket(token_hash)}}}:{token_hash}"
+
+
+def account_budget(account_id: str) -> str:
+    """Sorted set: an account's requests to GET /account in its window."""
+    return f"{PREFIX}rl:acct:{{{account_id}}}"

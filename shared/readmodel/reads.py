@@ -10,6 +10,7 @@ caller (`cluster_reads.py`), and answer in the same shape.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,9 +22,19 @@ from redis.exceptions import NoScriptError
 from shared.auth.chain import AppFacts, WorkspaceFacts
 from shared.auth.subjects import TokenRecord
 from shared.errors import ReadModelError
-from shared.readmodel.cluster_reads import ClusterScripts
+from shared.readmodel import keys
+from shared.readmodel.cluster_reads import LIMITED, NOT_SPENDING, ClusterScripts
 from shared.readmodel.connection import is_cluster
-from shared.readmodel.read_scripts import ACCOUNT, APP, APPS, MEMBERS, SCRIPTS, SESSIONS, read_script
+from shared.readmodel.read_scripts import (
+    ACCOUNT,
+    APP,
+    APPS,
+    MEMBERS,
+    RATE_WINDOW_SECONDS,
+    SCRIPTS,
+    SESSIONS,
+    read_script,
+)
 
 # Fields of an app's hash, by what they hold.
 SUMMARY = "summary"
@@ -42,6 +53,19 @@ _MAX_OFFSET = 2**53
 
 class NotBuiltError(ReadModelError):
     """There is no live generation to read: the read model has not been built yet."""
+
+
+class RateLimited(ReadModelError):
+    """The caller's token has spent its rate budget; `wait` seconds until it has room."""
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(f"the token's rate budget is spent for {wait}s")
+        self.wait = wait
+
+
+def counted_member(now_s: int) -> str:
+    """A request's member in a rate bucket: unique, and readable as Dify writes it."""
+    return f"{now_s}:{secrets.token_urlsafe(8)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +153,34 @@ class MembersRead:
 
 
 class ReadModelReader:
-    """The read scripts, registered once on a Redis client (redis-py or fakeredis)."""
+    """The read scripts, registered once on a Redis client (redis-py or fakeredis).
 
-    def __init__(self, redis: Any) -> None:
-        self._run: Callable[..., list[Any]] = (
+    With a `token_budget` (requests a minute) every read first spends one from the caller's
+    token's bucket (`keys.token_budget`), in the same script call on one Redis.
+    """
+
+    def __init__(self, redis: Any, *, token_budget: int = 0) -> None:
+        self._scripts: Callable[..., list[Any]] = (
             ClusterScripts(redis).run if is_cluster(redis) else _OneRedisScripts(redis).run
         )
+        self._token_budget = token_budget
+
+    def _run(self, name: str, token_hash: str, now_ms: int, *args: Any) -> list[Any]:
+        """The script's reply; ARGV: the caller, what to spend ('' each: nothing), the route's."""
+        if self._token_budget and token_hash:
+            now_s = now_ms // 1000
+            spending: tuple[Any, ...] = (
+                keys.token_budget(token_hash),
+                self._token_budget,
+                RATE_WINDOW_SECONDS,
+                counted_member(now_s),
+            )
+        else:
+            spending = NOT_SPENDING
+        reply = self._scripts(name, token_hash, now_ms, *spending, *args)
+        if reply[0] == LIMITED:
+            raise RateLimited(int(reply[1]))
+        return reply
 
     def app_page(
         self,

@@ -172,7 +172,7 @@ def test_the_projector_survives_redis_going_away_and_rebuilds_what_it_lost(
         redis_server.start()  # empty: it had no persistence
         project.wait_for(lambda: caught_up(store, redis), "the read model to be rebuilt", timeout=120)
         assert matches_the_store(store, redis)
-        assert project.logged("read model needs a rebuild")
+        assert project.logged("read model needs a rebuild"), project.output()
 
         assert assert_stops_in_time(project) == 0
         assert assert_stops_in_time(relay) == 0

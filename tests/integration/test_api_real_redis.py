@@ -15,6 +15,7 @@ from tests.unit.test_api_apps import AppContract, AppListContract
 from tests.unit.test_api_auth import AuthContract
 from tests.unit.test_api_http import HttpContract, OpenApiStatusContract
 from tests.unit.test_api_identity import IdentityContract
+from tests.unit.test_api_rate_limit import RateLimitContract
 
 pytestmark = pytest.mark.integration
 
@@ -82,4 +83,8 @@ class TestHttpOnRealRedis(OnRealRedis, HttpContract):
 
 
 class TestOpenApiStatusesOnRealRedis(OnRealRedis, OpenApiStatusContract):
+    pass
+
+
+class TestRateLimitOnRealRedis(OnRealRedis, RateLimitContract):
     pass

@@ -10,6 +10,7 @@ from tests.unit.test_api_apps import AppContract, AppListContract
 from tests.unit.test_api_auth import AuthContract
 from tests.unit.test_api_http import HttpContract, OpenApiStatusContract
 from tests.unit.test_api_identity import IdentityContract
+from tests.unit.test_api_rate_limit import RateLimitContract
 
 pytestmark = pytest.mark.integration
 
@@ -41,4 +42,8 @@ class TestHttpOnRedisCluster(OnRedisCluster, HttpContract):
 
 
 class TestOpenApiStatusesOnRedisCluster(OnRedisCluster, OpenApiStatusContract):
+    pass
+
+
+class TestRateLimitOnRedisCluster(OnRedisCluster, RateLimitContract):
     pass

@@ -34,6 +34,7 @@ from tests.fixtures.database import scratch_database
 from tests.fixtures.redis import database_url
 from tests.support.cli import READMODEL
 from tests.support.golden import Answer, Kit, Request, differences, intended
+from tests.support.limits import UNLIMITED
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -75,7 +76,7 @@ class World:
                     "READMODEL_DATABASE_URL": store_url,
                     "READMODEL_REDIS_URL": redis_url,
                     "READMODEL_DIFY_VERSION": "1.14.2",
-                    "OPENAPI_RATE_LIMIT_PER_TOKEN": "0",
+                    **UNLIMITED,
                 }
             ),
             redis=self.redis,

@@ -20,6 +20,7 @@ from query_api.app import create_app
 from shared.settings import Settings
 from tests.fixtures.redis_server import RedisServer
 from tests.support.histories import random_history
+from tests.support.limits import UNLIMITED
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,9 @@ def test_replay_under_appends_and_reads_is_invisible_to_readers(
     first = Rebuild(store, redis, cursor_factory=Cursor).run().generation
     live_projector = RedisProjector(redis, store)
     app = create_app(
-        Settings.from_env({"READMODEL_DATABASE_URL": database_url, "READMODEL_REDIS_URL": redis_server.url}),
+        Settings.from_env(
+            {"READMODEL_DATABASE_URL": database_url, "READMODEL_REDIS_URL": redis_server.url, **UNLIMITED}
+        ),
         redis=redis_server.client(),
     )
     stop = threading.Event()

@@ -160,3 +160,44 @@ def test_a_database_not_in_utf8_is_refused_in_one_line(encoding: str) -> None:
         probe = sql_store_probe(Settings.from_env({"READMODEL_DATABASE_URL": url}).database_url)
         with pytest.raises(StoreError, match=f"encoded {encoding}, not UTF8"):
             probe.head()
+
+
+def test_a_rebuild_waits_for_older_transactions_before_it_flips(
+    fresh_postgres_url: str, fake_redis: object
+) -> None:
+    """A transaction left open elsewhere on the server hides committed events from settled
+    reads; a rebuild started meanwhile must not flip to a read model that lacks them."""
+    import random
+
+    from projector.migrations import migrate
+    from projector.replay import Rebuild
+    from projector.store import create_engine_for
+    from shared.readmodel import keys
+    from tests.support.histories import random_history
+
+    engine = create_engine_for(fresh_postgres_url)
+    migrate(engine)
+    store = EventStore(engine)
+    history = random_history(random.Random(7), steps=40)
+    other = sa.create_engine(fresh_postgres_url)
+    try:
+        with other.connect() as elsewhere:
+            elsewhere.exec_driver_sql("SELECT pg_current_xact_id()")  # an open transaction with an id
+            store.append(history)
+            assert store.read_settled(Cursor(0, 0), 10) == []  # held back behind it
+            stop = threading.Event()
+            result: list[object] = []
+            rebuild = Rebuild(store, fake_redis, cursor_factory=Cursor, stop=stop)
+            worker = threading.Thread(target=lambda: result.append(rebuild.run()), daemon=True)
+            worker.start()
+            worker.join(1.5)
+            assert worker.is_alive()  # waiting, not flipped to a read model without those events
+            assert fake_redis.get(keys.LIVE_POINTER) is None  # type: ignore[attr-defined]
+            elsewhere.rollback()
+        worker.join(WAIT_SECONDS)
+        assert not worker.is_alive()
+        (summary,) = result
+        assert summary.events == len(history)  # type: ignore[attr-defined]
+    finally:
+        other.dispose()
+        engine.dispose()

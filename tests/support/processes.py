@@ -20,16 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.cli import READMODEL
+from tests.support.limits import UNLIMITED
 
 # The issue's bound: every long-running command stops within 2 s of SIGTERM or SIGINT.
 STOP_SECONDS = 2.0
 
 
 def command_env(**settings: str) -> dict[str, str]:
-    """The test's environment without its READMODEL_* settings, plus `settings`; no /metrics port."""
+    """The test's environment without its READMODEL_* settings and with Dify's rate limits off,
+    plus `settings`; no /metrics port."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("READMODEL_")}
     env["READMODEL_METRICS_PORT"] = "0"
-    return env | settings
+    return env | UNLIMITED | settings
 
 
 class Command:

@@ -17,6 +17,7 @@ from typing import Any
 
 from tests.fixtures.redis_server import free_port
 from tests.support.cli import READMODEL
+from tests.support.limits import UNLIMITED
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
@@ -48,7 +49,7 @@ def serving(redis_url: str, workers: int, tmp_path: Path) -> Iterator[Served]:
     log = log_path.open("wb")
     process = subprocess.Popen(
         [READMODEL, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
-        env={**os.environ, "READMODEL_REDIS_URL": redis_url},
+        env={**os.environ, **UNLIMITED, "READMODEL_REDIS_URL": redis_url},
         start_new_session=True,
         stdout=log,  # granian's own lines
         stderr=subprocess.STDOUT,

@@ -17,6 +17,7 @@ from query_api.app import create_app
 from shared.events import Event, parse_event
 from shared.settings import Settings
 from tests.fixtures.readmodel import project
+from tests.support.limits import UNLIMITED
 
 BASE_TIME = datetime(2026, 4, 27, 10, 0, tzinfo=UTC)
 
@@ -229,7 +230,7 @@ class Api:
         self.redis = redis
         self.history = History()
         self.projected = 0
-        app = create_app(Settings.from_env(env or {}), redis=redis, clock=clock)
+        app = create_app(Settings.from_env(UNLIMITED | (env or {})), redis=redis, clock=clock)
         self.client = testing.TestClient(app)
 
     def project(self, *events: Event) -> None:

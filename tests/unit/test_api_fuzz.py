@@ -10,11 +10,12 @@ from query_api.app import create_app
 from shared.settings import Settings
 from tests.fixtures.readmodel import project
 from tests.fixtures.redis import make_fake_redis
+from tests.support.limits import UNLIMITED
 
 _DEMO = demo_history(seed=5, workspaces=2, apps=6)
 _REDIS = make_fake_redis()
 project(_REDIS, _DEMO.events)
-_APP = create_app(Settings.from_env({}), redis=_REDIS)
+_APP = create_app(Settings.from_env(UNLIMITED), redis=_REDIS)
 schema = schemathesis.openapi.from_wsgi("/openapi/v1/openapi.json", _APP)
 
 

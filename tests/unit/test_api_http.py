@@ -254,6 +254,13 @@ class OpenApiStatusContract(ApiContract):
         bare = api.app(ws, owner)
         api.project(api.history.model_config_published(app, ws))
         down = Api(redis.Redis(port=closed_port(), socket_connect_timeout=1))
+        limited = Api(api.redis, {"OPENAPI_RATE_LIMIT_PER_TOKEN": "1"})
+
+        def spent(path: str, **params: Any) -> Any:
+            """The second request of a token with a budget of one."""
+            once = account_token()
+            limited.get(path, once, **params)
+            return limited.get(path, once, **params)
 
         def tag_of(path: str, **params: Any) -> dict[str, str]:
             return {"If-None-Match": api.get(path, token, **params).headers["etag"]}
@@ -278,6 +285,7 @@ class OpenApiStatusContract(ApiContract):
             examples[(route, "401")] = lambda p=path, q=params: get(p, None, **q)
             examples[(route, "403")] = lambda p=path, q=params: get(p, sso, **q)
             examples[(route, "503")] = lambda p=path, q=params: down.get(p, account_token(), **q)
+            examples[(route, "429")] = lambda p=path, q=params: spent(p, **q)
             if route.startswith("/apps/"):
                 examples[(route, "422")] = lambda p=path: get(p, token, workspace_id=new_id())
         for route in ("/_version", "/_health", "/openapi.json", "/_ready"):

@@ -209,6 +209,14 @@ def test_the_admin_token_reaches_the_read_model() -> None:
     assert load()["services"]["api"]["environment"]["READMODEL_ADMIN_TOKEN"] == ""
 
 
+def test_difys_rate_limit_reaches_the_api_on_by_default() -> None:
+    api = load()["services"]["api"]["environment"]
+    assert api["OPENAPI_RATE_LIMIT_PER_TOKEN"] == "60"
+    assert api["READMODEL_RATE_LIMIT_REDIS_URL"] == ""  # unset: the read model's own Redis
+    shared = load({"READMODEL_RATE_LIMIT_REDIS_URL": "redis://dify-redis:6379/1"})["services"]["api"]
+    assert shared["environment"]["READMODEL_RATE_LIMIT_REDIS_URL"] == "redis://dify-redis:6379/1"
+
+
 def test_interpolation_follows_compose() -> None:
     env = {"SET": "x", "EMPTY": ""}
     assert interpolate("$$p ${SET:-d} ${EMPTY:-d} ${EMPTY-d} ${UNSET-d} $SET ${UNSET}", env) == "$p x d  d x "

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from typing import Any
 
 import pytest
 
+from projector import wiring
 from projector.dead_letters import DeadLetterStore
 from projector.generations import live_generation
-from projector.healing import SelfHealer
+from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer
 from projector.replay import Rebuild
 from projector.store import Cursor, EventStore
 from shared.readmodel import keys
@@ -83,3 +85,20 @@ def test_a_flushed_redis_after_acknowledged_events_is_a_heal(
 
     assert fake_redis.hget(keys.HEAL_RECORD, "reason") == b"no live generation (empty or flushed Redis)"
     assert [level for level, _ in heal_lines(caplog)] == [logging.WARNING, logging.WARNING]
+
+
+def test_a_redis_lost_after_the_first_build_is_a_heal_though_no_message_was_acknowledged(
+    store: EventStore, fake_redis: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The first build covered every event before the projector acknowledged a message: the
+    # read model it made is what the store's cursor must say Redis holds.
+    caplog.set_level(logging.INFO)
+    noted = wiring.self_healer(store, fake_redis, threading.Event())
+
+    assert noted.check_and_heal() is not None
+    assert store.load_cursor(ACKNOWLEDGED_CURSOR).position == store.head_position()
+
+    fake_redis.flushall()
+    assert noted.check_and_heal() is not None
+    assert fake_redis.hget(keys.HEAL_RECORD, "reason") == b"no live generation (empty or flushed Redis)"
+    assert heal_lines(caplog)[-1][0] == logging.WARNING

@@ -42,9 +42,28 @@ def test_upload_limits_use_difys_names() -> None:
     assert settings.upload_limits.workflow_file_upload_limit == 3
 
 
+def test_difys_rate_limits_are_on_by_default_and_named_as_in_dify() -> None:
+    limits = Settings.from_env({}).rate_limits
+    assert (limits.per_token, limits.per_account, limits.redis_url) == (60, 60, None)
+    assert Settings.from_env({"OPENAPI_RATE_LIMIT_PER_TOKEN": "0"}).rate_limits.per_token == 0
+    assert (
+        Settings.from_env({"OPENAPI_RATE_LIMIT_PER_TOKEN": "-5"}).rate_limits.per_token == 0
+    )  # off, as in Dify
+    shared = Settings.from_env(
+        {
+            "READMODEL_RATE_LIMIT_REDIS_URL": "redis://dify-redis:6379/0",
+            "READMODEL_RATE_LIMIT_KEY_PREFIX": " dify ",
+        }
+    ).rate_limits
+    assert (shared.redis_url, shared.key_prefix) == ("redis://dify-redis:6379/0", "dify")
+
+
 @pytest.mark.parametrize(
     ("name", "value", "says"),
     [
+        ("OPENAPI_RATE_LIMIT_PER_TOKEN", "lots", "expected an integer"),
+        ("READMODEL_ACCOUNT_RATE_LIMIT_PER_MINUTE", "-1", "out of range"),
+        ("READMODEL_RATE_LIMIT_REDIS_URL", "http://dify-redis", "unsupported URL scheme"),
         ("READMODEL_DATABASE_URL", "mysql://db/x", "unsupported URL scheme"),
         ("READMODEL_BROKER_URL", "amqp://", "no host"),
         ("READMODEL_REDIS_URL", "redis://127.0.0.1:notaport/0", "bad port"),
@@ -75,8 +94,13 @@ def test_multi_process_commands_refuse_the_embedded_services() -> None:
 
 def test_secrets_are_redacted_for_the_startup_log() -> None:
     settings = Settings.from_env(
-        {"READMODEL_BROKER_URL": "amqp://guest:s3cret@mq:5672//", "READMODEL_ADMIN_TOKEN": "t0ken"},
+        {
+            "READMODEL_BROKER_URL": "amqp://guest:s3cret@mq:5672//",
+            "READMODEL_ADMIN_TOKEN": "t0ken",
+            "READMODEL_RATE_LIMIT_REDIS_URL": "redis://:hush@dify-redis:6379/0",
+        },
     )
     shown = str(settings.redacted())
     assert "s3cret" not in shown
     assert "t0ken" not in shown
+    assert "hush" not in shown

@@ -43,7 +43,7 @@ class Flow:
 
 def _parts(flow: Flow, shutdown: Shutdown) -> Parts:
     healer: Any = Healer()
-    return Parts(healer, flow, store=None, shutdown=shutdown)  # type: ignore[arg-type]
+    return Parts(healer, flow, shutdown=shutdown)
 
 
 def test_a_part_that_dies_ends_the_watch_with_its_reason() -> None:

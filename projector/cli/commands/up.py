@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import redis.exceptions
@@ -26,7 +27,7 @@ from projector import wiring
 from projector.cli.commands import add_names_suffix_argument
 from projector.cli.signals import Shutdown
 from projector.cli.wiring import check_port, connect_redis, embedded_redis, listening_on, open_store
-from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer
+from projector.healing import SelfHealer
 from projector.observability.arguments import add_metrics_arguments
 from projector.observability.multiprocess import prepare_worker_metrics
 from projector.replay import RebuildInterrupted
@@ -93,7 +94,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             parts = Parts(
                 wiring.self_healer(store, redis, shutdown.requested, fresh_redis=settings.redis_is_embedded),
                 wiring.event_flow(settings, store, redis, names_suffix=args.names_suffix, metrics=metrics),
-                store,
                 shutdown,
             )
             parts.start()
@@ -125,10 +125,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 class Parts:
     """The healer (with the start-up rebuild), the relay and the consumer, and their watch."""
 
-    def __init__(self, healer: SelfHealer, flow: Any, store: EventStore, shutdown: Shutdown) -> None:
+    def __init__(self, healer: SelfHealer, flow: Any, shutdown: Shutdown) -> None:
         self._healer = healer
         self._flow = flow
-        self._store = store
         self._shutdown = shutdown
         self._failure: str | None = None
         self._flowing = threading.Event()
@@ -156,17 +155,15 @@ class Parts:
         stop = self._shutdown.requested
         while not stop.is_set():
             try:
-                rebuilt = self._healer.check_and_heal()
+                # A rebuild notes its cursor as settled (see SelfHealer): the in-process relay
+                # resumes there instead of re-sending the store.
+                self._healer.check_and_heal()
             except RebuildInterrupted:
                 return False
             except (redis.exceptions.RedisError, StoreError) as exc:
                 log.warning("the read model cannot be checked yet (%s); retrying", exc)
                 stop.wait(RETRY_SECONDS)
                 continue
-            if rebuilt is not None:
-                # The new generation reflects the store up to the rebuild's cursor: note it as
-                # settled, so the in-process relay resumes there instead of re-sending the store.
-                self._store.save_cursor(ACKNOWLEDGED_CURSOR, rebuilt.cursor)
             return True
         return False
 
@@ -235,11 +232,16 @@ def _holds(store: EventStore, demo: DemoHistory) -> bool:
 
 
 def _announce_demo(demo: DemoHistory, host: str, port: int) -> None:
+    from projector.seed.difyctl import write_demo_config
+
     base = f"http://{host}:{port}/openapi/v1"
     print(f"dev token:    {demo.token}")
     print(f"workspace:    {demo.workspace_id}")
     url = f"{base}/apps?workspace_id={demo.workspace_id}"
     print(f'try:          curl -H "Authorization: Bearer {demo.token}" "{url}"')
+    folder = Path("var") / "difyctl"
+    write_demo_config(folder, demo, host, port)
+    print(f"difyctl:      DIFY_CONFIG_DIR={folder} difyctl get app")
     sys.stdout.flush()
 
 

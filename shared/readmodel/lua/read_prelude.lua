@@ -4,8 +4,16 @@
 -- then the account's status. Missing values are false (nil in the reply); never put nil in
 -- a reply table, it would cut the array short. No live generation: the watermark is false
 -- (the read model is not built yet, which the API answers with a 503).
-local gen = redis.call('GET', 'rm:{meta}:live:v2')
+-- ARGV[3..6] what to spend first (lua/spend.lua): the token's rate bucket ('' = nothing),
+-- its budget, window and this request's member. A spent budget answers {'limited', seconds}
+-- and reads nothing. They are taken out of ARGV, so the route's arguments start at ARGV[3].
 local now_ms = tonumber(ARGV[2])
+if ARGV[3] ~= '' then
+  local wait = spend(ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), math.floor(now_ms / 1000), ARGV[6])
+  if wait > 0 then return {'limited', wait} end
+end
+for _ = 1, 4 do table.remove(ARGV, 3) end
+local gen = redis.call('GET', 'rm:{meta}:live:v2')
 local function key(suffix)
   return 'rm:' .. gen .. ':' .. suffix
 end

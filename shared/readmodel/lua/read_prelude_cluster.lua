@@ -5,6 +5,9 @@
 -- Redis. `head` holds placeholders that the API replaces with what it read itself (the
 -- token carries the account's status). The API refuses an inactive account before using
 -- any data, as it always does.
+-- ARGV[3..6] are '' (the API spent the token's rate budget in its first round trip) and
+-- are taken out, so the route's arguments start at ARGV[3] as on one Redis.
+for _ = 1, 4 do table.remove(ARGV, 3) end
 local gen = ARGV[1]
 local function key(suffix)
   return 'rm:' .. gen .. ':' .. suffix
