@@ -128,9 +128,9 @@ class BatchHandler:
             stored = delivered.stored
             events.setdefault(stored.position, stored)
             # One event may come once per partition this consumer holds: for each one's owners.
-            owners.setdefault(stored.position, {}).update(
-                dict.fromkeys(delivered.to or (stored.owner or "",))
-            )
+            # A message naming none (an earlier relay's) is for the event's own owner.
+            if delivered.to:
+                owners.setdefault(stored.position, {}).update(dict.fromkeys(delivered.to))
             waiting.setdefault(stored.position, []).append(delivery)
 
         addressed = {position: tuple(found) for position, found in owners.items()}

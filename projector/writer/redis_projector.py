@@ -129,8 +129,9 @@ class RedisProjector:
             addressed = addressees(unique, self._store)
             deliveries = [(s, o) for s, found in zip(unique, addressed, strict=True) for o in found]
         else:
+            # An event given no owners is for its own (`_with_owners` decided it).
             deliveries = [
-                (s, o) for s in unique for o in dict.fromkeys(owners.get(s.position) or (s.owner or "",))
+                (s, o) for s in unique for o in dict.fromkeys(owners.get(s.position) or (str(s.owner),))
             ]
         for round_number in range(_MAX_ROUNDS):
             if round_number:

@@ -278,3 +278,27 @@ def test_a_checkpoint_the_store_cannot_take_is_kept_for_later() -> None:
     checkpoint.flush()
     checkpoint.flush()
     assert saved == [Cursor(None, 5)]
+
+
+def test_a_message_of_an_earlier_relay_is_applied_for_its_events_own_owner(
+    seeded: EventStore, letters: DeadLetterStore, fake_redis: Any, topology: Topology
+) -> None:
+    """A body without `owner` and `to` (relayed before events were routed by owner): the
+    writer asks the store whose the event is, and applies it for that owner alone."""
+    import orjson
+
+    from tests.fixtures.broker import publish_raw
+
+    url = "memory://"
+    ensure_live_generation(fake_redis)
+    workspace = next(s for s in seeded.iter_all() if s.event.type == "workspace.created")
+    publish_raw(url, topology, orjson.dumps(workspace.to_dict()))
+    consumer = consumer_for(url, fake_redis, seeded, letters, topology)
+
+    run_consumer_until(consumer, lambda: handled(consumer) >= 1)
+
+    assert consumer.totals.applied == 1
+    assert letters.count() == 0
+    assert workspace.owner is not None
+    state = keys.stream_state(workspace.owner.split(":", 1)[1], workspace.event.stream)
+    assert fake_redis.hget(keys.full_key(live_generation(fake_redis) or "", state), "v") == b"1"
