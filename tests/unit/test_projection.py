@@ -217,3 +217,38 @@ def test_a_rename_and_an_app_its_account_creates_meanwhile_meet_right(
     for step in steps if first == "rename" else reversed(steps):
         assert not step().poison
     assert_exact(redis, log.events)
+
+
+def test_an_account_rename_writes_its_own_keys_and_one_field_per_workspace_of_its_apps() -> None:
+    """What a rename changes does not grow with the apps the account created: its profile,
+    and in each workspace with its apps the one name the rows are completed with."""
+    import uuid
+
+    from tests.unit.api_events import History
+
+    history = History()
+    account = str(uuid.uuid4())
+    workspaces = [str(uuid.uuid4()) for _ in range(2)]
+    events = [history.account_created(account, "Ada")]
+    for ws in workspaces:
+        events += [history.workspace_created(ws, "Ops"), history.member_joined(ws, account, "owner")]
+        events += [history.app_created(str(uuid.uuid4()), ws, account, name=f"App {i}") for i in range(30)]
+    redis, log, stored = _build(make_fake_redis, events)
+    projector = RedisProjector(redis, log)
+    projector.apply(stored)
+    before = _live_dump(redis)
+
+    projector.apply(log.record([history.account_updated(account, name="Ada Lovelace")]))
+
+    after = _live_dump(redis)
+    changed = sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
+    assert changed == sorted(
+        [
+            keys.account(account),
+            keys.stream_state(account, f"account:{account}"),
+            *(keys.app_authors(ws) for ws in workspaces),
+            *(keys.stream_state(ws, f"account:{account}") for ws in workspaces),
+        ]
+    )
+    assert all(after[keys.app_authors(ws)] == {account: b'"Ada Lovelace"'} for ws in workspaces)
+    assert_exact(redis, log.events)
