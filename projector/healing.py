@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -27,8 +26,7 @@ import orjson
 import redis.exceptions
 
 from projector.generations import live_generation
-from projector.replay import ProgressLog, Rebuild, RebuildInterrupted, ReplaySummary
-from projector.store import Cursor, EventStore
+from projector.replay import Rebuild, RebuildInterrupted, ReplaySummary
 from projector.writer.watermark import Watermarks
 from shared.errors import StoreError
 from shared.logs import log_event
@@ -174,26 +172,3 @@ class SelfHealer:
             except Exception:
                 log.exception("self-heal check failed; retrying")
             stop.wait(self._interval)
-
-
-def store_healer(
-    store: EventStore,
-    redis: Any,
-    dead_letters: Positions,
-    stop: threading.Event,
-    *,
-    fresh_redis: bool = False,
-) -> SelfHealer:
-    """The self-healer of a projector process: rebuilds from `store`, logging their progress
-    and ending between batches once `stop` is set (to resume at the next start). With
-    `fresh_redis` (the embedded Redis of `up`) its first build is no self-heal."""
-    return SelfHealer(
-        redis,
-        lambda: Rebuild(store, redis, cursor_factory=Cursor, stop=stop, on_progress=ProgressLog()),
-        lambda: store.load_cursor(ACKNOWLEDGED_CURSOR).position,
-        events=store,
-        dead_letters=dead_letters,
-        clock=time.time,
-        fresh_redis=fresh_redis,
-        settle=lambda cursor: store.advance_cursor(ACKNOWLEDGED_CURSOR, cursor),
-    )

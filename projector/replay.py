@@ -20,9 +20,9 @@ from typing import Any, Protocol
 
 import orjson
 
+from projector.fold.projection import StoreReads
 from projector.generations import live_generation, new_generation_id
 from projector.writer import RedisProjector
-from projector.writer.redis_projector import StreamReader
 from shared.errors import ReadModelError
 from shared.events import StoredEvent
 from shared.logs import log_event
@@ -56,7 +56,7 @@ class RebuildInterrupted(ReadModelError):
         super().__init__("the rebuild was interrupted; the next `readmodel replay` resumes it")
 
 
-class SettledReader(StreamReader, Protocol):
+class SettledReader(StoreReads, Protocol):
     """The part of the event store a rebuild reads."""
 
     def read_settled(self, after: Any, limit: int) -> list[tuple[Any, StoredEvent]]: ...
@@ -67,10 +67,10 @@ class SettledReader(StreamReader, Protocol):
 
     def settled_through(self, mark: int | None) -> bool: ...
 
-    def workspace_ids(self, after: str | None, limit: int) -> list[str]: ...
+    def owners_after(self, after: str | None, limit: int) -> list[str]: ...
 
-    def read_workspace(
-        self, workspace_id: str | None, horizon: Any, after: tuple[str, int] | None, limit: int
+    def read_owner(
+        self, owner: str, horizon: Any, after: tuple[str, int] | None, limit: int
     ) -> list[StoredEvent]: ...
 
     def count(self) -> int: ...
@@ -203,7 +203,7 @@ class Rebuild:
             self._redis.sadd(keys.RETIRED, previous)
             self._sleep(max(0.0, flipped_at + self._grace - self._clock()))
             self._delete_retired()
-        self._retire_first_layout()
+        self._retire_earlier_layouts()
         seconds = self._clock() - started
         return ReplaySummary(
             generation=generation,
@@ -255,12 +255,18 @@ class Rebuild:
                 return
             self._redis.srem(keys.RETIRED, raw)
 
-    def _retire_first_layout(self) -> None:
-        """A read model written by the first key layout is dead weight once this one is live."""
-        legacy = self._redis.get(keys.LEGACY_LIVE_POINTER)
-        if legacy is not None:
-            delete_generation(self._redis, legacy.decode())
-            self._redis.delete(keys.LEGACY_LIVE_POINTER)
+    def _retire_earlier_layouts(self) -> None:
+        """A read model written by an earlier key layout is dead weight once this one is live."""
+        for pointer in keys.LEGACY_POINTERS:
+            raw = self._redis.get(pointer)
+            if raw is None:
+                continue
+            named = raw.decode()
+            if named.startswith("{"):  # a rebuild's checkpoint names its generation
+                named = str(orjson.loads(named).get("generation", ""))
+            if named:
+                delete_generation(self._redis, named)
+            self._redis.delete(pointer)
 
     def discard_unfinished(self) -> None:
         """Drop an unfinished rebuild's generation (never the live one)."""
@@ -280,10 +286,10 @@ class Rebuild:
         horizon = self._store.settled_horizon()
         checkpoint = {
             "generation": new_generation_id(),
-            # Bulk: every event settled now, read workspace by workspace so that each
-            # entity's events arrive together and its documents are rendered once.
+            # Bulk: every event settled now, read owner by owner so that each entity's
+            # events arrive together and its documents are rendered once.
             "phase": "bulk",
-            "group": None,  # the workspace being read; None: events of no workspace
+            "group": None,  # the owner being read; None: none yet
             "after": None,  # (stream, version) read last in that group
             # Then the tail: events settled after the horizon, in the relay's order.
             "txid": horizon.txid,
@@ -316,22 +322,25 @@ class Rebuild:
         self._save(checkpoint)
 
     def _bulk_pages(self, checkpoint: dict[str, Any]) -> Iterator[tuple[str | None, list[StoredEvent]]]:
-        """Pages of settled events, group by group, from where the checkpoint left off."""
+        """Pages of settled events, owner by owner, from where the checkpoint left off."""
         horizon = self._cursor_factory(checkpoint["txid"], checkpoint["position"])
         group: str | None = checkpoint["group"]
         after = None if checkpoint["after"] is None else tuple(checkpoint["after"])
         following: list[str] = []
         while True:
-            page = self._store.read_workspace(group, horizon, after, self._batch_size)
+            page = (
+                self._store.read_owner(group, horizon, after, self._batch_size) if group is not None else []
+            )
             if page:
                 yield group, page
             if len(page) == self._batch_size:
                 after = (page[-1].event.stream, page[-1].event.version)
                 continue
             if not following:
-                following = self._store.workspace_ids(group, 1000)
-                if not following:
+                if group == "":
                     return
+                # Last, the rows written around the append, which have no owner yet ("").
+                following = self._store.owners_after(group, 1000) or [""]
             group, after = following.pop(0), None
 
     def _flush(

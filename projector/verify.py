@@ -8,10 +8,9 @@ from typing import Any
 
 import orjson
 
-from projector.fold.memory import MemoryReadModel
+from projector.fold.memory import MemoryProjection
 from projector.fold.redis_dump import dump_generation
 from projector.fold.scope import WorkspaceScope
-from projector.fold.state import AppState
 from shared.events import StoredEvent
 from shared.readmodel import keys
 
@@ -33,9 +32,9 @@ class Difference:
         return f"different   {self.key}: expected {_show(self.expected)}, found {_show(self.actual)}"
 
 
-def oracle(events: Iterable[StoredEvent]) -> MemoryReadModel:
-    """The read model the store implies."""
-    model = MemoryReadModel()
+def fold_in_memory(events: Iterable[StoredEvent]) -> MemoryProjection:
+    """The read model the store implies, by the projector's own fold."""
+    model = MemoryProjection()
     model.fold_all(events)
     return model
 
@@ -70,7 +69,7 @@ def verify(
     events: Iterable[StoredEvent], redis: Any, generation: str, *, workspace_id: str | None = None
 ) -> list[Difference]:
     """Every difference between the fold of `events` and `generation` in Redis."""
-    model = oracle(events)
+    model = fold_in_memory(events)
     expected = model.dump()
     actual = dump_generation(redis, generation)
     if workspace_id is not None:
@@ -80,16 +79,10 @@ def verify(
     return compare(expected, actual)
 
 
-def _app_ids(model: MemoryReadModel, workspace_id: str) -> frozenset[str]:
+def _app_ids(model: MemoryProjection, workspace_id: str) -> frozenset[str]:
     """The ids of every app the store puts in the workspace (deleted ones included)."""
-    found: set[str] = set()
-    app_states, stream_of = keys.stream_state("app:"), len(keys.stream_state(""))
-    for key in model.hashes:
-        if key.startswith(app_states):
-            _, state = model.state(key[stream_of:])
-            if isinstance(state, AppState) and state.workspace_id == workspace_id:
-                found.add(state.id)
-    return frozenset(found)
+    states = keys.stream_state(workspace_id, "app:")
+    return frozenset(key[len(states) :] for key in model.hashes if key.startswith(states))
 
 
 def _show(value: object) -> str:

@@ -1,11 +1,11 @@
 """Rebuilding one workspace in place: fold its events from the store, then repair Redis.
 
-A whole-model rebuild writes a new generation; one workspace does not need that. Its
-streams (the workspace and its apps) are folded from the store in memory, their records
-derived with the live accounts' names, compared with what the live generation holds, and
-the difference is applied with the same guarded apply script as the projector (slot by slot
-on a cluster): if the live projector moved any of those streams meanwhile, the repair is
-recomputed.
+A whole-model rebuild writes a new generation; one workspace does not need that. The
+workspace's events (its own stream and its apps') are folded from the store in memory, the
+keys the workspace owns are compared with what the live generation holds, and the
+difference is applied with the writer's own apply script, gated on the workspace's stream
+versions as read live: if the live projector moved any of them meanwhile, the repair is
+recomputed. Its members' memberships are their accounts' keys: a full rebuild repairs those.
 """
 
 from __future__ import annotations
@@ -13,32 +13,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from projector.fold.batch import BatchChange, ChangePart, StateChange
-from projector.fold.derive import app_records, stream_records, workspace_records
-from projector.fold.memory import MemoryReadModel
-from projector.fold.records import HASH, SET, ZSET, Op, RecordKey, Records, RecordValue, diff
+from projector.fold.batch import BatchChange, KeyWrite, OwnerChange
+from projector.fold.memory import MemoryProjection
+from projector.fold.projection import StoreReads
+from projector.fold.records import HASH, SET, ZSET, Records, diff
 from projector.fold.scope import WorkspaceScope
-from projector.fold.state import AccountState, AppState, State, WorkspaceState
 from projector.generations import live_generation
-from projector.writer.cluster_apply import OK, ClusterApplier
-from projector.writer.redis_projector import APPLY_SCRIPT, NoGenerationError
-from projector.writer.redis_view import RedisView
+from projector.writer.redis_projector import ChangeApplier, NoGenerationError
 from shared.events import StoredEvent
 from shared.readmodel import keys
-from shared.readmodel.connection import is_cluster
 
 _ATTEMPTS = 5
+_PAGE = 5000
 
 
-class WorkspaceEvents(Protocol):
+class WorkspaceEvents(StoreReads, Protocol):
     def settled_horizon(self) -> Any: ...
 
-    def read_workspace(
-        self, workspace_id: str | None, horizon: Any, after: tuple[str, int] | None, limit: int
-    ) -> list[StoredEvent]: ...
-
-    def read_stream(
-        self, stream: str, from_version: int = 1, to_version: int | None = None
+    def read_owner(
+        self, owner: str, horizon: Any, after: tuple[str, int] | None, limit: int
     ) -> list[StoredEvent]: ...
 
 
@@ -50,79 +43,64 @@ class WorkspaceRepair:
     operations: int
 
 
-class _AccountsFromRedis(MemoryReadModel):
-    """The workspace's streams from the in-memory fold; accounts from the live generation."""
-
-    def __init__(self, live: RedisView) -> None:
-        super().__init__()
-        self._live = live
-
-    def state(self, stream: str) -> tuple[int, State | None]:
-        if stream.startswith("account:"):
-            return self._live.state(stream)
-        return super().state(stream)
-
-
 def replay_workspace(store: WorkspaceEvents, redis: Any, workspace_id: str) -> WorkspaceRepair:
-    """Make the live generation's records of one workspace equal to the fold of the store."""
+    """Make the live generation's keys of one workspace equal to the fold of the store."""
     workspace_id = workspace_id.lower()
     events = _workspace_events(store, workspace_id)
-    apply = redis.register_script(APPLY_SCRIPT)
-    cluster = ClusterApplier(redis) if is_cluster(redis) else None
+    model = MemoryProjection(store, only=f"workspace:{workspace_id}")
+    model.fold_all(events)
+    states = keys.stream_state(workspace_id, "app:")
+    scope = WorkspaceScope(
+        workspace_id, frozenset(key[len(states) :] for key in model.hashes if key.startswith(states))
+    )
+    wanted = scope.restrict(model.dump())
+    changes = ChangeApplier(redis)
     for _ in range(_ATTEMPTS):
         generation = live_generation(redis)
         if generation is None:
             raise NoGenerationError("no live generation: run `readmodel replay` first")
-        live = RedisView(redis, generation)
-        model = _AccountsFromRedis(live)
-        model.fold_all(events)
-        desired, streams = _desired(model, workspace_id)
-        live.prefetch(streams)
-        checks = [(stream, live.state(stream)[0]) for stream in streams]
-        apps = frozenset(stream.split(":", 1)[1] for stream in streams if stream.startswith("app:"))
-        scope = WorkspaceScope(workspace_id, apps)
-        actual = _actual(redis, generation, scope, _candidates(redis, generation, scope, desired, streams))
-        ops = diff(actual, desired)
-        if cluster is not None:
-            applied = cluster.apply(generation, _cluster_change(model, checks, ops)).status == OK
-        else:
-            args: list[Any] = ["", keys.LIVE_POINTER, 0, len(checks)]
-            for stream, version in checks:
-                args.extend((keys.stream_state(stream), version))
-            args.append(0)  # no fan-out set walked
-            args.append(len(ops))
-            for op in ops:
-                args.extend(op)
-            answer = apply(keys=[], args=args)
-            applied = (answer.decode() if isinstance(answer, bytes) else str(answer)) == "ok"
-        if applied:
-            return WorkspaceRepair(workspace_id, generation, len(events), len(ops))
+        found = _owned(redis, generation, scope, set(wanted))
+        locators = [keys.app_workspace(app_id) for app_id in sorted(scope.app_ids)]
+        change = _repair(workspace_id, found, wanted, locators)
+        if changes.send("", generation, change) == "ok":
+            operations = sum(len(owner.ops) for owner in change.owners) + len(change.writes)
+            return WorkspaceRepair(workspace_id, generation, len(events), operations)
     raise RuntimeError(f"workspace {workspace_id} kept changing while it was being rebuilt; try again")
 
 
-def _cluster_change(model: MemoryReadModel, checks: list[tuple[str, int]], ops: list[Op]) -> BatchChange:
-    """The repair as a cluster applies it: each state moves only from the version read live,
-    and no record is written over one derived from a later version."""
-    by_state: dict[str, list[Op]] = {}
-    records: list[Op] = []
-    states = {keys.stream_state(stream): stream for stream, _ in checks}
-    for op in ops:
-        stream = states.get(op[1])
-        if stream is None:
-            records.append(op)
-        else:
-            by_state.setdefault(stream, []).append(op)
-    folded = {stream: model.state(stream)[0] for stream, _ in checks}
-    return BatchChange(
-        position=0,
-        checks=tuple(checks),
-        states=tuple(
-            StateChange(stream, live, folded[stream], tuple(by_state[stream]))
-            for stream, live in checks
-            if stream in by_state
-        ),
-        parts=(ChangePart(tuple((s, v, v) for s, v in folded.items()), tuple(records)),),
+def _repair(
+    workspace_id: str, found: dict[str, object], wanted: dict[str, object], locators: list[str]
+) -> BatchChange:
+    """The change from what Redis holds to what the fold wants, gated on the workspace's
+    stream versions as found; the app locators written whole."""
+    states = keys.stream_state(workspace_id, "")
+    checks = tuple(
+        (key, int(value.get("v", b"0")) if isinstance(value, dict) else 0)
+        for key in sorted(set(found) | set(wanted))
+        if key.startswith(states)
+        for value in (found.get(key, {}),)
     )
+    owned = {key: value for key, value in found.items() if keys.owner_tag(key) == workspace_id}
+    ops = diff(
+        _records(owned), _records({k: v for k, v in wanted.items() if keys.owner_tag(k) == workspace_id})
+    )
+    writes: list[KeyWrite] = []
+    for key in locators:
+        want, have = _fields(wanted.get(key)), _fields(found.get(key))
+        if want != have:
+            # Rewritten at the version it holds: the live projector's later write still wins.
+            version = int(_raw(found.get(key)).get("v", b"0"))
+            writes.append(KeyWrite(key, (("v", version),), tuple(sorted(want.items()))))
+    owner = OwnerChange(f"workspace:{workspace_id}", checks, tuple(ops))
+    return BatchChange(position=0, owners=(owner,), writes=tuple(writes))
+
+
+def _raw(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _fields(value: object) -> dict[str, Any]:
+    return {name: raw for name, raw in _raw(value).items() if name not in keys.VERSION_FIELDS}
 
 
 def _workspace_events(store: WorkspaceEvents, workspace_id: str) -> list[StoredEvent]:
@@ -130,88 +108,59 @@ def _workspace_events(store: WorkspaceEvents, workspace_id: str) -> list[StoredE
     found: list[StoredEvent] = []
     after: tuple[str, int] | None = None
     while True:
-        page = store.read_workspace(workspace_id, horizon, after, 5000)
+        page = store.read_owner(f"workspace:{workspace_id}", horizon, after, _PAGE)
         found.extend(page)
-        if len(page) < 5000:
+        if len(page) < _PAGE:
             break
         after = (page[-1].event.stream, page[-1].event.version)
     found.sort(key=lambda stored: stored.position)
     return found
 
 
-def _desired(model: _AccountsFromRedis, workspace_id: str) -> tuple[Records, list[str]]:
-    """The records the workspace's streams own, and those streams."""
+def _records(dump: dict[str, object]) -> Records:
     records: Records = {}
-    streams: list[str] = []
-    for key in list(model.hashes):
-        if not key.startswith("st:"):
-            continue
-        stream = key[len("st:") :]
-        if stream.startswith("account:"):
-            continue
-        version, state = model.state(stream)
-        streams.append(stream)
-        records.update(stream_records(stream, version, state))
-        if isinstance(state, WorkspaceState):
-            records.update(workspace_records(state))
-        elif isinstance(state, AppState):
-            _, account = model.state(f"account:{state.created_by}")
-            _, workspace = model.state(f"workspace:{workspace_id}")
-            author = account.name if isinstance(account, AccountState) else None
-            ws_name = workspace.name if isinstance(workspace, WorkspaceState) else None
-            records.update(app_records(state, author, ws_name))
-    return records, streams
+    for key, value in dump.items():
+        if isinstance(value, dict):
+            for member, item in value.items():
+                kind = ZSET if isinstance(item, float) else HASH
+                records[(kind, key, member)] = item
+        elif isinstance(value, set):
+            for member in value:
+                records[(SET, key, member)] = b""
+    return records
 
 
-def _candidates(
-    redis: Any, generation: str, scope: WorkspaceScope, desired: Records, streams: list[str]
-) -> set[str]:
-    """Keys that may hold the workspace's records: the desired ones, its streams' and apps'
-    keys, and the membership keys of accounts the live generation still lists as members."""
-    found = {key for _, key, _ in desired}
-    found.update(keys.stream_state(stream) for stream in streams)
-    for app_id in scope.app_ids:
-        found.update((keys.app(scope.workspace_id, app_id), keys.app_workspace(app_id)))
-    for member in redis.hkeys(keys.full_key(generation, keys.workspace_members(scope.workspace_id))):
-        account_id = member.decode()
-        found.update((keys.account_workspaces(account_id), keys.account_current(account_id)))
-    return found
-
-
-def _actual(redis: Any, generation: str, scope: WorkspaceScope, candidates: set[str]) -> Records:
-    """What the live generation holds of the workspace, among `candidates` and its own keys."""
-    candidates = set(candidates)
-    candidates.update(
-        key.decode()[len(keys.full_key(generation, "")) :]
-        for key in redis.scan_iter(
-            match=keys.full_key(generation, keys.workspace(scope.workspace_id)) + "*", count=1000
-        )
+def _owned(redis: Any, generation: str, scope: WorkspaceScope, candidates: set[str]) -> dict[str, object]:
+    """What the live generation holds of the workspace: its tagged keys and its apps' locators."""
+    prefix = keys.full_key(generation, "")
+    names = set(candidates)
+    names.update(
+        key.decode()[len(prefix) :]
+        for key in redis.scan_iter(match=f"{prefix}*{{{scope.workspace_id}}}*", count=1000)
     )
-    ordered = sorted(candidates)
+    names.update(keys.app_workspace(app_id) for app_id in scope.app_ids)
+    ordered = sorted(name for name in names if scope.owns_key(name))
     pipe = redis.pipeline(transaction=False)
     for key in ordered:
-        pipe.type(keys.full_key(generation, key))
+        pipe.type(prefix + key)
     kinds = [k.decode() if isinstance(k, bytes) else str(k) for k in pipe.execute()]
     pipe = redis.pipeline(transaction=False)
-    for key, kind in zip(ordered, kinds, strict=True):
-        full = keys.full_key(generation, key)
+    present = [(key, kind) for key, kind in zip(ordered, kinds, strict=True) if kind != "none"]
+    for key, kind in present:
         if kind == "hash":
-            pipe.hgetall(full)
+            pipe.hgetall(prefix + key)
         elif kind == "zset":
-            pipe.zrange(full, 0, -1, withscores=True)
+            pipe.zrange(prefix + key, 0, -1, withscores=True)
         else:
-            pipe.smembers(full)
-    actual: Records = {}
-    for key, kind, value in zip(ordered, kinds, pipe.execute(), strict=True):
+            pipe.smembers(prefix + key)
+    found: dict[str, object] = {}
+    for (key, kind), value in zip(present, pipe.execute(), strict=True):
+        members: dict[str, Any] | set[str]
         if kind == "hash":
-            members: list[tuple[str, RecordKey, RecordValue]] = [
-                (f.decode(), (HASH, key, f.decode()), raw) for f, raw in value.items()
-            ]
+            members = {f.decode(): raw for f, raw in value.items()}
         elif kind == "zset":
-            members = [(m.decode(), (ZSET, key, m.decode()), float(score)) for m, score in value]
+            members = {m.decode(): float(score) for m, score in value}
         else:
-            members = [(m.decode(), (SET, key, m.decode()), b"") for m in value]
-        for member, record_key, record_value in members:
-            if scope.owns_member(key, member):
-                actual[record_key] = record_value
-    return actual
+            members = {m.decode() for m in value}
+        found[key] = members
+    return found

@@ -18,8 +18,7 @@ before the run, because the machine is shared.
 
 `--start-redis single` or `cluster` loads into a private Redis started for the run (one
 server, or three masters) instead of a claimed database of the shared one; on a cluster the
-memory is summed over the masters, and the cluster's own bookkeeping (`deps:{<tag>}`
-hashes, `cluster_apply.py`) gets a column. "used_memory" is `INFO memory`'s figure summed
+memory is summed over the masters. "used_memory" is `INFO memory`'s figure summed
 over the servers, less what they used before the first load. `--no-throughput` measures
 memory only.
 """
@@ -52,14 +51,13 @@ from shared.readmodel.reads import ReadModelReader
 
 @dataclass(frozen=True)
 class Memory:
-    apps: int  # apps in the workspace, not deleted
+    apps: int  # apps in the workspace with a state (deleted ones too)
     visible: int  # apps the list shows (only these have documents)
-    app_documents: int  # bytes of every visible app's document hash and workspace locator
-    app_states: int  # bytes of every (not deleted) app's folded state
+    # bytes of every visible app's document hash and locator, the workspace's rows and authors
+    app_documents: int
+    app_states: int  # bytes of every app's folded state (deleted ones included)
     indexes: int  # bytes of the workspace's list, mode, tag and name indexes
     index_entries: int
-    dependencies: int  # bytes of the cluster's `deps:{<tag>}` hashes (none on one Redis)
-    dependency_keys: int
     everything: int  # bytes of every key in the database
     used: int  # used_memory over the servers, less their baseline before any load
 
@@ -119,16 +117,15 @@ def main() -> None:
 
     print(f"Redis: {args.start_redis or 'shared'}")
     print(
-        "| apps created | not deleted | visible | documents B per visible app | state B per app "
-        "| index B per entry | deps hashes (keys) | deps B per app | whole database "
+        "| apps created | with a state | visible | documents B per visible app | state B per app "
+        "| index B per entry | whole database "
         "| whole database per visible app | used_memory | used_memory per visible app |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size, m in memory_rows:
         print(
             f"| {size:,} | {m.apps:,} | {m.visible:,} | {m.per_visible_app(m.app_documents):,.0f} "
             f"| {m.per_app(m.app_states):,.0f} | {m.indexes / max(1, m.index_entries):,.0f} "
-            f"| {m.dependencies / 1024:,.0f} KiB ({m.dependency_keys:,}) | {m.per_app(m.dependencies):,.0f} "
             f"| {m.everything / 1024:,.0f} KiB | {m.per_visible_app(m.everything):,.0f} "
             f"| {m.used / 1024:,.0f} KiB | {m.per_visible_app(m.used):,.0f} |"
         )
@@ -154,7 +151,9 @@ def measure_memory(client: Any, workspace_id: str, baseline: int) -> Memory:
     def full(suffix: str) -> str:
         return keys.full_key(generation, suffix)
 
-    app_ids = [raw.decode() for raw in client.smembers(full(keys.workspace_apps(workspace_id)))]
+    states = full(keys.stream_state(workspace_id, "app:"))
+    state_keys = [key for key in all_keys(client) if key.startswith(states.encode())]
+    app_ids = [key.decode()[len(states) :] for key in state_keys]
     index_keys = [
         full(keys.app_index(workspace_id)),
         *(full(keys.mode_index(workspace_id, mode)) for mode in APP_MODES),
@@ -162,22 +161,17 @@ def measure_memory(client: Any, workspace_id: str, baseline: int) -> Memory:
     ]
     names_key = full(keys.app_names(workspace_id))
     entries = sum(client.zcard(key) for key in index_keys) + client.hlen(names_key)
-    every_key = list(all_keys(client))
-    dependency_prefix = full(f"{keys.DEPENDENCIES}:{{").encode()
-    dependency_keys = [key for key in every_key if key.startswith(dependency_prefix)]
+    documents = [full(keys.app_rows(workspace_id)), full(keys.app_authors(workspace_id))]
+    for app_id in app_ids:
+        documents += [full(keys.app(workspace_id, app_id)), full(keys.app_workspace(app_id))]
     return Memory(
         apps=len(app_ids),
         visible=client.zcard(full(keys.app_index(workspace_id))),
-        app_documents=_usage(
-            client,
-            [key for a in app_ids for key in (full(keys.app(workspace_id, a)), full(keys.app_workspace(a)))],
-        ),
-        app_states=_usage(client, (full(keys.stream_state(f"app:{a}")) for a in app_ids)),
+        app_documents=_usage(client, documents),
+        app_states=_usage(client, state_keys),
         indexes=_usage(client, [*index_keys, names_key]),
         index_entries=entries,
-        dependencies=_usage(client, dependency_keys),
-        dependency_keys=len(dependency_keys),
-        everything=_usage(client, every_key),
+        everything=_usage(client, all_keys(client)),
         used=used_memory(client) - baseline,
     )
 

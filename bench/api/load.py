@@ -13,39 +13,20 @@ import argparse
 import json
 import random
 import uuid
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from bench.redis_servers import flush
 from projector.generations import ensure_live_generation
 from projector.seed import demo_history, new_token, session_issued
+from projector.store.memory import EventIndex
 from projector.writer import RedisProjector
 from shared.auth.chain import token_digest
-from shared.events import Event, StoredEvent
+from shared.events import Event
 from shared.readmodel.connection import connect
 from shared.readmodel.reads import ReadModelReader
 
 EXTRA_SESSIONS = 30
 BATCH = 2000
-
-
-class EventLog:
-    """The stream reads gap filling needs, over the events in memory."""
-
-    def __init__(self, events: Iterable[Event]) -> None:
-        now = datetime.now(UTC)
-        self.stored = [StoredEvent(position=i + 1, event=e, recorded_at=now) for i, e in enumerate(events)]
-
-    def read_stream(
-        self, stream: str, from_version: int = 1, to_version: int | None = None
-    ) -> list[StoredEvent]:
-        return [
-            s
-            for s in self.stored
-            if s.event.stream == stream
-            and s.event.version >= from_version
-            and (to_version is None or s.event.version <= to_version)
-        ]
 
 
 def extra_sessions(account_id: str, seed: int) -> list[Event]:
@@ -80,11 +61,12 @@ def main() -> None:
     client = connect(args.redis_url)
     flush(client)
     demo = demo_history(args.seed, workspaces=args.workspaces, apps=args.apps)
-    log = EventLog([*demo.events, *extra_sessions(demo.account_id, args.seed)])
+    log = EventIndex()  # the store's reads, over the events in memory
+    log.record([*demo.events, *extra_sessions(demo.account_id, args.seed)])
     ensure_live_generation(client)
     projector = RedisProjector(client, log)
-    for start in range(0, len(log.stored), BATCH):
-        result = projector.apply(log.stored[start : start + BATCH])
+    for start in range(0, len(log.events), BATCH):
+        result = projector.apply(log.events[start : start + BATCH])
         if result.poison:
             raise SystemExit(f"poison events: {[(p.event.position, p.reason) for p in result.poison][:5]}")
 
@@ -99,7 +81,7 @@ def main() -> None:
                 "workspace_id": demo.workspace_id,
                 "app_id": first_app,
                 "apps_in_list": page.total,
-                "events": len(log.stored),
+                "events": len(log.events),
             },
         ),
     )

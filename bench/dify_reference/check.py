@@ -3,7 +3,7 @@
     uv run --group bench python -m bench.dify_reference.check --url http://127.0.0.1:8010
 
 The expected bodies come from folding the same seeded history with the projector's own
-fold (`MemoryReadModel`, the read model's verification oracle), not from the reference's
+fold (`MemoryProjection`, the projector's fold run into memory), not from the reference's
 tables. `--against URL` also compares with a running read-model server, body for body, and
 asks both a few filtered and refused lists (mode, tag, name, an app id as name, an app whose
 service API is off, bad parameters, an unknown workspace).
@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from bench.dify_reference.rows import fold_rows
-from projector.fold.memory import MemoryReadModel
+from projector.fold.memory import MemoryProjection
 from projector.seed import DemoHistory, demo_history
 from shared.events import StoredEvent
 from shared.readmodel import keys
@@ -66,14 +66,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     history = demo_history(args.seed, workspaces=args.workspaces, apps=args.apps)
-    model = MemoryReadModel()
+    model = MemoryProjection()
     recorded_at = datetime.now(UTC)
     model.fold_all(
         StoredEvent(position=position, event=event, recorded_at=recorded_at)
         for position, event in enumerate(history.events, start=1)
     )
     if model.skipped:
-        print(f"the oracle skipped events: {model.skipped[:3]}", file=sys.stderr)
+        print(f"the fold skipped events: {model.skipped[:3]}", file=sys.stderr)
         return 1
 
     failures: list[str] = []
@@ -106,14 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _visible_app_ids(model: MemoryReadModel, workspace_id: str) -> list[str]:
+def _visible_app_ids(model: MemoryProjection, workspace_id: str) -> list[str]:
     """The list's order: created_at newest first, then id descending (the index's order)."""
     index = model.zsets.get(keys.app_index(workspace_id), {})
     return [app_id for app_id, _ in sorted(index.items(), key=lambda item: (item[1], item[0]), reverse=True)]
 
 
 def _expected_page(
-    model: MemoryReadModel, workspace_id: str, ordered: list[str], page: int
+    model: MemoryProjection, workspace_id: str, ordered: list[str], page: int
 ) -> dict[str, Any]:
     chosen = ordered[(page - 1) * PAGE_LIMIT : page * PAGE_LIMIT]
     return {
@@ -126,9 +126,9 @@ def _expected_page(
 
 
 def _variants(
-    history: DemoHistory, model: MemoryReadModel, ordered: list[str]
+    history: DemoHistory, model: MemoryProjection, ordered: list[str]
 ) -> list[tuple[str, dict[str, str | int]]]:
-    """Filtered and refused lists, compared server against server (the fold has no oracle for them)."""
+    """Filtered and refused lists, compared server against server (the fold has no list for them)."""
     workspace = history.workspace_id
     first = _row(model, workspace, ordered[0])
     tagged = next(
@@ -155,8 +155,11 @@ def _variants(
     return variants
 
 
-def _row(model: MemoryReadModel, workspace_id: str, app_id: str) -> dict[str, Any]:
-    return orjson.loads(model.hashes[keys.app(workspace_id, app_id)]["row"])
+def _row(model: MemoryProjection, workspace_id: str, app_id: str) -> dict[str, Any]:
+    """The app's list row as the read script completes it: its author's name, the workspace's."""
+    stored = model.hashes[keys.app_rows(workspace_id)][app_id]
+    author = model.hashes.get(keys.app_authors(workspace_id), {}).get(stored[:36].decode(), b"null")
+    return orjson.loads(stored[36:] + author + model.hashes[keys.workspace(workspace_id)]["tail"])
 
 
 def _compare_answers(what: str, answer: Answer, other: Answer) -> list[str]:

@@ -57,7 +57,7 @@ def main() -> int:
             store.append(history[start : start + 5000])
         total = store.count()
         try:
-            publisher = Publisher(connect(args.broker), topology)
+            publisher = Publisher(connect(args.broker), topology, store)
             relay = Relay(store, publisher, batch_size=args.batch)
             started = time.perf_counter()
             if profiler is not None:
@@ -75,7 +75,6 @@ def main() -> int:
             client: Any = redis.Redis.from_url(redis_url)
             ensure_live_generation(client)
             letters = DeadLetterStore(engine)
-            letters.create_schema()
             consumer = ProjectorConsumer(
                 connect(args.broker),
                 RedisProjector(client, store),

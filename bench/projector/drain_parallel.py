@@ -48,6 +48,8 @@ from projector.store import EventStore, create_engine_for
 
 READMODEL = Path(sys.executable).with_name("readmodel")
 # The counters whose sum is the number of messages a projector has settled.
+# Each event is counted once, by the process holding its own owner's partition (copies of it
+# for other owners are settled beside, `readmodel_events_copied_total`, not counted here).
 SETTLED_COUNTERS = (
     "readmodel_events_applied_total",
     "readmodel_events_duplicated_total",
@@ -159,8 +161,9 @@ def _run(count: int, total: int, store_url: str, args: argparse.Namespace) -> Dr
             client: Any = redis.Redis.from_url(redis_url)
             ensure_live_generation(client)
             client.close()
-            publisher = Publisher(connect(args.broker), topology)
-            relay = Relay(EventStore(engine), publisher, batch_size=args.batch)
+            store = EventStore(engine)
+            publisher = Publisher(connect(args.broker), topology, store)
+            relay = Relay(store, publisher, batch_size=args.batch)
             while relay.run_once():
                 pass
             publisher.close()

@@ -9,7 +9,7 @@ crash at any point means a redelivery, which the writer turns into a no-op.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -17,7 +17,7 @@ from redis import exceptions as redis_errors
 
 from projector.broker import wire
 from projector.dead_letters.records import DeadLetter
-from projector.writer import BatchResult, NoGenerationError
+from projector.writer import BatchResult, KeepsConflictingError, NoGenerationError
 from shared.errors import EventValidationError, StoreError
 from shared.events import StoredEvent
 
@@ -33,6 +33,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     redis_errors.TryAgainError,
     StoreError,
     NoGenerationError,
+    KeepsConflictingError,
 )
 
 
@@ -48,9 +49,12 @@ class Delivery(Protocol):
 
 
 class Applier(Protocol):
-    """The writer: applies stored events to Redis."""
+    """The writer: applies stored events to Redis, for the owners given by position (None:
+    every owner each event goes to)."""
 
-    def apply(self, events: Sequence[StoredEvent]) -> BatchResult: ...
+    def apply(
+        self, events: Sequence[StoredEvent], owners: Mapping[int, Sequence[str]] | None = None
+    ) -> BatchResult: ...
 
 
 class DeadLetterSink(Protocol):
@@ -110,20 +114,27 @@ class BatchHandler:
         """Apply and settle `deliveries`; raises one of TRANSIENT_ERRORS with nothing settled."""
         outcome = HandledBatch(messages=len(deliveries))
         events: dict[int, StoredEvent] = {}
+        owners: dict[int, dict[str, None]] = {}
         waiting: dict[int, list[Delivery]] = {}
         undecodable: list[Delivery] = []
         for delivery in deliveries:
             body = _body(delivery)
             try:
-                stored = wire.decode(body)
+                delivered = wire.decode(body)
             except EventValidationError as exc:
                 outcome.dead_letters.append(_undecodable(body, exc))
                 undecodable.append(delivery)
                 continue
+            stored = delivered.stored
             events.setdefault(stored.position, stored)
+            # One event may come once per partition this consumer holds: for each one's owners.
+            # A message naming none (an earlier relay's) is for the event's own owner.
+            if delivered.to:
+                owners.setdefault(stored.position, {}).update(dict.fromkeys(delivered.to))
             waiting.setdefault(stored.position, []).append(delivery)
 
-        result, failed = self._apply(sorted(events.values(), key=lambda s: s.position))
+        addressed = {position: tuple(found) for position, found in owners.items()}
+        result, failed = self._apply(sorted(events.values(), key=lambda s: s.position), addressed)
         outcome.applied = len(result.applied)
         outcome.duplicates = len(result.duplicates)
         outcome.skipped = len(result.skipped)
@@ -166,14 +177,16 @@ class BatchHandler:
             delivery.reject(requeue=False)
         return outcome
 
-    def _apply(self, events: list[StoredEvent]) -> tuple[BatchResult, list[tuple[StoredEvent, str]]]:
+    def _apply(
+        self, events: list[StoredEvent], owners: Mapping[int, Sequence[str]]
+    ) -> tuple[BatchResult, list[tuple[StoredEvent, str]]]:
         """The writer's result, retrying a failing batch and then isolating the failing events."""
         if not events:
             return BatchResult(), []
         error: Exception | None = None
         for _ in range(self._max_attempts):
             try:
-                return self._projector.apply(events), []
+                return self._projector.apply(events, owners), []
             except TRANSIENT_ERRORS:
                 raise
             except Exception as exc:
@@ -183,17 +196,19 @@ class BatchHandler:
         merged = BatchResult()
         failed: list[tuple[StoredEvent, str]] = []
         for stored in events:
-            reason = self._apply_alone(stored, merged)
+            reason = self._apply_alone(stored, owners, merged)
             if reason is not None:
                 failed.append((stored, reason))
         return merged, failed
 
-    def _apply_alone(self, stored: StoredEvent, merged: BatchResult) -> str | None:
+    def _apply_alone(
+        self, stored: StoredEvent, owners: Mapping[int, Sequence[str]], merged: BatchResult
+    ) -> str | None:
         """Apply one event into `merged`; the reason when every attempt raised."""
         error: Exception | None = None
         for _ in range(self._max_attempts):
             try:
-                result = self._projector.apply([stored])
+                result = self._projector.apply([stored], owners)
             except TRANSIENT_ERRORS:
                 raise
             except Exception as exc:
@@ -201,6 +216,7 @@ class BatchHandler:
                 continue
             merged.applied.extend(result.applied)
             merged.duplicates.extend(result.duplicates)
+            merged.copied.extend(result.copied)
             merged.skipped.extend(result.skipped)
             merged.poison.extend(result.poison)
             merged.gap_filled += result.gap_filled

@@ -1,7 +1,5 @@
-"""The event flow of one process: relay and consumer in threads, composed from settings.
-
-`readmodel up` runs everything in one process; this builds its relay (store → broker) and
-its consumer (broker → Redis) around one broker URL, by default the in-process memory://
+"""The event flow of one process: relay and consumer in threads (`readmodel up`; composed
+in projector/wiring.py), around one broker URL, by default the in-process memory://
 transport, which both threads share.
 """
 
@@ -13,29 +11,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from projector.broker.connection import connect, is_durable
-from projector.broker.consumer import CursorCheckpoint, ProjectorConsumer
-from projector.broker.publisher import Publisher
-from projector.broker.topology import Topology
-from projector.dead_letters.store import DeadLetterStore
+from projector.broker.consumer import ProjectorConsumer
 from projector.generations import ensure_live_generation, live_generation
 from projector.healing import ACKNOWLEDGED_CURSOR
-from projector.observability.metrics import (
-    MeasuredApplier,
-    MeasuredDeadLetters,
-    MeasuredPublisher,
-    ProjectorMetrics,
-)
 from projector.relay import RELAY_CURSOR, Relay
 from projector.store import Cursor, EventStore
-from projector.writer import RedisProjector
 from shared.readmodel import keys
-from shared.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# The relay's cursor is saved at most this often: a crash republishes up to that much.
-RELAY_SAVE_INTERVAL = 0.5
 
 _START = Cursor(None, 0)
 
@@ -104,36 +87,7 @@ class EventFlow:
         return run
 
 
-def build_event_flow(
-    settings: Settings,
-    store: EventStore,
-    redis: Any,
-    *,
-    topology: Topology | None = None,
-    dead_letters: DeadLetterStore | None = None,
-    metrics: ProjectorMetrics | None = None,
-) -> EventFlow:
-    """Compose the relay and the consumer for `settings.broker_url` (memory:// by default)."""
-    url = settings.broker_url
-    durable = is_durable(url)
-    # In-process there is nothing to scale out, and one queue keeps the checkpoint simple.
-    topology = topology or Topology(partitions=settings.partitions if durable else 1)
-    letters = dead_letters or DeadLetterStore(store.engine)
-    letters.create_schema()
-    publisher: Any = Publisher(connect(url), topology)
-    applier: Any = RedisProjector(redis, store)
-    sink: Any = letters
-    if metrics is not None:  # count what flows, by type, for /metrics
-        publisher = MeasuredPublisher(publisher, metrics)
-        applier = MeasuredApplier(applier, metrics)
-        sink = MeasuredDeadLetters(letters, metrics)
-    relay = Relay(store, publisher, save_interval=RELAY_SAVE_INTERVAL)
-    checkpoint = CursorCheckpoint(lambda cursor: store.save_cursor(ACKNOWLEDGED_CURSOR, cursor))
-    consumer = ProjectorConsumer(connect(url), applier, sink, topology=topology, checkpoint=checkpoint)
-    return EventFlow(relay, consumer, prepare=None if durable else _rewind_relay(store, redis))
-
-
-def _rewind_relay(store: EventStore, redis: Any) -> Callable[[], None]:
+def rewind_relay(store: EventStore, redis: Any) -> Callable[[], None]:
     """Restart the relay where the consumer's last checkpoint is (memory:// forgot the rest).
 
     A Redis that is behind the checkpoint (new, flushed, or rebuilt from nothing) gets the

@@ -14,6 +14,8 @@ from projector.broker import topology as topo
 from projector.broker import wire
 from projector.broker.connection import broker_errors
 from projector.broker.errors import BrokerUnavailableError
+from projector.fold.addressing import addressees
+from projector.fold.projection import References
 from projector.store import Cursor
 from shared.events import StoredEvent
 
@@ -36,10 +38,16 @@ class Publisher:
     """
 
     def __init__(
-        self, connection: Connection, topology: topo.Topology, *, confirm_timeout: float = _CONFIRM_TIMEOUT
+        self,
+        connection: Connection,
+        topology: topo.Topology,
+        references: References,
+        *,
+        confirm_timeout: float = _CONFIRM_TIMEOUT,
     ) -> None:
         self._connection = connection
         self._topology = topology
+        self._references = references
         self._amqp = topo.is_amqp(connection)
         self._errors = broker_errors(connection)
         self._confirm_timeout = confirm_timeout
@@ -48,24 +56,27 @@ class Publisher:
         self._exchange = topo.events_exchange(topology)
 
     def publish(self, batch: Sequence[tuple[Cursor, StoredEvent]]) -> None:
-        """Publish every event of `batch`, in order, each with its relay cursor in the headers."""
+        """Publish every event of `batch`, in order, each with its relay cursor in the headers:
+        one message per partition of the owners it goes to (projector/fold/addressing.py)."""
+        addressed = addressees([stored for _, stored in batch], self._references)
         try:
             producer = self._ready()
-            for cursor, stored in batch:
-                if self._confirms is not None:
-                    self._confirms.expect()
-                producer.publish(
-                    wire.encode(stored),
-                    exchange=self._exchange,
-                    routing_key=self._topology.routing_key(stored.event),
-                    content_type=wire.CONTENT_TYPE,
-                    content_encoding="utf-8",
-                    delivery_mode=_PERSISTENT,
-                    mandatory=self._amqp,
-                    message_id=stored.event.id,
-                    headers={"position": stored.position, "txid": cursor.txid},
-                    retry=False,
-                )
+            for (cursor, stored), owners in zip(batch, addressed, strict=True):
+                for partition, to in self._topology.by_partition(owners).items():
+                    if self._confirms is not None:
+                        self._confirms.expect()
+                    producer.publish(
+                        wire.encode(stored, to),
+                        exchange=self._exchange,
+                        routing_key=self._topology.routing_key(partition, to),
+                        content_type=wire.CONTENT_TYPE,
+                        content_encoding="utf-8",
+                        delivery_mode=_PERSISTENT,
+                        mandatory=self._amqp,
+                        message_id=stored.event.id,
+                        headers={"position": stored.position, "txid": cursor.txid},
+                        retry=False,
+                    )
             if self._confirms is not None:
                 self._confirms.wait(self._connection, self._confirm_timeout)
         except self._errors as exc:

@@ -1,22 +1,24 @@
 """Where events travel: the exchange, the partition queues and the dead-letter path, in one place.
 
-Events are routed by workspace so that one workspace's events stay in one queue, in order.
-The routing key starts with a partition number (`p<k>.`), a stable hash of the workspace
-(or of the stream, for events without one), so the work can later be spread over several
-queues, each with a single active consumer, without changing what the relay publishes.
+Events are routed by owner (shared/readmodel/owners.py): each owner's events stay in one
+queue, in order, and that queue's single active consumer is the only writer of the owner's
+keys. The routing key starts with a partition number (`p<k>.`), a stable hash of the owner
+(a workspace's id, or an account's stream name, as events have always been routed), so the
+work is spread over several queues without changing what the relay publishes. An event
+other owners keep a copy of goes to each of their partitions too, once per partition.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from kombu.connection import Connection
 from kombu.entity import Exchange, Queue
 
-from shared.events import Event
+from shared.readmodel.owners import partition_key
 
 # A message the broker has handed out this many times without an acknowledgement (the
 # consumer keeps dying on it) is moved to the dead-letter queue instead of looping forever.
@@ -45,18 +47,20 @@ class Topology:
             partitions=partitions,
         )
 
-    def partition_of(self, event: Event) -> int:
-        """The partition of the event's workspace (or stream): crc32, stable across processes."""
-        key = event.workspace_id if event.workspace_id is not None else event.stream
-        return zlib.crc32(key.encode()) % self.partitions
+    def partition_of(self, owner: str) -> int:
+        """The partition of an owner: crc32 of its partition key, stable across processes."""
+        return zlib.crc32(partition_key(owner).encode()) % self.partitions
 
-    def routing_key(self, event: Event) -> str:
-        """`p<k>.ws.<workspace_id>`, or `p<k>.stream.<kind>.<id>` for events without a workspace."""
-        if event.workspace_id is not None:
-            tail = f"ws.{event.workspace_id}"
-        else:
-            tail = f"stream.{event.stream_kind}.{event.stream_id}"
-        return f"p{self.partition_of(event)}.{tail}"
+    def routing_key(self, partition: int, owners: Sequence[str]) -> str:
+        """`p<k>.<the first owner the message is for>`."""
+        return f"p{partition}.{owners[0]}"
+
+    def by_partition(self, owners: Sequence[str]) -> dict[int, tuple[str, ...]]:
+        """The owners an event goes to, grouped by partition (one message each)."""
+        found: dict[int, list[str]] = {}
+        for owner in owners:
+            found.setdefault(self.partition_of(owner), []).append(owner)
+        return {k: tuple(group) for k, group in found.items()}
 
     def queue_name(self, partition: int) -> str:
         """The queue of partition `partition`: `<prefix>.p<k>`."""

@@ -96,12 +96,12 @@ def _resolve(letter: RecordedDeadLetter, store: PositionReader) -> StoredEvent:
     position = letter.position
     if position is None:
         decoded = wire.decode(letter.body or b"")
-        position = decoded.position
+        position = decoded.stored.position
     found = store.read_after(position - 1, 1)
     if not found or found[0].position != position:
         raise EventValidationError("position", f"no event at position {position} in the store")
     # The same checks as on the wire, so a row that is still wrong fails here again.
-    return wire.decode(wire.encode(found[0]))
+    return wire.decode(wire.encode(found[0])).stored
 
 
 def _again(letter: RecordedDeadLetter, reason: str) -> DeadLetter:

@@ -1,4 +1,5 @@
-"""The dead-letter table, beside the events in the store's database (durable, seen by every process).
+"""The dead-letter table, beside the events in the store's database (durable, seen by every
+process; created by the store's migrations).
 
 The events themselves stay in the store: a dead letter records the position and the
 reason, and only a body that never decoded into an event is kept verbatim.
@@ -6,16 +7,13 @@ reason, and only a body that never decoded into an event is kept verbatim.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.schema import CreateTable
 
 from projector.dead_letters.records import DeadLetter, RecordedDeadLetter
 from projector.store.engine import WRITE_LOCK
@@ -57,13 +55,6 @@ class DeadLetterStore:
         self._engine = engine
         self._clock = clock
         self._postgres = engine.dialect.name == "postgresql"
-
-    def create_schema(self) -> None:
-        """Create the table if it is missing (idempotent, safe for concurrent processes)."""
-        statement = CreateTable(dead_letters, if_not_exists=True)
-        # Two processes racing to create it on PostgreSQL: the loser's error is harmless.
-        with contextlib.suppress(sa_exc.IntegrityError):
-            self._write(statement)
 
     def record(self, letters: Sequence[DeadLetter], *, count_attempts: bool = True) -> None:
         """Insert dead letters, or update the reason (and add the attempts) of known ones.
@@ -128,11 +119,6 @@ class DeadLetterStore:
         )
         with translated_errors(), self._engine.connect() as conn:
             return [int(row[0]) for row in conn.execute(statement)]
-
-    def exists(self) -> bool:
-        """Whether the table has been created (a store nothing failed in yet has none)."""
-        with translated_errors():
-            return sa.inspect(self._engine).has_table(dead_letters.name)
 
     def count(self) -> int:
         """How many dead letters there are."""

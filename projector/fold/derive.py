@@ -1,11 +1,26 @@
-"""Deriving an entity's read-model records from its folded state: pure, no I/O."""
+"""Deriving an owner's read-model records from the states it holds: pure, no I/O.
+
+Every record derives from one state held by one owner, and lands in that owner's keys
+(shared/readmodel/keys.py). Names another owner keeps (an app's author) are not copied into
+documents: the documents keep the author's id and the read script puts in the name from the
+workspace's own copy (`author_records`), so an account's rename rewrites one field per
+workspace, not a document per app.
+"""
 
 from __future__ import annotations
 
 import orjson
 
-from projector.fold.records import HASH, SET, ZSET, Records
-from projector.fold.state import AccountState, AppState, SessionState, State, WorkspaceState, encode_state
+from projector.fold.records import HASH, ZSET, Records
+from projector.fold.state import (
+    AccountState,
+    AppState,
+    MembershipView,
+    SessionState,
+    State,
+    WorkspaceState,
+    encode_state,
+)
 from shared.readmodel import keys
 from shared.readmodel.documents import (
     AGENT_MODES,
@@ -16,14 +31,13 @@ from shared.readmodel.documents import (
     workflow_features,
 )
 
-# The rendered fields of an app's document hash: they also derive from its author's and its
-# workspace's names. Its other records (visibility, indexes, locator) derive from the app alone.
-APP_DOCUMENTS = frozenset({"row", "summary", "info", "params", "schema"})
+# An app's rendered fields: the part of its records worth skipping when only their keys matter.
+APP_DOCUMENTS = ("head", "summary", "info", "schema")
 
 
-def stream_records(stream: str, version: int, state: State | None) -> Records:
-    """The stream's version and folded state, kept beside the documents."""
-    key = keys.stream_state(stream)
+def stream_records(owner_id: str, stream: str, version: int, state: State | None) -> Records:
+    """The version and folded state of a stream, kept by its owner beside the records."""
+    key = keys.stream_state(owner_id, stream)
     return {(HASH, key, "v"): str(version).encode(), (HASH, key, "s"): encode_state(state)}
 
 
@@ -31,19 +45,51 @@ def workspace_records(state: WorkspaceState | None) -> Records:
     if state is None:
         return {}
     ws = state.id
+    key = keys.workspace(ws)
+    # The end of every list row: the workspace's id and name, after the author's name.
+    tail = b',"workspace_id":' + orjson.dumps(ws) + b',"workspace_name":' + orjson.dumps(state.name) + b"}"
     records: Records = {
-        (HASH, keys.workspace(ws), "name"): state.name.encode(),
-        (HASH, keys.workspace(ws), "status"): state.status.encode(),
-        (HASH, keys.workspace(ws), "created"): state.created_at.encode(),
+        (HASH, key, "name"): state.name.encode(),
+        (HASH, key, "status"): state.status.encode(),
+        (HASH, key, "created"): state.created_at.encode(),
+        (HASH, key, "tail"): tail,
     }
     for account_id, membership in state.members.items():
         records[(HASH, keys.workspace_members(ws), account_id)] = membership.role.encode()
-        records[(HASH, keys.account_workspaces(account_id), ws)] = orjson.dumps(
-            {"role": membership.role, "jpos": membership.jpos},
-        )
-    for account_id, position in state.current_joins.items():
-        records[(ZSET, keys.account_current(account_id), ws)] = float(position)
     return records
+
+
+def author_records(workspace_id: str, account_id: str, state: AccountState | None) -> Records:
+    """A workspace's copy of the name of an account that created one of its apps."""
+    if state is None:
+        return {}
+    return {(HASH, keys.app_authors(workspace_id), account_id): orjson.dumps(state.name)}
+
+
+def membership_records(account_id: str, view: MembershipView | None) -> Records:
+    """An account's entries for one workspace: its membership and when it was made current."""
+    if view is None:
+        return {}
+    records: Records = {}
+    if view.role is not None and view.jpos is not None:
+        records[(HASH, keys.account_workspaces(account_id), view.workspace_id)] = orjson.dumps(
+            {"role": view.role, "jpos": view.jpos},
+        )
+    if view.current is not None:
+        records[(ZSET, keys.account_current(account_id), view.workspace_id)] = float(view.current)
+    return records
+
+
+def membership_view(workspace_id: str, account_id: str, state: WorkspaceState | None) -> MembershipView:
+    """What an account keeps of a workspace state folded from the events naming it."""
+    membership = None if state is None else state.members.get(account_id)
+    current = None if state is None else state.current_joins.get(account_id)
+    return MembershipView(
+        workspace_id=workspace_id,
+        role=None if membership is None else membership.role,
+        jpos=None if membership is None else membership.jpos,
+        current=current,
+    )
 
 
 def account_records(state: AccountState | None) -> Records:
@@ -60,35 +106,27 @@ def account_records(state: AccountState | None) -> Records:
     return records
 
 
-def app_records(
-    state: AppState | None, author: str | None, workspace_name: str | None, *, render: bool = True
-) -> Records:
-    """An app's documents and index entries; `author` and `workspace_name` are denormalised in.
+def app_records(workspace_id: str, state: AppState | None, *, render: bool = True) -> Records:
+    """An app's documents and index entries in its workspace's keys.
 
     With `render=False` the documents are left empty: enough to know which records exist,
     which is all the "before" side of a change needs, at a fraction of the cost.
     """
-    if state is None or state.deleted:
-        return {}
-    app_id, ws = state.id, state.workspace_id
-    records: Records = {
-        (SET, keys.workspace_apps(ws), app_id): b"",
-        (SET, keys.account_apps(state.created_by), app_id): b"",
-    }
-    if state.status != "normal":
-        return records  # hidden from every read; kept in the fan-out sets only
-    records[(HASH, keys.app_workspace(app_id), "ws")] = ws.encode()
+    if state is None or state.deleted or state.status != "normal":
+        return {}  # hidden from every read
+    app_id, ws = state.id, workspace_id
     key = keys.app(ws, app_id)
-    records[(HASH, key, "vis")] = b"1"
+    records: Records = {(HASH, key, "vis"): b"1"}
     # An app whose service API is off answers 403 on its own routes and is not listed.
     records[(HASH, key, "api")] = b"1" if state.enable_api else b"0"
     if render:
-        _render_documents(records, key, state, author, workspace_name)
+        _render_documents(records, key, ws, state)
     else:
-        for field in ("row", "summary", "info", "schema"):
+        for field in APP_DOCUMENTS:
             records[(HASH, key, field)] = b""
         if state.source is not None:
             records[(HASH, key, "params")] = b""
+        records[(HASH, keys.app_rows(ws), app_id)] = b""
     if state.enable_api and not state.is_universal:
         score = float(state.created_at_us)
         records[(ZSET, keys.app_index(ws), app_id)] = score
@@ -100,12 +138,18 @@ def app_records(
     return records
 
 
-def _render_documents(
-    records: Records, key: str, state: AppState, author: str | None, workspace_name: str | None
-) -> None:
-    app_id, ws = state.id, state.workspace_id
+def app_locator(state: AppState | None) -> dict[str, bytes]:
+    """The fields of the app's locator (`keys.app_workspace`): its workspace while visible."""
+    if state is None or state.deleted or state.status != "normal":
+        return {}
+    return {"ws": state.workspace_id.encode()}
+
+
+def _render_documents(records: Records, key: str, ws: str, state: AppState) -> None:
+    app_id = state.id
+    author = state.created_by.encode()  # a UUID: 36 characters, where the read script finds it
     tags = tag_list(state.tags)
-    records[(HASH, key, "row")] = orjson.dumps(
+    row = orjson.dumps(
         {
             "id": app_id,
             "name": state.name,
@@ -113,33 +157,25 @@ def _render_documents(
             "mode": state.mode,
             "tags": tags,
             "updated_at": state.updated_at,
-            "created_by_name": author,
-            "workspace_id": ws,
-            "workspace_name": workspace_name,
         },
     )
-    records[(HASH, key, "summary")] = orjson.dumps(
-        {
-            "id": app_id,
-            "name": state.name,
-            "description": state.description,
-            "mode": state.mode,
-            "author": author,
-            "tags": tags,
-        },
+    # Found by a UUID-valued name too, listed or not (read_apps.lua).
+    records[(HASH, keys.app_rows(ws), app_id)] = author + row[:-1] + b',"created_by_name":'
+    head = orjson.dumps(
+        {"id": app_id, "name": state.name, "description": state.description, "mode": state.mode}
     )
-    records[(HASH, key, "info")] = orjson.dumps(
-        {
-            "id": app_id,
-            "name": state.name,
-            "description": state.description,
-            "mode": state.mode,
-            "author": author,
-            "tags": tags,
-            "updated_at": state.updated_at,
-            "service_api_enabled": state.enable_api,
-            "is_agent": state.mode in AGENT_MODES,
-        },
+    records[(HASH, key, "head")] = author + head[:-1] + b',"author":'
+    records[(HASH, key, "summary")] = b"," + orjson.dumps({"tags": tags})[1:]
+    records[(HASH, key, "info")] = (
+        b","
+        + orjson.dumps(
+            {
+                "tags": tags,
+                "updated_at": state.updated_at,
+                "service_api_enabled": state.enable_api,
+                "is_agent": state.mode in AGENT_MODES,
+            },
+        )[1:]
     )
     if state.source is None:
         records[(HASH, key, "schema")] = orjson.dumps(UNPUBLISHED_INPUT_SCHEMA)
@@ -151,43 +187,51 @@ def _render_documents(
         records[(HASH, key, "schema")] = orjson.dumps(input_schema(form, state.mode))
 
 
-def session_records(state: SessionState | None, account_status: str | None = None) -> Records:
-    """A session's token and row; an account's token also carries the account's status, so
-    authentication reads one key (on a cluster: one slot) for both."""
+def session_records(owner_id: str, state: SessionState | None) -> Records:
+    """A live session's row and its entry in its subject's session set."""
+    if state is None or state.revoked:
+        return {}
+    if state.account_id is not None:
+        subject_key = keys.account_sessions(owner_id)
+    else:
+        subject_key = keys.sso_sessions(owner_id)
+    session_key = keys.session(owner_id, state.id)
+    records: Records = {
+        (HASH, session_key, "exp"): _expiry(state),
+        (HASH, session_key, "row"): orjson.dumps(
+            {
+                "id": state.id,
+                "prefix": state.prefix,
+                "client_id": state.client_id,
+                "device_label": state.device_label,
+                "created_at": state.created_at,
+                "last_used_at": state.last_used_at,
+                "expires_at": state.expires_at,
+            },
+        ),
+        (ZSET, subject_key, state.id): float(state.created_at_ms),
+    }
+    return records
+
+
+def token_fields(state: SessionState | None, account_status: str | None) -> dict[str, bytes]:
+    """What authentication reads of a session's token; an account's live token also carries
+    the account's status, so that one key (on a cluster: one slot) answers both."""
     if state is None:
         return {}
-    expires = b"" if state.expires_at_ms is None else str(state.expires_at_ms).encode()
-    token_key = keys.token(state.token_hash)
-    records: Records = {
-        (HASH, token_key, "sid"): state.id.encode(),
-        (HASH, token_key, "st"): state.subject_type.encode(),
-        (HASH, token_key, "acct"): (state.account_id or "").encode(),
-        (HASH, token_key, "email"): (state.subject_email or "").encode(),
-        (HASH, token_key, "iss"): (state.subject_issuer or "").encode(),
-        (HASH, token_key, "exp"): expires,
-        (HASH, token_key, "rev"): b"1" if state.revoked else b"0",
+    fields = {
+        "sid": state.id.encode(),
+        "st": state.subject_type.encode(),
+        "acct": (state.account_id or "").encode(),
+        "email": (state.subject_email or "").encode(),
+        "iss": (state.subject_issuer or "").encode(),
+        "exp": _expiry(state),
+        "rev": b"1" if state.revoked else b"0",
     }
-    if state.revoked:
-        return records  # a revoked session only answers "token unknown or revoked"
-    if state.account_id is not None:
-        records[(HASH, token_key, "as")] = (account_status or "").encode()
-    if state.account_id is not None:
-        owner, subject_key = state.account_id, keys.account_sessions(state.account_id)
-    else:
-        owner = keys.sso_subject(state.subject_email, state.subject_issuer)
-        subject_key = keys.sso_sessions(owner)
-    session_key = keys.session(owner, state.id)
-    records[(HASH, session_key, "exp")] = expires
-    records[(HASH, session_key, "row")] = orjson.dumps(
-        {
-            "id": state.id,
-            "prefix": state.prefix,
-            "client_id": state.client_id,
-            "device_label": state.device_label,
-            "created_at": state.created_at,
-            "last_used_at": state.last_used_at,
-            "expires_at": state.expires_at,
-        },
-    )
-    records[(ZSET, subject_key, state.id)] = float(state.created_at_ms)
-    return records
+    if state.account_id is not None and not state.revoked:
+        fields["as"] = (account_status or "").encode()
+    return fields
+
+
+def _expiry(state: SessionState) -> bytes:
+    return b"" if state.expires_at_ms is None else str(state.expires_at_ms).encode()

@@ -1,16 +1,26 @@
-"""The read model in memory: the verification oracle, and the cache a Redis view builds on."""
+"""The production fold run into memory, one event at a time: what `readmodel verify` compares
+Redis with, and the cache a workspace rebuild folds in.
+
+This is the projector's own code (`BatchFold`, the same derivations) applied without Redis,
+so it proves the writer consistent with the fold, not the fold right: the property tests
+check both against an oracle of their own (tests/support/oracle.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from projector.fold.batch import BatchFold
-from projector.fold.projection import Duplicate, Gap
+from projector.fold.addressing import addressees
+from projector.fold.batch import BatchChange, BatchFold
+from projector.fold.projection import Duplicate, Gap, NotShown, Slot, StoreReads
 from projector.fold.records import Op
-from projector.fold.state import State, decode_state
+from projector.fold.redis_dump import without_versions
+from projector.fold.state import State, decode_state, state_kind
+from projector.store.memory import EventIndex
 from shared.errors import EventValidationError
 from shared.events import StoredEvent
 from shared.readmodel import keys
+from shared.readmodel.owners import owner_id
 
 
 class KeyValues:
@@ -42,13 +52,24 @@ class KeyValues:
                     if not members:
                         del self.sets[key]
 
+    def apply_change(self, change: BatchChange) -> None:
+        """A batch's change, as the apply script makes it (one writer: no gate can fail)."""
+        for owner in change.owners:
+            self.apply(owner.ops)
+        for write in change.writes:
+            stored = self.hashes.get(write.key, {})
+            if any(int(stored.get(name, b"-1")) > version for name, version in write.versions):
+                continue
+            self.hashes[write.key] = {name: str(version).encode() for name, version in write.versions}
+            self.hashes[write.key].update(write.fields)
+
     def dump(self) -> dict[str, object]:
-        """Every key with its value, in the shape `RedisDump` produces (for comparison)."""
+        """Every key with its value, in the shape `dump_generation` produces (for comparison)."""
         dumped: dict[str, object] = {}
         dumped.update({k: dict(v) for k, v in self.hashes.items()})
         dumped.update({k: dict(v) for k, v in self.zsets.items()})
         dumped.update({k: set(v) for k, v in self.sets.items()})
-        return dumped
+        return without_versions(dumped)
 
 
 def _discard(
@@ -61,43 +82,75 @@ def _discard(
             del mapping[key]
 
 
-class MemoryReadModel(KeyValues):
-    """A whole read model in memory, folded from the store: what Redis must equal."""
+class MemoryProjection(KeyValues):
+    """A whole read model in memory, folded from the store by the projector's own code.
 
-    def __init__(self) -> None:
+    What an owner takes up from the store (an account's events, a membership) is read from
+    the events folded so far, or from `store` when given (folding a part of the store).
+    """
+
+    def __init__(self, store: StoreReads | None = None, *, only: str | None = None) -> None:
         super().__init__()
-        self._states: dict[str, tuple[int, State | None]] = {}
+        self._only = only  # fold for this owner alone (a workspace's rebuild in place)
+        self._states: dict[Slot, tuple[int, State | None]] = {}
+        self.index = EventIndex()
+        self._reads: StoreReads = store or self.index
         self.watermark = 0
         self.skipped: list[tuple[int, str]] = []
 
-    def state(self, stream: str) -> tuple[int, State | None]:
-        cached = self._states.get(stream)
+    def state(self, slot: Slot) -> tuple[int, State | None]:
+        cached = self._states.get(slot)
         if cached is not None:
             return cached
-        fields = self.hashes.get(keys.stream_state(stream))
+        owner, stream = slot
+        fields = self.hashes.get(keys.stream_state(owner_id(owner), stream))
         if not fields:
             return (0, None)
-        return (int(fields["v"]), decode_state(stream.split(":", 1)[0], fields.get("s")))
+        return (int(fields["v"]), decode_state(state_kind(owner, stream), fields.get("s")))
+
+    def holds(self, slot: Slot) -> bool:
+        owner, stream = slot
+        return slot in self._states or keys.stream_state(owner_id(owner), stream) in self.hashes
 
     def members(self, key: str) -> set[str]:
         """The members of a set or a sorted set."""
         return set(self.sets.get(key, ())) | set(self.zsets.get(key, {}))
 
+    def prefetch(self, slots: Sequence[Slot]) -> None:
+        pass  # everything is at hand
+
+    def prefetch_members(self, set_keys: Sequence[str]) -> None:
+        pass
+
     def fold_all(self, events: Iterable[StoredEvent]) -> None:
-        """Fold events in store order, one at a time; invalid events are recorded and skipped."""
+        """Fold events in store order, one at a time, for every owner they are delivered to;
+        events that cannot be applied are recorded and skipped."""
         for stored in events:
-            batch = BatchFold(self)
-            try:
-                outcome = batch.step(stored)
-            except EventValidationError as exc:
-                self.skipped.append((stored.position, str(exc)))
-                continue
-            if isinstance(outcome, (Duplicate, Gap)):
-                self.skipped.append((stored.position, type(outcome).__name__.lower()))
-                continue
-            self.apply(batch.change().ops)
-            for stream in batch.changed:
-                self._states[stream] = batch.current[stream]
-            if outcome:
-                self.skipped.append((stored.position, outcome))
-            self.watermark = max(self.watermark, stored.position)
+            self.fold_one(self.index.add(stored))
+
+    def fold_one(self, stored: StoredEvent) -> None:
+        batch = BatchFold(self, self._reads)
+        outcome: Duplicate | Gap | NotShown | str | None = None
+        try:
+            owners = (self._only,) if self._only else addressees([stored], self._reads)[0]
+            for owner in owners:
+                found = batch.step(stored, owner)
+                if isinstance(found, Gap):  # only a copy can be behind: catch it up first
+                    for earlier in self._reads.read_stream(found.stream, found.first, found.last):
+                        batch.step(earlier, owner)
+                    found = batch.step(stored, owner)
+                if owner == stored.owner:
+                    outcome = found
+        except EventValidationError as exc:
+            self.skipped.append((stored.position, str(exc)))
+            return
+        if isinstance(outcome, (Duplicate, Gap)):
+            self.skipped.append((stored.position, type(outcome).__name__.lower()))
+            return
+        batch.complete()
+        self.apply_change(batch.change())
+        for slot in batch.changed:
+            self._states[slot] = batch.current[slot]
+        if outcome:
+            self.skipped.append((stored.position, str(outcome)))
+        self.watermark = max(self.watermark, stored.position)

@@ -77,7 +77,22 @@ class SessionState:
     revoked: bool = False
 
 
-State = WorkspaceState | AccountState | AppState | SessionState
+@dataclass(frozen=True, slots=True)
+class MembershipView:
+    """An account's membership of one workspace, as the account's owner keeps it: folded from
+    the workspace's events that create it or name the account, and nothing else."""
+
+    workspace_id: str
+    role: str | None = None
+    jpos: int | None = None  # store position of the join
+    current: int | None = None  # position of the latest event that made it the current workspace
+
+
+State = WorkspaceState | AccountState | AppState | SessionState | MembershipView
+
+# The kind of state a slot holds, by (owner kind, stream kind): an owner's own streams hold
+# their kind's state; an account's copy of a workspace stream holds a membership.
+MEMBERSHIP = "membership"
 
 
 def encode_state(state: State | None) -> bytes:
@@ -85,13 +100,21 @@ def encode_state(state: State | None) -> bytes:
     return orjson.dumps(state)
 
 
+def state_kind(owner: str, stream: str) -> str:
+    """What `owner` keeps of `stream`: the stream kind's state, or an account's membership."""
+    kind = stream.partition(":")[0]
+    return MEMBERSHIP if kind == "workspace" and owner.startswith("account:") else kind
+
+
 def decode_state(kind: str, raw: bytes | str | None) -> State | None:
-    """Rebuild a state from its JSON; `kind` is the stream kind."""
+    """Rebuild a state from its JSON; `kind` is the stream kind (or `state_kind`'s answer)."""
     if raw is None:
         return None
     data = orjson.loads(raw)
     if data is None:
         return None
+    if kind == MEMBERSHIP:
+        return MembershipView(**data)
     if kind == "workspace":
         return WorkspaceState(
             id=data["id"],

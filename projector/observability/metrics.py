@@ -28,15 +28,16 @@ from prometheus_client import (
 
 from projector.broker.batch import Applier, DeadLetterSink
 from projector.dead_letters.records import DeadLetter
+from projector.dead_letters.store import DeadLetterStore
 from projector.relay import RELAY_CURSOR, EventPublisher
 from projector.status_report import read_model_status
 from projector.store import Cursor, EventStore
 from projector.writer import BatchResult
-from query_api.operations.stall import StallDetector
 from shared.errors import StoreError
 from shared.events import StoredEvent
 from shared.logs import log_event
 from shared.settings import Settings
+from shared.stall import StallDetector
 
 log = logging.getLogger("readmodel.metrics")
 
@@ -65,6 +66,12 @@ class ProjectorMetrics:
         self.duplicated = Counter(
             "readmodel_events_duplicated_total",
             "Events delivered again and found already applied (no-ops).",
+            by_type,
+            registry=registry,
+        )
+        self.copied = Counter(
+            "readmodel_events_copied_total",
+            "Events applied only for owners keeping a copy of them (their own owner is another partition's).",
             by_type,
             registry=registry,
         )
@@ -207,13 +214,16 @@ class MeasuredApplier:
         self._metrics = metrics
         self._clock = clock
 
-    def apply(self, events: Sequence[StoredEvent]) -> BatchResult:
+    def apply(
+        self, events: Sequence[StoredEvent], owners: Mapping[int, Sequence[str]] | None = None
+    ) -> BatchResult:
         started = self._clock()
-        result = self._inner.apply(events)
+        result = self._inner.apply(events, owners)
         metrics = self._metrics
         metrics.apply_seconds.observe(self._clock() - started)
         metrics.count(metrics.applied, result.applied)
         metrics.count(metrics.duplicated, result.duplicates)
+        metrics.count(metrics.copied, result.copied)
         if result.gap_filled:
             metrics.gap_filled.inc(result.gap_filled)
         return result
@@ -236,8 +246,6 @@ class MeasuredDeadLetters:
 
 
 class DeadLetterCount(Protocol):
-    def exists(self) -> bool: ...
-
     def count(self) -> int: ...
 
 
@@ -298,7 +306,7 @@ class ProgressSampler:
         metrics.store_head.set(figures["store_head"])
         metrics.relay_position.set(figures["relay_position"])
         metrics.relay_lag.set(figures["relay_lag_events"])
-        if self._dead_letters is not None and self._dead_letters.exists():
+        if self._dead_letters is not None:
             figures["dead_letters"] = self._dead_letters.count()
             metrics.dead_letters.set(figures["dead_letters"])
         if self._counters is not None:
@@ -399,7 +407,10 @@ def observed(
     process: str,
     counters: Callable[[], Mapping[str, Any]] | None = None,
 ) -> Iterator[None]:
-    """Serve /metrics and sample the figures while the block runs."""
+    """Serve /metrics and sample the figures while the block runs (a process with Redis, a
+    projector, also counts the dead letters of the store's table unless given others)."""
+    if dead_letters is None and redis is not None:
+        dead_letters = DeadLetterStore(store.engine)
     port = settings.metrics_port if args.metrics_port is None else args.metrics_port
     listener = start_metrics_listener(metrics.registry, args.metrics_host or settings.host, port)
     stop = threading.Event()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -21,6 +21,7 @@ from projector.store.planning import AppendPlan, plan_append
 from projector.store.schema import EVENT_COLUMNS, cursors, events
 from shared.errors import StoreUnavailableError
 from shared.events import Event, StoredEvent
+from shared.readmodel.owners import home_owner, named_account
 
 # A lost race is classified by running the append again; a third loss in a row is unusual.
 _APPEND_ATTEMPTS = 3
@@ -194,6 +195,7 @@ class EventStore:
 
     def _insert(self, conn: Connection, new: tuple[Event, ...]) -> tuple[int, ...]:
         recorded_at = self._clock()
+        owners = self._owners(conn, new)
         rows = [
             {
                 "id": event.id,
@@ -205,11 +207,32 @@ class EventStore:
                 "occurred_at": event.occurred_at,
                 "data": orjson.dumps(event.data).decode(),
                 "recorded_at": recorded_at,
+                "owner": owners[event.stream],
+                "account_id": named_account(event),
             }
             for event in new
         ]
         statement = events.insert().returning(events.c.position, sort_by_parameter_order=True)
         return tuple(conn.execute(statement, rows).scalars())
+
+    def _owners(self, conn: Connection, new: tuple[Event, ...]) -> dict[str, str]:
+        """The owner of each stream `new` appends to: decided by the stream's first event,
+        in this batch or already stored."""
+        owners: dict[str, str] = {}
+        for event in new:
+            if event.version == 1 and event.stream not in owners:
+                owners[event.stream] = home_owner(event)
+        later = [stream for stream in dict.fromkeys(e.stream for e in new) if stream not in owners]
+        for chunk in _chunks(later):
+            rows = conn.execute(
+                sa.select(*EVENT_COLUMNS).where(events.c.stream.in_(chunk), events.c.version == 1)
+            )
+            for row in rows:
+                stored = _to_stored(row)
+                owners[stored.event.stream] = stored.owner or home_owner(stored.event)
+        for event in new:  # no first event anywhere: only a gap allowed by a failed check
+            owners.setdefault(event.stream, home_owner(event))
+        return owners
 
     def close(self) -> None:
         """Release the engine's connections."""
@@ -231,7 +254,7 @@ class EventStore:
             .order_by(events.c.position)
             .limit(limit)
         )
-        return [_to_stored(row) for row in self._rows(statement)]
+        return self._stored(statement)
 
     def iter_all(self, batch_size: int = 5000) -> Iterator[StoredEvent]:
         """Every event in position order, fetched page by page (bounded memory)."""
@@ -252,7 +275,7 @@ class EventStore:
         )
         if to_version is not None:
             statement = statement.where(events.c.version <= to_version)
-        return [_to_stored(row) for row in self._rows(statement.order_by(events.c.version))]
+        return self._stored(statement.order_by(events.c.version))
 
     def positions_after(self, position: int, limit: int) -> list[int]:
         """The positions of up to `limit` events after `position`, in order."""
@@ -316,7 +339,9 @@ class EventStore:
             .order_by(sa.text("events.txid"), events.c.position)
             .limit(limit)
         )
-        return [(Cursor(row.txid, row.position), _to_stored(row)) for row in self._rows(statement)]
+        rows = self._rows(statement)
+        found = self._with_owners([_to_stored(row) for row in rows])
+        return [(Cursor(row.txid, row.position), stored) for row, stored in zip(rows, found, strict=True)]
 
     def settled_horizon(self) -> Cursor:
         """The cursor of the last settled event: rebuilds read up to it in bulk.
@@ -356,50 +381,6 @@ class EventStore:
             )
         )
         return xmin >= mark
-
-    def workspace_ids(self, after: str | None, limit: int) -> list[str]:
-        """Distinct workspace ids in order, after `after` (a keyset page)."""
-        statement = sa.select(events.c.workspace_id).where(events.c.workspace_id.is_not(None))
-        if after is not None:
-            statement = statement.where(events.c.workspace_id > after)
-        statement = statement.group_by(events.c.workspace_id).order_by(events.c.workspace_id).limit(limit)
-        return [row[0] for row in self._rows(statement)]
-
-    def read_workspace(
-        self,
-        workspace_id: str | None,
-        horizon: Cursor,
-        after: tuple[str, int] | None,
-        limit: int,
-    ) -> list[StoredEvent]:
-        """One workspace's settled events (None: those of no workspace), by (stream, version).
-
-        Only events before `horizon` (see settled_horizon) are returned; `after` is the
-        (stream, version) keyset of the previous page.
-        """
-        statement = sa.select(*EVENT_COLUMNS)
-        if workspace_id is None:
-            statement = statement.where(events.c.workspace_id.is_(None))
-        else:
-            statement = statement.where(events.c.workspace_id == workspace_id)
-        if self._postgres:
-            statement = statement.where(
-                sa.text("events.txid <= CAST(CAST(:horizon AS text) AS xid8)").bindparams(
-                    horizon=horizon.txid or 0
-                )
-            )
-        else:
-            statement = statement.where(events.c.position <= horizon.position)
-        if after is not None:
-            stream, version = after
-            statement = statement.where(
-                sa.or_(
-                    events.c.stream > stream,
-                    sa.and_(events.c.stream == stream, events.c.version > version),
-                )
-            )
-        statement = statement.order_by(events.c.stream, events.c.version).limit(limit)
-        return [_to_stored(row) for row in self._rows(statement)]
 
     def names_workspace(self, workspace_id: str) -> bool:
         """Whether any stored event belongs to the workspace."""
@@ -455,7 +436,131 @@ class EventStore:
             conn.execute(self._upsert_cursor(name, target))
         return target
 
+    # --- owners (shared/readmodel/owners.py) -------------------------------------------
+
+    def owners_after(self, after: str | None, limit: int) -> list[str]:
+        """Distinct owners in order, after `after` (a keyset page)."""
+        statement = sa.select(events.c.owner).where(events.c.owner.is_not(None))
+        if after is not None:
+            statement = statement.where(events.c.owner > after)
+        statement = statement.group_by(events.c.owner).order_by(events.c.owner).limit(limit)
+        return [row[0] for row in self._rows(statement)]
+
+    def read_owner(
+        self, owner: str, horizon: Cursor, after: tuple[str, int] | None, limit: int
+    ) -> list[StoredEvent]:
+        """One owner's settled events, by (stream, version); owner "": the rows written
+        around the append, without one.
+
+        Only events before `horizon` (see settled_horizon) are returned; `after` is the
+        (stream, version) keyset of the previous page.
+        """
+        chosen = events.c.owner.is_(None) if owner == "" else events.c.owner == owner
+        statement = sa.select(*EVENT_COLUMNS).where(chosen)
+        if self._postgres:
+            statement = statement.where(
+                sa.text("events.txid <= CAST(CAST(:horizon AS text) AS xid8)").bindparams(
+                    horizon=horizon.txid or 0
+                )
+            )
+        else:
+            statement = statement.where(events.c.position <= horizon.position)
+        if after is not None:
+            stream, version = after
+            statement = statement.where(
+                sa.or_(
+                    events.c.stream > stream,
+                    sa.and_(events.c.stream == stream, events.c.version > version),
+                )
+            )
+        statement = statement.order_by(events.c.stream, events.c.version).limit(limit)
+        return self._stored(statement)
+
+    def authored_workspaces(self, account_ids: Sequence[str]) -> dict[str, set[str]]:
+        """For each account, the workspaces with an app it created: those that show its name."""
+        found: dict[str, set[str]] = {}
+        for chunk in _chunks(list(dict.fromkeys(account_ids))):
+            statement = (
+                sa.select(events.c.account_id, events.c.workspace_id)
+                .where(events.c.account_id.in_(chunk), events.c.type == "app.created")
+                .distinct()
+            )
+            for account_id, workspace_id in self._rows(statement):
+                if workspace_id is not None:
+                    found.setdefault(account_id, set()).add(workspace_id)
+        return found
+
+    def read_streams(self, streams: Sequence[str]) -> dict[str, list[StoredEvent]]:
+        """Whole streams, each in version order, in one query per chunk of streams."""
+        found: dict[str, list[StoredEvent]] = {stream: [] for stream in streams}
+        for chunk in _chunks(list(dict.fromkeys(streams))):
+            statement = (
+                sa.select(*EVENT_COLUMNS)
+                .where(events.c.stream.in_(chunk))
+                .order_by(events.c.stream, events.c.version)
+            )
+            for stored in self._stored(statement):
+                found[stored.event.stream].append(stored)
+        return found
+
+    def membership_events(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], list[StoredEvent]]:
+        """For each (workspace id, account id): the workspace stream's events that name the
+        account, with those that create the workspace, in version order: all an account's
+        membership of the workspace derives from."""
+        pairs = list(dict.fromkeys(pairs))
+        streams = list(dict.fromkeys(f"workspace:{workspace_id}" for workspace_id, _ in pairs))
+        accounts = list(dict.fromkeys(account_id for _, account_id in pairs))
+        naming: list[StoredEvent] = []
+        creating: dict[str, dict[int, StoredEvent]] = {}
+        for chunk in _chunks(streams):
+            for account_chunk in _chunks(accounts):
+                # One round trip: the events naming the accounts, and those creating the
+                # workspaces (a partial index holds just these).
+                statement = sa.union_all(
+                    sa.select(*EVENT_COLUMNS).where(
+                        events.c.stream.in_(chunk), events.c.account_id.in_(account_chunk)
+                    ),
+                    sa.select(*EVENT_COLUMNS).where(
+                        events.c.stream.in_(chunk), events.c.type == "workspace.created"
+                    ),
+                )
+                for stored in self._stored(statement):
+                    if stored.event.type == "workspace.created":
+                        creating.setdefault(stored.event.stream, {})[stored.position] = stored
+                    else:
+                        naming.append(stored)
+        found: dict[tuple[str, str], list[StoredEvent]] = {
+            pair: list(creating.get(f"workspace:{pair[0]}", {}).values()) for pair in pairs
+        }
+        for stored in naming:
+            pair = (stored.event.stream_id, named_account(stored.event) or "")
+            if pair in found:
+                found[pair].append(stored)
+        for events_of_pair in found.values():
+            events_of_pair.sort(key=lambda stored: stored.event.version)
+        return found
+
     # --- helpers ------------------------------------------------------------------------
+
+    def _stored(self, statement: sa.Executable) -> list[StoredEvent]:
+        return self._with_owners([_to_stored(row) for row in self._rows(statement)])
+
+    def _with_owners(self, found: list[StoredEvent]) -> list[StoredEvent]:
+        """Fill in the owner of rows written without one (around the append), from the first
+        event of their streams."""
+        missing = list(dict.fromkeys(s.event.stream for s in found if s.owner is None))
+        if not missing:
+            return found
+        owners: dict[str, str] = {}
+        for chunk in _chunks(missing):
+            statement = sa.select(*EVENT_COLUMNS).where(events.c.stream.in_(chunk), events.c.version == 1)
+            for row in self._rows(statement):
+                first = _to_stored(row)
+                owners[first.event.stream] = first.owner or home_owner(first.event)
+        return [
+            s if s.owner is not None else replace(s, owner=owners.get(s.event.stream) or home_owner(s.event))
+            for s in found
+        ]
 
     def _rows(self, statement: sa.Executable) -> list[Any]:
         with translated_errors(), self._engine.connect() as conn:
@@ -484,7 +589,7 @@ def _to_stored(row: Any) -> StoredEvent:
         data=data,
         unreadable=unreadable,
     )
-    return StoredEvent(position=row.position, event=event, recorded_at=recorded_at)
+    return StoredEvent(position=row.position, event=event, recorded_at=recorded_at, owner=row.owner)
 
 
 def _retrying_lost_races(attempt: Callable[[], _T]) -> _T | None:

@@ -26,6 +26,10 @@ events = sa.Table(
     sa.Column("occurred_at", sa.Text, nullable=False),
     sa.Column("data", sa.Text, nullable=False),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    # The owner of the event's stream and the account the event names (shared/readmodel/owners.py),
+    # decided at append. A row written around the append may lack an owner: reads fill it in.
+    sa.Column("owner", sa.String(140), nullable=True),
+    sa.Column("account_id", sa.String(36), nullable=True),
     sa.UniqueConstraint("stream", "version", name="uq_events_stream_version"),
     sqlite_autoincrement=True,
 )
@@ -49,4 +53,5 @@ EVENT_COLUMNS = (
     events.c.occurred_at,
     events.c.data,
     events.c.recorded_at,
+    events.c.owner,
 )

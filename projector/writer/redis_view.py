@@ -5,85 +5,82 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from projector.fold.state import AppState, State, decode_state
+from projector.fold.projection import Slot
+from projector.fold.state import State, decode_state, state_kind
+from projector.writer.scripts import lua_script, run_scripts
 from shared.readmodel import keys
+from shared.readmodel.connection import is_cluster
+from shared.readmodel.owners import owner_id
+
+READ_STATES = lua_script("read_states.lua")
 
 
 class RedisView:
-    """Reads stream states and fan-out sets once per batch, as they were at its start."""
+    """Reads the states owners hold, once per batch, as they were at its start: many at once
+    with one script (one per slot on a Redis Cluster), not a command each."""
 
-    def __init__(self, redis: Any, generation: str) -> None:
+    def __init__(self, redis: Any, generation: str, *, reads: Any | None = None) -> None:
         self._redis = redis
         self._generation = generation
-        self._states: dict[str, tuple[int, State | None]] = {}
-        self._pending: dict[str, int] = {}
+        self._reads = reads or redis.register_script(READ_STATES)
+        self._cluster = is_cluster(redis)
+        self._states: dict[Slot, tuple[int, State | None]] = {}
+        self._held: set[Slot] = set()
         self._sets: dict[str, set[str]] = {}
 
-    def _key(self, suffix: str) -> str:
-        return keys.full_key(self._generation, suffix)
+    def _key(self, slot: Slot) -> str:
+        owner, stream = slot
+        return keys.full_key(self._generation, keys.stream_state(owner_id(owner), stream))
 
-    def prefetch(self, streams: Iterable[str]) -> None:
-        """Load many stream states in one round trip."""
-        missing = [s for s in dict.fromkeys(streams) if s not in self._states]
+    def prefetch(self, slots: Iterable[Slot]) -> None:
+        """Load many states in one round trip."""
+        missing = [slot for slot in dict.fromkeys(slots) if slot not in self._states]
         if not missing:
             return
-        pipe = self._redis.pipeline(transaction=False)
-        for stream in missing:
-            pipe.hmget(self._key(keys.stream_state(stream)), "v", "s", "p")
-        for stream, (version, raw, pending) in zip(missing, pipe.execute(), strict=True):
-            self._states[stream] = self._decode(stream, version, raw)
-            if pending is not None:
-                self._pending[stream] = int(pending)
+        prefix = keys.full_key(self._generation, "")
+        groups: dict[int, list[Slot]] = {}
+        for slot in missing:
+            where = self._redis.keyslot(self._key(slot)) if self._cluster else 0
+            groups.setdefault(where, []).append(slot)
+        calls = [
+            (self._reads, self._key(found[0]), [prefix, *(self._key(slot)[len(prefix) :] for slot in found)])
+            for found in groups.values()
+        ]
+        for found, answer in zip(groups.values(), run_scripts(self._redis, calls), strict=True):
+            for i, slot in enumerate(found):
+                self._remember(slot, answer[2 * i], answer[2 * i + 1])
 
-    def prefetch_app_context(self) -> None:
-        """Load the accounts and workspaces the cached apps render with, in one round trip."""
-        streams: list[str] = []
-        for state in [s for _, s in self._states.values()]:
-            if isinstance(state, AppState):
-                streams.append(f"account:{state.created_by}")
-                streams.append(f"workspace:{state.workspace_id}")
-        self.prefetch(streams)
+    def state(self, slot: Slot) -> tuple[int, State | None]:
+        cached = self._states.get(slot)
+        if cached is None:
+            version, raw = self._redis.hmget(self._key(slot), "v", "s")
+            cached = self._remember(slot, version, raw)
+        return cached
 
-    def prefetch_sets(self, set_keys: Iterable[str]) -> None:
-        """Load many fan-out sets in one round trip."""
-        missing = [k for k in dict.fromkeys(set_keys) if k not in self._sets]
+    def holds(self, slot: Slot) -> bool:
+        self.state(slot)
+        return slot in self._held
+
+    def prefetch_members(self, set_keys: Iterable[str]) -> None:
+        """Load many sorted sets in one round trip."""
+        missing = [key for key in dict.fromkeys(set_keys) if key not in self._sets]
         if not missing:
             return
         pipe = self._redis.pipeline(transaction=False)
         for key in missing:
-            _read_members(pipe, self._key(key))
+            pipe.zrange(keys.full_key(self._generation, key), 0, -1)
         for key, members in zip(missing, pipe.execute(), strict=True):
             self._sets[key] = {m.decode() for m in members}
 
-    def state(self, stream: str) -> tuple[int, State | None]:
-        cached = self._states.get(stream)
-        if cached is None:
-            version, raw = self._redis.hmget(self._key(keys.stream_state(stream)), "v", "s")
-            cached = self._states[stream] = self._decode(stream, version, raw)
-        return cached
-
-    def pending(self, stream: str) -> int | None:
-        """The version a writer on a Redis Cluster set out to take a prefetched stream to and
-        did not finish (cluster_apply.py), if any."""
-        return self._pending.get(stream)
-
     def members(self, key: str) -> set[str]:
-        cached = self._sets.get(key)
-        if cached is None:
-            self.prefetch_sets([key])
-            cached = self._sets[key]
-        return set(cached)
+        self.prefetch_members([key])
+        return set(self._sets[key])
 
-    @staticmethod
-    def _decode(stream: str, version: bytes | None, raw: bytes | None) -> tuple[int, State | None]:
+    def _remember(self, slot: Slot, version: bytes | None, raw: bytes | None) -> tuple[int, State | None]:
         if version is None:
-            return (0, None)
-        return (int(version), decode_state(stream.split(":", 1)[0], raw))
-
-
-def _read_members(pipe: Any, key: str) -> None:
-    """Queue the read of a fan-out set's members; session sets are sorted (keys.py)."""
-    if key.endswith(":sessions"):
-        pipe.zrange(key, 0, -1)
-    else:
-        pipe.smembers(key)
+            found: tuple[int, State | None] = (0, None)
+        else:
+            self._held.add(slot)
+            found = (int(version), decode_state(state_kind(*slot), raw))
+        self._states[slot] = found
+        return found

@@ -55,7 +55,7 @@ class StoreFigures:
     """What the status page shows from the store beside its head."""
 
     relay_position: int | None
-    dead_letters: int | None  # None: the table does not exist yet (nothing ever failed)
+    dead_letters: int
     recent_dead_letters: tuple[DeadLetterRow, ...]
 
 
@@ -102,12 +102,7 @@ class SqlStoreProbe:
             relay = conn.execute(
                 sa.select(_cursors.c.position).where(_cursors.c.name == RELAY_CURSOR)
             ).scalar_one_or_none()
-        try:
-            count, rows = self._dead_letters(dead_letter_limit)
-        except StoreUnavailableError:
-            if self._has_dead_letters():
-                raise
-            count, rows = None, ()
+        count, rows = self._dead_letters(dead_letter_limit)
         return StoreFigures(
             relay_position=None if relay is None else int(relay),
             dead_letters=count,
@@ -130,10 +125,6 @@ class SqlStoreProbe:
                 for row in conn.execute(listing)
             )
         return count, rows
-
-    def _has_dead_letters(self) -> bool:
-        with self._connection():
-            return sa.inspect(self._engine).has_table("dead_letters")
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:

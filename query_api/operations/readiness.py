@@ -12,9 +12,9 @@ import redis.exceptions
 
 from query_api.operations.metrics import ApiMetrics
 from query_api.operations.probe import StoreProbe
-from query_api.operations.stall import StallDetector
 from shared.errors import StoreError
 from shared.readmodel import keys
+from shared.stall import StallDetector
 
 NOT_READY_MESSAGE = "The read model is not ready to serve."
 

@@ -73,6 +73,10 @@ class StoredEvent:
     position: int
     event: Event
     recorded_at: datetime
+    # The owner of the event's stream (shared/readmodel/owners.py), as the store decided it
+    # at append; None where nothing decided it yet (the writer then asks the stream's first
+    # event).
+    owner: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         body = self.event.to_dict()

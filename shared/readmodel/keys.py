@@ -1,16 +1,20 @@
 """Key names of the read model.
 
-Every key lives under a generation: `rm:<generation>:<suffix>`. The pointer `rm:{meta}:live`
+Every key lives under a generation: `rm:<generation>:<suffix>`. The pointer `rm:{meta}:live:v2`
 names the live generation; a rebuild writes a new generation beside it and flips the
 pointer. Functions here return suffixes; on one Redis the Lua scripts resolve the generation
 themselves so a flip is atomic with respect to every read and write.
 
-Every key carries a Redis Cluster hash tag that says which keys must share a slot: a
-workspace's keys and its apps' documents `{<workspace_id>}`, an account's keys and its
-sessions `{<account_id>}`, an SSO subject's sessions `{<digest>}`, and everything global
-(the pointers, each generation's watermark) `{meta}`, so a flip compares watermarks in one
-slot; keys found by an id alone (tokens, app locators) are spread over 256 buckets by the
-id's first two characters. Stream states have no braces and hash whole.
+Every key has exactly one owner, the only one that writes it (`owners.py`): a workspace
+(its keys and its apps' documents carry the hash tag `{<workspace_id>}`), an account (its
+keys, its sessions and its view of the workspaces it belongs to: `{<account_id>}`) or an
+external SSO subject (`{<digest>}`). An owner's keys share its hash tag, so on a Redis
+Cluster they live in one slot and one script writes them atomically, the versions that gate
+the write included. Keys found by an id alone (tokens, app locators) cannot carry their
+owner's tag: they are spread over 256 buckets by the id's first two characters, and each
+carries the versions it was written from, so that no writer can move it backwards. The
+pointers and each generation's watermark share `{meta}`, so a flip compares watermarks in
+one slot.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ from __future__ import annotations
 import hashlib
 
 PREFIX = "rm:"
-LIVE_POINTER = "rm:{meta}:live"
-REPLAY_POINTER = "rm:{meta}:replay"  # the generation a rebuild is writing, with its checkpoint
+# The pointers of this layout. Those of the layouts before it name generations a rebuild
+# deletes (`LEGACY_POINTERS`): their keys mean something else.
+LIVE_POINTER = "rm:{meta}:live:v2"
+REPLAY_POINTER = "rm:{meta}:replay:v2"  # the generation a rebuild is writing, with its checkpoint
 RETIRED = "rm:{meta}:retired"  # set: old generations a flip left to delete (a stop cut it short)
-# The first layout's pointer (keys without hash tags): a rebuild deletes what it names.
-LEGACY_LIVE_POINTER = "rm:live"
+# The first layout's pointer (keys without hash tags) and the second's (one stream state per
+# stream, documents written by several partitions); their rebuild checkpoint pointer.
+LEGACY_POINTERS = ("rm:live", "rm:{meta}:live", "rm:{meta}:replay")
 
 
 def full_key(generation: str, suffix: str) -> str:
@@ -37,44 +44,38 @@ def generation_pattern(generation: str) -> str:
 
 # --- generation-wide ---------------------------------------------------------------------
 
-WATERMARK = "{meta}:wm"  # the highest store position applied
+# The highest store position settled. The one key every writer raises (to a maximum, so the
+# order of writers does not matter); no record derives from it.
+WATERMARK = "{meta}:wm"
 HEAL_RECORD = "rm:{meta}:healed"  # hash: what the last self-heal found, when, into which generation
 HEAL_LOCK = "rm:{meta}:healing"  # held by the one process rebuilding after a loss
-POISON = "{meta}:poison"  # hash: position -> reason, events a rebuild could not apply
-# On a Redis Cluster only: `deps:{<tag>}`, per slot, the stream versions its records derive
-# from (see projector/writer/cluster_apply.py). Bookkeeping, not part of the documents.
-DEPENDENCIES = "deps"
+POISON = "{meta}:poison"  # hash: position -> reason, events a rebuild could not apply (rebuild only)
 
 
-# --- per stream: the folded state and its version ---------------------------------------
+# --- per owner: the folded state of each stream it holds, and its version ----------------
 
 
-def stream_state(stream: str) -> str:
-    """Hash {v: version, s: state JSON} of one stream; `v` drives the effectively-once check."""
-    return f"st:{stream}"
+def stream_state(owner_id: str, stream: str) -> str:
+    """Hash {v: version, s: state JSON} of `stream` as held by the owner `owner_id`.
+
+    `v` gates every write of the owner's records: a batch applies only if the versions it
+    read are still there. An owner holds its own streams, and copies of other streams it
+    shows facts of (a workspace its apps' authors, an account its memberships).
+    """
+    return f"st:{{{owner_id}}}:{stream}"
 
 
-def stream_lock(stream: str) -> str:
-    """On a Redis Cluster only: a writer's short lock on a stream (projector/writer/stream_locks.py)."""
-    return f"lock:{stream}"
-
-
-# --- workspaces --------------------------------------------------------------------------
+# --- workspaces (owner: the workspace) ---------------------------------------------------
 
 
 def workspace(workspace_id: str) -> str:
-    """Hash {name, status}."""
+    """Hash {name, status, created, tail}: `tail` closes a list row, from `,"workspace_id"` on."""
     return f"ws:{{{workspace_id}}}"
 
 
 def workspace_members(workspace_id: str) -> str:
     """Hash account_id -> role."""
     return f"ws:{{{workspace_id}}}:members"
-
-
-def workspace_apps(workspace_id: str) -> str:
-    """Set of every (not deleted) app id of the workspace, for fan-out on rename."""
-    return f"ws:{{{workspace_id}}}:apps"
 
 
 def app_index(workspace_id: str) -> str:
@@ -95,25 +96,43 @@ def app_names(workspace_id: str) -> str:
     return f"ws:{{{workspace_id}}}:names"
 
 
-# --- apps --------------------------------------------------------------------------------
+def app_rows(workspace_id: str) -> str:
+    """Hash app_id -> the app's list row up to its author's name, after the author's id.
+
+    A row is `<author id (36)>` + `{"id":…,"created_by_name":` ; the read script completes it
+    with the author's name (`app_authors`) and the workspace's `tail`, so neither a rename of
+    the author nor of the workspace rewrites a row.
+    """
+    return f"ws:{{{workspace_id}}}:rows"
+
+
+def app_authors(workspace_id: str) -> str:
+    """Hash account_id -> the JSON name of each account that created an app of the workspace:
+    the workspace's own copy, kept current from the account's events."""
+    return f"ws:{{{workspace_id}}}:authors"
+
+
+# --- apps (owner: their workspace) -------------------------------------------------------
 
 
 def app(workspace_id: str, app_id: str) -> str:
     """Hash of one visible app's pre-serialised documents, in its workspace's slot.
 
-    Fields: vis ("1"), row (list row), summary (GET /apps/{id}), info (describe info), params
-    (parameters minus system_parameters; absent with no published config), schema (describe
-    input_schema).
+    Fields: vis ("1"), api ("1"/"0"), head (`<author id>` + the summary's and info's common
+    start, up to `"author":`), summary and info (what follows the author's name in each),
+    params (parameters minus system_parameters; absent with no published config), schema
+    (describe input_schema).
     """
     return f"app:{{{workspace_id}}}:{app_id}"
 
 
 def app_workspace(app_id: str) -> str:
-    """Hash {ws} of a visible app: where GET /apps/{id} finds the app's workspace."""
+    """Hash {ws, v} of an app: where GET /apps/{id} finds a visible app's workspace (`ws`,
+    absent while the app is not visible), and the app stream version it was written from."""
     return f"app:{{{bucket(app_id)}}}:{app_id}"
 
 
-# --- accounts ----------------------------------------------------------------------------
+# --- accounts (owner: the account) -------------------------------------------------------
 
 
 def account(account_id: str) -> str:
@@ -135,11 +154,6 @@ def account_current(account_id: str) -> str:
     return f"acct:{{{account_id}}}:cur"
 
 
-def account_apps(account_id: str) -> str:
-    """Set of the (not deleted) app ids the account created, for fan-out on rename."""
-    return f"acct:{{{account_id}}}:apps"
-
-
 def account_sessions(account_id: str) -> str:
     """Sorted set of the account's unrevoked session ids, score = created_at in ms."""
     return f"acct:{{{account_id}}}:sessions"
@@ -155,30 +169,49 @@ def sso_sessions(subject: str) -> str:
     return f"sso:{{{subject}}}:sessions"
 
 
-# --- sessions ----------------------------------------------------------------------------
+# --- sessions (owner: their account or SSO subject) --------------------------------------
 
 
-def session(owner: str, session_id: str) -> str:
+def session(owner_id: str, session_id: str) -> str:
     """Hash {row: session row JSON, exp: expires_at in ms or ''}.
 
-    `owner` is the account id, or the sso_subject of an external SSO subject: a session lives
+    `owner_id` is the account id, or the sso_subject of an external SSO subject: a session lives
     in the slot of the set that lists it.
     """
-    return f"sess:{{{owner}}}:{session_id}"
+    return f"sess:{{{owner_id}}}:{session_id}"
 
 
 def token(token_hash: str) -> str:
     """Hash of what authentication needs, by SHA-256 of the bearer token.
 
-    Fields: sid, st (subject_type), acct, email, iss, exp (ms or ''), rev ("1" once revoked).
+    Fields: sid, st (subject_type), acct, email, iss, exp (ms or ''), rev ("1" once revoked),
+    `as` (an account token's account status, while the session is live), and the versions it
+    was written from: sv (the session stream's) and, for an account's token, av (the
+    account stream's).
     """
     return f"tok:{{{bucket(token_hash)}}}:{token_hash}"
 
 
 def bucket(identifier: str) -> str:
-    """One of 256 slot groups for keys found by an id alone (app locators, tokens): few enough
-    that a cluster keeps one small bookkeeping hash per group, not one per key."""
+    """One of 256 slot groups for keys found by an id alone (app locators, tokens)."""
     return identifier[:2]
+
+
+# Fields of the id-found keys that only say which versions wrote them.
+VERSION_FIELDS = frozenset({"v", "sv", "av"})
+
+
+def owner_tag(suffix: str) -> str | None:
+    """The owner id a key suffix carries in its hash tag; None for the keys found by an id
+    alone (tokens, app locators: their owner is in their content) and for `{meta}`."""
+    start = suffix.find("{")
+    end = suffix.find("}", start + 1)
+    if start == -1 or end == -1:
+        return None
+    tag = suffix[start + 1 : end]
+    if tag == "meta" or (suffix.startswith(("tok:", "app:")) and len(tag) == 2):
+        return None
+    return tag
 
 
 # --- outside the generations: the rate limits' budgets -----------------------------------

@@ -42,6 +42,11 @@ PARAMETERS = "params"
 INFO = "info"
 INPUT_SCHEMA = "schema"
 
+# A stored row, summary or info start begins with its author's id (a UUID), whose name the
+# workspace keeps; an author it does not know is shown as null.
+AUTHOR_ID = 36
+NULL = b"null"
+
 # Lua offsets are doubles: past 2**53 a page can only be past the end anyway.
 _MAX_OFFSET = 2**53
 
@@ -201,14 +206,14 @@ class ReadModelReader:
             head=_head(reply),
             workspace=WorkspaceFacts(status=_text(reply[11]), role=_text(reply[9])),
             total=int(reply[10]),
-            rows=tuple(filter(None, reply[13:])),
+            rows=_rows(reply),
             tag_known=reply[12] == b"1",
         )
 
     def app(self, token_hash: str, now_ms: int, app_id: str, fields: Sequence[str]) -> AppRead:
         """An app's documents; `app_id` '' (not an id) finds nothing."""
         reply = self._run(APP, token_hash, now_ms, app_id, *fields)
-        values = reply[13:]
+        values = _documents(reply[13:], fields)
         return AppRead(
             head=_head(reply),
             app=AppFacts(
@@ -304,6 +309,33 @@ class _OneRedisScripts:
         # A failure drops the connection (redis-py's own rule); the next command connects again.
         connection.send_packed_command(connection.pack_command("EVALSHA", sha, 0, *args), check_health=False)
         return connection.read_response()
+
+
+def _rows(reply: list[Any]) -> tuple[bytes, ...]:
+    """A page's rows, completed: each stored row (its author's id, then the row up to the
+    author's name) with the name the workspace keeps, then the workspace's tail."""
+    if len(reply) < 15:
+        return ()
+    tail = reply[13] or b"}"
+    count = int(reply[14])
+    pairs = reply[15 + count :]
+    name = dict(zip(pairs[::2], pairs[1::2], strict=False)).get
+    return tuple(
+        [row[AUTHOR_ID:] + (name(row[:AUTHOR_ID]) or NULL) + tail for row in reply[15 : 15 + count] if row]
+    )
+
+
+def _documents(values: list[Any], fields: Sequence[str]) -> list[Any]:
+    """An app's fields as asked; the summary and info, stored as what follows their author's
+    name, completed with the start they share and the name the workspace keeps."""
+    if len(values) <= len(fields) or not any(name in (SUMMARY, INFO) for name in fields):
+        return values
+    start, name = [*values[len(fields) :], None][:2]
+    completed = list(values[: len(fields)])
+    for i, field in enumerate(fields):
+        if field in (SUMMARY, INFO) and completed[i] is not None and start is not None:
+            completed[i] = start[AUTHOR_ID:] + (name or NULL) + completed[i]
+    return completed
 
 
 def _current(member: bytes | None, score: bytes | None, memberships: list[Membership]) -> str | None:

@@ -208,7 +208,6 @@ def server(tmp_path: Path, fake_redis: Any) -> Iterator[InProcessServer]:
     RedisProjector(fake_redis, store).apply(store.read_after(0, 1000))
     store.append(workspace_history(history, apps=1))  # a lag of four events
     letters = DeadLetterStore(engine)
-    letters.create_schema()
     letters.record([DeadLetter(reason="undecodable message: not JSON", body=b"{")])
     settings = Settings.from_env({"READMODEL_ADMIN_TOKEN": ADMIN})
     app = create_app(settings, redis=fake_redis, head_probe=SqlStoreProbe(engine))

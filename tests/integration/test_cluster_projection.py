@@ -1,181 +1,133 @@
-"""The projector on a real three-master Redis Cluster writes exactly the oracle's read model."""
+"""The projector on a real three-master Redis Cluster writes exactly what the events mean.
+
+The property tests of tests/unit/test_projection.py run here again: their `fresh` is this
+module's cluster, emptied for every example, so every batch crosses slots.
+"""
 
 from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from redis.cluster import RedisCluster
 
-from projector.fold.batch import BatchChange
-from projector.fold.memory import MemoryReadModel
-from projector.fold.redis_dump import dump_generation
 from projector.generations import ensure_live_generation
 from projector.writer import RedisProjector
-from projector.writer.cluster_apply import ClusterApplier, ClusterOutcome, hash_tag
 from shared.events import StoredEvent
 from shared.readmodel import keys
 from tests.fixtures.readmodel import EventLog
 from tests.support.histories import random_history
+from tests.support.partitions import apply_deliveries, by_partition
+from tests.unit.test_projection import (
+    assert_exact,
+    test_a_late_event_fills_its_gap_from_the_store,
+    test_a_rename_and_an_app_its_account_creates_meanwhile_meet_right,
+    test_an_invalid_event_blocks_only_its_own_stream,
+    test_an_unknown_type_is_skipped_and_counted_but_advances_its_stream,
+    test_any_order_duplicates_and_batch_split_equal_both_references,
+    test_in_order_delivery_equals_both_references,
+    test_one_writer_per_partition_in_any_interleaving_equals_both_references,
+    test_redelivering_everything_changes_nothing,
+)
 
 pytestmark = pytest.mark.integration
 
-
-def _oracle(stored: list[StoredEvent]) -> dict[str, object]:
-    model = MemoryReadModel()
-    model.fold_all(stored)
-    return model.dump()
-
-
-def _live_dump(redis: Any) -> dict[str, object]:
-    return dump_generation(redis, redis.get(keys.LIVE_POINTER).decode())
-
-
-def test_hash_tags_follow_redis_cluster_rules() -> None:
-    assert hash_tag("rm:g1:ws:{w1}:idx") == "w1"
-    assert hash_tag("rm:g1:tok:abc") == "rm:g1:tok:abc"
-    assert hash_tag("a{}b{c}") == "a{}b{c}"  # an empty tag does not count: the whole key
-    assert hash_tag("x{y}{z}") == "y"
+__all__ = [
+    "test_a_late_event_fills_its_gap_from_the_store",
+    "test_a_rename_and_an_app_its_account_creates_meanwhile_meet_right",
+    "test_an_invalid_event_blocks_only_its_own_stream",
+    "test_an_unknown_type_is_skipped_and_counted_but_advances_its_stream",
+    "test_any_order_duplicates_and_batch_split_equal_both_references",
+    "test_in_order_delivery_equals_both_references",
+    "test_one_writer_per_partition_in_any_interleaving_equals_both_references",
+    "test_redelivering_everything_changes_nothing",
+]
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_batches_in_any_split_with_duplicates_equal_the_oracle(redis_cluster: Any, seed: int) -> None:
-    rng = random.Random(seed)
-    log = EventLog()
-    stored = log.record(random_history(rng, steps=150))
-    ensure_live_generation(redis_cluster)
-    projector = RedisProjector(redis_cluster, log)
-    delivery = stored + rng.sample(stored, len(stored) // 4)  # duplicates, redelivered late
-    rng.shuffle(delivery)
-    start = 0
-    while start < len(delivery):
-        size = rng.randint(1, 40)
-        result = projector.apply(delivery[start : start + size])
-        assert not result.poison
-        start += size
-    assert _live_dump(redis_cluster) == _oracle(stored)
+@pytest.fixture
+def fresh(redis_cluster: Any) -> Callable[[], Any]:
+    """The cluster, emptied on every call (on every master)."""
+
+    def emptied() -> Any:
+        redis_cluster.flushall(target_nodes=RedisCluster.PRIMARIES)
+        return redis_cluster
+
+    return emptied
 
 
-def test_every_key_but_a_stream_state_has_a_slot_group_and_the_data_spreads(redis_cluster: Any) -> None:
-    """Keys a script reads together must carry the same hash tag; only stream states (read
-    one at a time) may hash whole. And the data lands on all three masters."""
+def test_an_owners_keys_share_its_slot_and_the_data_spreads(redis_cluster: Any) -> None:
+    """Every key of an owner carries the owner's tag (one slot: one script writes them all,
+    versions included); the others are the id-found keys and `{meta}`. And the data lands
+    on all three masters."""
     log = EventLog()
     stored = log.record(random_history(random.Random(11), steps=120))
     generation, _ = ensure_live_generation(redis_cluster)
     RedisProjector(redis_cluster, log).apply(stored)
     prefix = keys.full_key(generation, "")
-    untagged = [
-        name
-        for raw in redis_cluster.scan_iter(match=f"{prefix}*", count=1000)
-        if hash_tag(name := raw.decode()) == name and not name.startswith(prefix + keys.stream_state(""))
-    ]
-    assert untagged == []
-    tags = {hash_tag(raw.decode()) for raw in redis_cluster.scan_iter(match=f"{prefix}*", count=1000)}
-    assert any(tag == "meta" for tag in tags)
-    nodes = {redis_cluster.get_node_from_key(raw).name for raw in redis_cluster.scan_iter(match=f"{prefix}*")}
+    names = [raw.decode()[len(prefix) :] for raw in redis_cluster.scan_iter(match=f"{prefix}*", count=1000)]
+    untagged = [name for name in names if keys.owner_tag(name) is None]
+    assert untagged
+    assert all(name.startswith(("tok:{", "app:{", "{meta}")) for name in untagged)
+    owners = {owner.partition(":")[2] for stored_event in stored if (owner := stored_event.owner)}
+    assert {keys.owner_tag(name) for name in names} - {None} <= owners
+    nodes = {redis_cluster.get_node_from_key(prefix + name).name for name in names}
     assert len(nodes) == 3
 
 
-def test_two_projectors_racing_on_shared_streams_still_equal_the_oracle(redis_cluster: Any) -> None:
-    """Account and app events of one history applied by two writers at once, as two
-    partitions' projectors do: a rename and an app change meet in the app's slot."""
-    rng = random.Random(5)
+def test_two_partitions_writers_at_once_equal_both_references(redis_cluster: Any) -> None:
+    """Two projectors on disjoint partitions, writing at the same moment: no key is shared,
+    so nothing waits and nothing conflicts."""
     log = EventLog()
-    stored = log.record(random_history(rng, steps=200))
+    stored = log.record(random_history(random.Random(5), steps=200))
     ensure_live_generation(redis_cluster)
-    halves = ([s for s in stored if s.position % 2], [s for s in stored if not s.position % 2])
+    queues = by_partition(stored, log, 2)
     failures: list[BaseException] = []
 
-    def run(events: list[StoredEvent]) -> None:
+    def run(deliveries: list[tuple[StoredEvent, tuple[str, ...]]]) -> None:
         try:
             projector = RedisProjector(redis_cluster, log)
-            for start in range(0, len(events), 7):
-                assert not projector.apply(events[start : start + 7]).poison
+            for start in range(0, len(deliveries), 7):
+                assert not apply_deliveries(projector, deliveries[start : start + 7]).poison
         except BaseException as exc:  # reported below, in the test's thread
             failures.append(exc)
 
-    threads = [threading.Thread(target=run, args=(half,)) for half in halves]
+    _together(run, list(queues.values()))
+    assert failures == []
+    assert_exact(redis_cluster, stored)
+
+
+def test_two_writers_of_the_same_owners_settle_on_the_same_read_model(redis_cluster: Any) -> None:
+    """A standby taking over while the old writer still runs (or a rebuild catching up after
+    its flip) applies the same events: the owners' gates keep them from interleaving."""
+    log = EventLog()
+    stored = log.record(random_history(random.Random(8), steps=150))
+    ensure_live_generation(redis_cluster)
+    failures: list[BaseException] = []
+
+    def run(seed: int) -> None:
+        try:
+            rng = random.Random(seed)
+            projector = RedisProjector(redis_cluster, log)
+            start = 0
+            while start < len(stored):
+                size = rng.randint(1, 15)
+                assert not projector.apply(stored[start : start + size]).poison
+                start += size
+        except BaseException as exc:
+            failures.append(exc)
+
+    _together(run, [1, 2])
+    assert failures == []
+    assert_exact(redis_cluster, stored)
+
+
+def _together(run: Callable[[Any], None], arguments: list[Any]) -> None:
+    """`run` once per argument, all at the same time, each in a thread of its own."""
+    threads = [threading.Thread(target=run, args=(argument,)) for argument in arguments]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(120)
-    assert failures == []
-    assert _live_dump(redis_cluster) == _oracle(stored)
-
-
-class _Crash(Exception):
-    pass
-
-
-class _CrashAfterRecords(ClusterApplier):
-    """Dies as a killed projector would: the slots' records written, no state moved yet."""
-
-    def _run(self, calls: list[tuple[str, str, list[Any]]]) -> list[Any]:
-        answers = super()._run(calls)
-        if calls and calls[0][0] == "records":
-            raise _Crash
-        return answers
-
-
-class _Recording(ClusterApplier):
-    def __init__(self, redis: Any) -> None:
-        super().__init__(redis)
-        self.outcomes: list[ClusterOutcome] = []
-
-    def apply(self, generation: str, change: BatchChange) -> ClusterOutcome:
-        outcome = super().apply(generation, change)
-        self.outcomes.append(outcome)
-        return outcome
-
-
-@pytest.mark.parametrize("seed", [4, 8])
-def test_a_batch_cut_short_between_slots_and_redelivered_with_more_equals_the_oracle(
-    redis_cluster: Any, seed: int
-) -> None:
-    log = EventLog()
-    stored = log.record(random_history(random.Random(seed), steps=150))
-    ensure_live_generation(redis_cluster)
-    half = len(stored) // 2
-    RedisProjector(redis_cluster, log).apply(stored[: half // 2])
-    with pytest.raises(_Crash):
-        RedisProjector(redis_cluster, log, cluster_applier=_CrashAfterRecords(redis_cluster)).apply(
-            stored[half // 2 : half]
-        )
-    recording = _Recording(redis_cluster)
-    result = RedisProjector(redis_cluster, log, cluster_applier=recording).apply(stored[half // 2 :])
-    assert not result.poison
-    # The crashed batch's intents made the next writer redo exactly its step first.
-    assert recording.outcomes[0].status == "ok"
-    assert _live_dump(redis_cluster) == _oracle(stored)
-
-
-class _BeforeApply(ClusterApplier):
-    """Runs `hook` once, between this writer's fold and its apply."""
-
-    def __init__(self, redis: Any, hook: Any) -> None:
-        super().__init__(redis)
-        self._hook = hook
-
-    def apply(self, generation: str, change: BatchChange) -> ClusterOutcome:
-        hook, self._hook = self._hook, None
-        if hook is not None:
-            hook()
-        return super().apply(generation, change)
-
-
-@pytest.mark.parametrize("first", ["rename", "creation"])
-def test_a_rename_and_an_app_its_account_creates_meanwhile_meet_right(redis_cluster: Any, first: str) -> None:
-    """Different partitions' writers: whichever lands between the other's fold and apply,
-    the new app ends with the new author name."""
-    from tests.support.races import rename_and_creation
-
-    before, rename, creation = rename_and_creation()
-    log = EventLog()
-    ensure_live_generation(redis_cluster)
-    RedisProjector(redis_cluster, log).apply(log.record(before))
-    renamed, created = log.record([rename, creation])
-    inner, outer = (renamed, created) if first == "rename" else (created, renamed)
-    racing = _BeforeApply(redis_cluster, lambda: RedisProjector(redis_cluster, log).apply([inner]))
-    assert not RedisProjector(redis_cluster, log, cluster_applier=racing).apply([outer]).poison
-    assert _live_dump(redis_cluster) == _oracle(log.events)

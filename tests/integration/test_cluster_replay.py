@@ -22,7 +22,7 @@ from tests.support.histories import random_history
 from tests.unit.test_replay import (
     test_a_first_rebuild_creates_and_flips_to_a_generation,
     test_a_rebuild_replaces_the_live_generation_and_deletes_the_old_one,
-    test_a_workspace_owns_its_members_entries_in_shared_account_keys,
+    test_a_workspaces_members_own_their_memberships_of_it,
     test_an_interrupted_rebuild_leaves_the_live_generation_untouched_and_resumes,
     test_replaying_one_workspace_repairs_it_and_leaves_the_others_alone,
     test_restart_discards_the_unfinished_generation,
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.integration
 __all__ = [
     "test_a_first_rebuild_creates_and_flips_to_a_generation",
     "test_a_rebuild_replaces_the_live_generation_and_deletes_the_old_one",
-    "test_a_workspace_owns_its_members_entries_in_shared_account_keys",
+    "test_a_workspaces_members_own_their_memberships_of_it",
     "test_an_interrupted_rebuild_leaves_the_live_generation_untouched_and_resumes",
     "test_replaying_one_workspace_repairs_it_and_leaves_the_others_alone",
     "test_restart_discards_the_unfinished_generation",

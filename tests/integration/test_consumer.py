@@ -16,7 +16,7 @@ from projector.broker.connection import connect
 from projector.broker.consumer import ProjectorConsumer
 from projector.broker.topology import Topology
 from projector.dead_letters import DeadLetterStore
-from projector.fold.memory import MemoryReadModel
+from projector.fold.memory import MemoryProjection
 from projector.fold.redis_dump import dump_generation
 from projector.generations import ensure_live_generation
 from projector.seed import generate_history
@@ -64,7 +64,6 @@ def test_the_consumer_reconnects_when_the_broker_drops_its_connection(
     half = len(history) // 2
     event_store.append(history[:half])
     letters = DeadLetterStore(event_store.engine)
-    letters.create_schema()
     generation, _ = ensure_live_generation(redis_client)
     consumer = ProjectorConsumer(
         connect(rabbitmq_url),
@@ -93,7 +92,7 @@ def test_the_consumer_reconnects_when_the_broker_drops_its_connection(
         thread.join(15)
 
     assert not thread.is_alive()
-    model = MemoryReadModel()
+    model = MemoryProjection()
     model.fold_all(list(event_store.iter_all()))
     assert dump_generation(redis_client, generation) == model.dump()
     assert letters.count() == 0

@@ -22,7 +22,8 @@ import falcon.testing
 import pytest
 from sqlalchemy.engine import make_url
 
-from projector.broker.flow import EventFlow, build_event_flow
+from projector import wiring
+from projector.broker.flow import EventFlow
 from projector.cli.wiring import open_store
 from projector.store import EventStore
 from query_api.app import create_app
@@ -96,7 +97,7 @@ class World:
         return done.stderr
 
     def start(self) -> None:
-        self.flow = build_event_flow(self.settings, self.store, self.redis)
+        self.flow = wiring.event_flow(self.settings, self.store, self.redis)
         self.flow.start()
         self.capture = subprocess.Popen(
             [READMODEL, "source", "run", "--dify-database-url", self.dify_url, "--poll-seconds", "0.2"],

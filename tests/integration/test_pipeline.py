@@ -1,6 +1,6 @@
 """The whole event flow on PostgreSQL, RabbitMQ and Redis: store → relay → broker → projector.
 
-The read model must equal the oracle (the store folded in memory) after a normal run, after
+The read model must equal the store folded in memory by the projector's own fold after a normal run, after
 poison and its replay, and after the projector process was killed (-9) at random points.
 """
 
@@ -24,14 +24,14 @@ import orjson
 import pytest
 import redis as redis_lib
 
+from projector import wiring
 from projector.broker.connection import connect
 from projector.broker.consumer import dead_letter_queue_depth
-from projector.broker.flow import build_event_flow
 from projector.broker.publisher import Publisher
 from projector.broker.topology import Topology
 from projector.cli import main as cli
 from projector.dead_letters import DeadLetterStore
-from projector.fold.memory import MemoryReadModel
+from projector.fold.memory import MemoryProjection
 from projector.fold.redis_dump import dump_generation
 from projector.generations import ensure_live_generation
 from projector.relay import Relay
@@ -75,8 +75,8 @@ def redis_client(redis_url: str) -> Iterator[Any]:
     client.close()
 
 
-def _oracle(store: EventStore) -> dict[str, object]:
-    model = MemoryReadModel()
+def _folded(store: EventStore) -> dict[str, object]:
+    model = MemoryProjection()
     model.fold_all(list(store.iter_all()))
     return model.dump()
 
@@ -90,14 +90,14 @@ def _wait(condition: Any, timeout: float) -> bool:
     return bool(condition())
 
 
-def test_a_seeded_history_through_three_partitions_equals_the_oracle(
+def test_a_seeded_history_through_three_partitions_equals_the_fold(
     event_store: EventStore, store_url: str, redis_client: Any, rabbitmq_url: str, suffix: str
 ) -> None:
     event_store.append(list(generate_history(30, 8, seed=5)))
     generation, _ = ensure_live_generation(redis_client)
     settings = Settings(database_url=store_url, broker_url=rabbitmq_url, partitions=3)
     topology = Topology.with_suffix(suffix, partitions=3)
-    flow = build_event_flow(settings, event_store, redis_client, topology=topology)
+    flow = wiring.event_flow(settings, event_store, redis_client, names=topology)
     flow.start()
     try:
         total = event_store.count()
@@ -106,7 +106,7 @@ def test_a_seeded_history_through_three_partitions_equals_the_oracle(
         flow.stop()
     assert flow.failures == {}
     assert flow.relay.published == total
-    assert dump_generation(redis_client, generation) == _oracle(event_store)
+    assert dump_generation(redis_client, generation) == _folded(event_store)
 
 
 def _insert_raw(store: EventStore, stream: str, version: int, workspace_id: str, data: Any) -> int:
@@ -148,7 +148,7 @@ def test_poison_reaches_the_dead_letter_queue_and_dlq_replay_settles_it_after_a_
     generation, _ = ensure_live_generation(redis_client)
     settings = Settings(database_url=store_url, broker_url=rabbitmq_url, partitions=3)
     topology = Topology.with_suffix(suffix, partitions=3)
-    flow = build_event_flow(settings, event_store, redis_client, topology=topology)
+    flow = wiring.event_flow(settings, event_store, redis_client, names=topology)
     flow.start()
     try:
         total = event_store.count()
@@ -162,7 +162,7 @@ def test_poison_reaches_the_dead_letter_queue_and_dlq_replay_settles_it_after_a_
         assert _wait(lambda: dead_letter_queue_depth(connection, topology) == 1, timeout=10)
     finally:
         connection.release()
-    assert dump_generation(redis_client, generation) == _oracle(event_store)
+    assert dump_generation(redis_client, generation) == _folded(event_store)
 
     with event_store.engine.begin() as conn:
         conn.execute(
@@ -184,7 +184,7 @@ def test_poison_reaches_the_dead_letter_queue_and_dlq_replay_settles_it_after_a_
         assert dead_letter_queue_depth(connection, topology) == 0
     finally:
         connection.release()
-    assert dump_generation(redis_client, generation) == _oracle(event_store)
+    assert dump_generation(redis_client, generation) == _folded(event_store)
 
 
 def _start_projector(env: dict[str, str], suffix: str) -> subprocess.Popen[bytes]:
@@ -216,7 +216,7 @@ def test_killing_the_projector_at_random_points_leaves_no_trace(
         "READMODEL_PARTITIONS": "3",
     }
     stop = threading.Event()
-    publisher = Publisher(connect(rabbitmq_url), topology)
+    publisher = Publisher(connect(rabbitmq_url), topology, event_store)
     relay = Relay(event_store, publisher, batch_size=100)
     relay_thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
     relay_thread.start()
@@ -243,7 +243,7 @@ def test_killing_the_projector_at_random_points_leaves_no_trace(
             projector = _start_projector(env, suffix)
             appender.join(60)
         event_store.append(history[rounds * size :])
-        expected = _oracle(event_store)
+        expected = _folded(event_store)
         assert _wait(lambda: dump_generation(redis_client, generation) == expected, timeout=90)
     finally:
         projector.send_signal(signal.SIGTERM)

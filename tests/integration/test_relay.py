@@ -77,7 +77,7 @@ def _insert_in(conn: Connection, event: Event) -> int:
 def test_a_late_commit_is_delivered_not_skipped(
     event_store: EventStore, rabbitmq_url: str, amqp_topology: Topology
 ) -> None:
-    publisher = Publisher(connect(rabbitmq_url), amqp_topology)
+    publisher = Publisher(connect(rabbitmq_url), amqp_topology, event_store)
     relay = Relay(event_store, publisher, batch_size=100)
     a, b = _renamed(str(uuid.uuid4()), 1, "A"), _renamed(str(uuid.uuid4()), 1, "B")
 
@@ -169,7 +169,7 @@ def test_a_message_the_broker_cannot_route_fails_the_batch(
     event_store: EventStore, rabbitmq_url: str, amqp_topology: Topology
 ) -> None:
     event_store.append([_renamed(str(uuid.uuid4()), 1, "A"), _renamed(str(uuid.uuid4()), 1, "B")])
-    publisher = Publisher(connect(rabbitmq_url), amqp_topology)
+    publisher = Publisher(connect(rabbitmq_url), amqp_topology, event_store)
     relay = Relay(event_store, publisher, batch_size=1)
     assert relay.run_once() == 1
     # The queue disappears behind the publisher's back: the exchange has nowhere to route to.

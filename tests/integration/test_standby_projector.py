@@ -1,9 +1,9 @@
-"""Two `readmodel project` processes on four partitions: the standby takes over from a killed one.
+"""`readmodel project` processes on four partitions, killed (-9) while events flow.
 
-Both processes subscribe to every partition queue; RabbitMQ's single active consumer makes
-the first one active on all of them and keeps the second waiting. The active one is killed
-(-9) while events flow; the waiting one must become active on every partition, and the read
-model must still equal the store's fold, stream by stream at the store's last version.
+A process subscribed after another to the same queues waits on each (RabbitMQ's single
+active consumer) and takes over the partitions of one that dies. Whatever is killed when,
+the read model must end equal to the store's fold, stream by stream at the store's last
+version, and to what the events mean (the oracle of tests/support/oracle.py).
 """
 
 from __future__ import annotations
@@ -28,17 +28,21 @@ from prometheus_client.parser import text_string_to_metric_families
 from projector.broker.connection import connect
 from projector.broker.topology import Topology
 from projector.dead_letters import DeadLetterStore
-from projector.fold.memory import MemoryReadModel
+from projector.fold.memory import MemoryProjection
 from projector.fold.redis_dump import dump_generation
 from projector.generations import ensure_live_generation
 from projector.relay import RELAY_CURSOR
 from projector.seed import generate_history
 from projector.store import EventStore
+from projector.store.memory import EventIndex
 from shared.events import Event
 from shared.readmodel import keys
+from shared.readmodel.owners import owner_id
 from tests.fixtures.broker import partitioned_suffix
 from tests.fixtures.redis import database_url
 from tests.support.cli import READMODEL
+from tests.support.oracle import expected as meant
+from tests.support.oracle import served
 
 pytestmark = pytest.mark.integration
 
@@ -117,9 +121,11 @@ class Process:
 class Projector(Process):
     """`readmodel project` serving /metrics on its own port, to tell what this process applied."""
 
-    def __init__(self, env: dict[str, str], suffix: str, log: Path) -> None:
+    def __init__(self, env: dict[str, str], suffix: str, log: Path, partitions: tuple[int, ...] = ()) -> None:
         self.metrics_port = _free_port()
         argv = ["project", "--names-suffix", suffix, "--batch-size", "50", "--prefetch", "100"]
+        for partition in partitions:
+            argv += ["--partition", str(partition)]
         argv += ["--metrics-host", "127.0.0.1", "--metrics-port", str(self.metrics_port)]
         super().__init__(argv, env, log)
 
@@ -144,6 +150,17 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _env(store_url: str, rabbitmq_url: str, redis_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "READMODEL_DATABASE_URL": store_url,
+        "READMODEL_BROKER_URL": rabbitmq_url,
+        "READMODEL_REDIS_URL": redis_url,
+        "READMODEL_PARTITIONS": str(PARTITIONS),
+        "READMODEL_METRICS_PORT": "0",  # the projectors get a port each
+    }
+
+
 def _wait(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -160,20 +177,20 @@ def _append_steadily(store: EventStore, events: list[Event], chunk: int = 10) ->
         time.sleep(0.05)
 
 
-def _oracle(store: EventStore) -> dict[str, object]:
-    model = MemoryReadModel()
+def _folded(store: EventStore) -> dict[str, object]:
+    model = MemoryProjection()
     model.fold_all(store.iter_all())
     return model.dump()
 
 
 def _stale_streams(store: EventStore, redis: Any, generation: str) -> list[str]:
-    """Streams whose document in Redis is not at the store's last version of that stream."""
-    last: dict[str, int] = {}
+    """Streams whose state in Redis (their owner's) is not at the store's last version."""
+    last: dict[str, tuple[str, int]] = {}
     for stored in store.iter_all():
-        last[stored.event.stream] = stored.event.version
+        last[stored.event.stream] = (owner_id(stored.owner or ""), stored.event.version)
     stale: list[str] = []
-    for stream, version in last.items():
-        raw = redis.hget(keys.full_key(generation, keys.stream_state(stream)), "v")
+    for stream, (owner, version) in last.items():
+        raw = redis.hget(keys.full_key(generation, keys.stream_state(owner, stream)), "v")
         if raw is None or int(raw) != version:
             stale.append(f"{stream}: Redis at {raw!r}, store at {version}")
     return stale
@@ -208,16 +225,10 @@ def test_the_standby_projector_takes_over_every_partition_of_a_killed_one(
     cut = int(len(history) * BEFORE_KILL)
     topology = Topology.with_suffix(suffix, partitions=PARTITIONS)
     # Only the survivor can apply what is appended after the kill: it must span every partition.
-    assert {topology.partition_of(e) for e in history[cut:]} == set(topology.all_partitions())
+    owners = [stored.owner or "" for stored in EventIndex().record(history)]
+    assert {topology.partition_of(owner) for owner in owners[cut:]} == set(topology.all_partitions())
     generation, _ = ensure_live_generation(redis_client)
-    env = {
-        **os.environ,
-        "READMODEL_DATABASE_URL": store_url,
-        "READMODEL_BROKER_URL": rabbitmq_url,
-        "READMODEL_REDIS_URL": redis_url,
-        "READMODEL_PARTITIONS": str(PARTITIONS),
-        "READMODEL_METRICS_PORT": "0",  # the projectors get a port each, below
-    }
+    env = _env(store_url, rabbitmq_url, redis_url)
 
     def watermark() -> int:
         raw = redis_client.get(keys.full_key(generation, keys.WATERMARK))
@@ -251,7 +262,7 @@ def test_the_standby_projector_takes_over_every_partition_of_a_killed_one(
         head = event_store.head_position()
         assert head == len(history)
         assert _wait(lambda: watermark() == head, timeout=30), second.tail()
-        expected = _oracle(event_store)
+        expected = _folded(event_store)
         assert _wait(
             lambda: dump_generation(redis_client, generation) == expected, timeout=15, interval=0.25
         ), second.tail()
@@ -278,3 +289,81 @@ def test_the_standby_projector_takes_over_every_partition_of_a_killed_one(
     assert DeadLetterStore(event_store.engine).count() == 0
     assert _stale_streams(event_store, redis_client, generation) == []
     assert dump_generation(redis_client, generation) == expected
+
+
+@pytest.mark.slow
+def test_two_projectors_on_their_own_partitions_and_a_standby_survive_kills_at_any_moment(
+    event_store: EventStore,
+    store_url: str,
+    redis_cluster: Any,
+    redis_cluster_url: str,
+    rabbitmq_url: str,
+    suffix: str,
+    tmp_path: Path,
+) -> None:
+    """On the cluster: two projectors on disjoint partitions (each the only writer of its
+    owners' keys) and a standby behind both; each of the two is killed (-9) at a random
+    moment while events are appended, and the standby ends up writing every partition."""
+    rng = random.Random()
+    seed = rng.randrange(1 << 30)
+    rng.seed(seed)  # named in the failure messages below, to run it again
+    history = list(generate_history(30, 4, seed=seed % 1000))
+    generation, _ = ensure_live_generation(redis_cluster)
+    env = _env(store_url, rabbitmq_url, redis_cluster_url)
+
+    def watermark() -> int:
+        raw = redis_cluster.get(keys.full_key(generation, keys.WATERMARK))
+        return 0 if raw is None else int(raw)
+
+    processes: list[Process] = []
+    appender = threading.Thread(target=_append_steadily, args=(event_store, history), daemon=True)
+    try:
+        processes.append(
+            Process(["relay", "--batch-size", "100", "--names-suffix", suffix], env, tmp_path / "relay.log")
+        )
+        halves = (tuple(range(PARTITIONS // 2)), tuple(range(PARTITIONS // 2, PARTITIONS)))
+        workers = [Projector(env, suffix, tmp_path / f"p{i}.log", halves[i]) for i in range(2)]
+        processes.extend(workers)
+        for worker in workers:
+            assert _wait(lambda worker=worker: worker.logged("consuming"), timeout=20), worker.tail()
+        standby = Projector(env, suffix, tmp_path / "standby.log")
+        processes.append(standby)
+        assert _wait(lambda: standby.logged("consuming"), timeout=20), standby.tail()
+
+        appender.start()
+        started = time.monotonic()
+        # Each at its own random moment of the appends (about 3 s long), batch edges or not.
+        moments = sorted((rng.uniform(0.2, 2.5), i) for i in range(2))
+        for number, (moment, i) in enumerate(moments):
+            time.sleep(max(0.0, started + moment - time.monotonic()))
+            if number == 0:  # the standby waits while both partitions' projectors live
+                assert standby.applied() == 0, standby.tail()
+            workers[i].kill()
+            assert workers[i].popen.returncode == -signal.SIGKILL
+        appender.join(60)
+        assert not appender.is_alive()
+
+        head = event_store.head_position()
+        assert head == len(history)
+        assert _wait(lambda: watermark() == head, timeout=60), f"seed {seed}\n{standby.tail()}"
+        expected = _folded(event_store)
+        assert _wait(
+            lambda: dump_generation(redis_cluster, generation) == expected, timeout=20, interval=0.25
+        ), f"seed {seed}\n{standby.tail()}"
+        dump = dump_generation(redis_cluster, generation)
+        assert served(dump).as_dict() == meant(event_store.iter_all()).as_dict(), f"seed {seed}"
+        assert standby.popen.poll() is None, standby.tail()
+        figures = _queue_figures(rabbitmq_url, Topology.with_suffix(suffix, partitions=PARTITIONS))
+        assert figures == dict.fromkeys(range(PARTITIONS), (0, 1))  # drained, by the standby alone
+        verified = subprocess.run(
+            [READMODEL, "verify"], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+    finally:
+        if appender.is_alive():
+            appender.join(60)
+        for process in reversed(processes):
+            process.stop()
+
+    assert DeadLetterStore(event_store.engine).count() == 0
+    assert _stale_streams(event_store, redis_cluster, generation) == []

@@ -136,10 +136,24 @@ def random_history(rng: random.Random, steps: int = 60) -> list[Event]:
                 },
             )
         elif action == 7:
-            change = rng.choice(({"name": rng.choice(NAMES)}, {"avatar": rng.choice((None, "other-file"))}))
+            change = rng.choice(
+                (
+                    {"name": rng.choice(NAMES)},
+                    {"avatar": rng.choice((None, "other-file"))},
+                    {"status": rng.choice(("active", "banned", "closed"))},
+                )
+            )
             h.add("account.updated", f"account:{account}", None, change)
         elif action == 8:
-            h.add("workspace.renamed", f"workspace:{ws}", ws, {"name": rng.choice(NAMES)})
+            if rng.random() < 0.8:
+                h.add("workspace.renamed", f"workspace:{ws}", ws, {"name": rng.choice(NAMES)})
+            else:
+                h.add(
+                    "workspace.status_changed",
+                    f"workspace:{ws}",
+                    ws,
+                    {"status": rng.choice(("archive", "normal"))},
+                )
         elif action == 9:
             h.add(
                 "workspace.member_joined",

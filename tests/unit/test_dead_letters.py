@@ -7,15 +7,17 @@ from typing import Any
 
 import orjson
 import pytest
+import sqlalchemy as sa
 
+from projector import wiring
 from projector.broker.connection import connect
 from projector.broker.consumer import CursorCheckpoint, ProjectorConsumer
 from projector.cli import main as cli
 from projector.dead_letters import DeadLetter, DeadLetterStore, replay
-from projector.fold.memory import MemoryReadModel
+from projector.fold.memory import MemoryProjection
 from projector.fold.redis_dump import dump_generation
 from projector.generations import ensure_live_generation, live_generation
-from projector.healing import ACKNOWLEDGED_CURSOR, store_healer
+from projector.healing import ACKNOWLEDGED_CURSOR
 from projector.replay import Rebuild
 from projector.seed import generate_history
 from projector.store import Cursor, EventStore
@@ -33,9 +35,7 @@ MALFORMED = b'{"id": "not even closed'
 
 @pytest.fixture
 def letters(event_store: EventStore) -> DeadLetterStore:
-    store = DeadLetterStore(event_store.engine)
-    store.create_schema()
-    return store
+    return DeadLetterStore(event_store.engine)
 
 
 def test_a_letter_is_recorded_once_per_event_and_counts_its_attempts(letters: DeadLetterStore) -> None:
@@ -73,11 +73,11 @@ def test_letters_are_removed_by_id_and_read_in_position_order(letters: DeadLette
     assert [x.position for x in letters.read()] == [9]
 
 
-def test_the_table_is_created_once_and_seen_from_a_fresh_store_object(event_store: EventStore) -> None:
+def test_the_migrations_create_the_table_for_every_reader(event_store: EventStore) -> None:
+    # No process creates it at run time: a migrated store has it, empty, from the start.
+    assert sa.inspect(event_store.engine).has_table("dead_letters")
     fresh = DeadLetterStore(event_store.engine)
-    assert not fresh.exists()
-    fresh.create_schema()
-    fresh.create_schema()
+    assert fresh.count() == 0
     fresh.record([DeadLetter(reason="r", position=1)])
     assert DeadLetterStore(event_store.engine).count() == 1
 
@@ -89,8 +89,8 @@ def _insert_raw(store: EventStore, stream: str, version: int, workspace_id: str,
     return insert_row(store, stream, version, workspace_id, kind, orjson.dumps(data).decode())
 
 
-def _oracle(store: EventStore) -> dict[str, object]:
-    model = MemoryReadModel()
+def _folded(store: EventStore) -> dict[str, object]:
+    model = MemoryProjection()
     model.fold_all(list(store.iter_all()))
     return model.dump()
 
@@ -180,8 +180,8 @@ class TestPoison:
         assert recorded[None].reason.startswith("undecodable message")
         assert consumer.totals.skipped == 1
         # Every other document is complete; the broken app stays at its last good version.
-        assert _live(fake_redis) == _oracle(event_store)
-        assert f"st:{broken_app.stream}" in _live(fake_redis)
+        assert _live(fake_redis) == _folded(event_store)
+        assert keys.stream_state(broken_app.workspace_id or "", broken_app.stream) in _live(fake_redis)
 
         # dlq list and status show them, from any process.
         env = {"READMODEL_DATABASE_URL": sqlite_url}
@@ -203,11 +203,10 @@ class TestPoison:
         assert (report.settled, report.failing) == (2, 1)
         (left,) = letters.read()
         assert (left.position, left.attempts) == (None, 2)
-        assert _live(fake_redis) == _oracle(event_store)
+        assert _live(fake_redis) == _folded(event_store)
         generation = fake_redis.get(keys.LIVE_POINTER).decode()
-        app_key = keys.app(broken_app.workspace_id, broken_app.stream_id)
-        name = orjson.loads(fake_redis.hget(keys.full_key(generation, app_key), "summary"))["name"]
-        assert name == "Renamed later"
+        app_key = keys.app(broken_app.workspace_id or "", broken_app.stream_id)
+        assert b'"name":"Renamed later"' in fake_redis.hget(keys.full_key(generation, app_key), "head")
 
     def test_a_replay_of_letters_already_settled_meanwhile_just_removes_them(
         self, event_store: EventStore, letters: DeadLetterStore, fake_redis: Any
@@ -264,7 +263,7 @@ class TestPoisonAtTheHead:
         assert [letter.position for letter in letters.read()] == [head]
         assert event_store.load_cursor(ACKNOWLEDGED_CURSOR).position == head  # settled
         # The self-healer's next look (every 2 s) moves the watermark past it: no rebuild.
-        assert store_healer(event_store, fake_redis, letters, threading.Event()).check_and_heal() is None
+        assert wiring.self_healer(event_store, fake_redis, threading.Event()).check_and_heal() is None
         assert int(fake_redis.get(keys.full_key(live_generation(fake_redis) or "", keys.WATERMARK))) == head
 
     def test_a_row_that_is_not_json_is_dead_lettered_by_position_and_nothing_else_stops(
@@ -288,9 +287,9 @@ class TestPoisonAtTheHead:
         assert set(recorded) == {broken, behind}
         assert recorded[broken].reason.startswith("invalid event: data: not valid JSON in the store")
         assert (recorded[broken].stream, recorded[broken].type) == (app.stream, "app.updated")
-        assert _live(fake_redis) == _oracle(event_store)
+        assert _live(fake_redis) == _folded(event_store)
         # Once the self-healer has looked, the watermark is at the head: nothing waits.
-        healer = store_healer(event_store, fake_redis, letters, threading.Event())
+        healer = wiring.self_healer(event_store, fake_redis, threading.Event())
         assert healer.check_and_heal() is None
         watermark = fake_redis.get(keys.full_key(live_generation(fake_redis) or "", keys.WATERMARK))
         assert int(watermark) == event_store.head_position()
@@ -308,7 +307,7 @@ class TestPoisonAtTheHead:
         head = insert_row(event_store, app.stream, app.version + 1, app.workspace_id, "app.updated", "null")
         ensure_live_generation(fake_redis)
         self._consume(event_store, fake_redis, letters, topology)
-        store_healer(event_store, fake_redis, letters, threading.Event()).check_and_heal()
+        wiring.self_healer(event_store, fake_redis, threading.Event()).check_and_heal()
 
         summary = Rebuild(event_store, fake_redis, cursor_factory=Cursor).run()
 

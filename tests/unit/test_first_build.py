@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from projector import wiring
 from projector.dead_letters import DeadLetterStore
 from projector.generations import live_generation
-from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer, store_healer
+from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer
 from projector.replay import Rebuild
 from projector.store import Cursor, EventStore
 from shared.readmodel import keys
@@ -92,7 +93,7 @@ def test_a_redis_lost_after_the_first_build_is_a_heal_though_no_message_was_ackn
     # The first build covered every event before the projector acknowledged a message: the
     # read model it made is what the store's cursor must say Redis holds.
     caplog.set_level(logging.INFO)
-    noted = store_healer(store, fake_redis, DeadLetterStore(store.engine), threading.Event())
+    noted = wiring.self_healer(store, fake_redis, threading.Event())
 
     assert noted.check_and_heal() is not None
     assert store.load_cursor(ACKNOWLEDGED_CURSOR).position == store.head_position()

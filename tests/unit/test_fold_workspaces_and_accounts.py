@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from projector.fold.derive import account_records, workspace_records
+from projector.fold.derive import account_records, membership_records, membership_view
 from projector.fold.fold import fold
 from projector.fold.records import HASH, ZSET
 from projector.fold.state import AccountState, State, WorkspaceState, decode_state, encode_state
@@ -42,9 +42,10 @@ def fold_all(*steps: tuple[int, Event]) -> State | None:
 
 
 def current_records(state: State | None) -> dict[str, object]:
-    """The workspace's sorted-set records: its entries in its members' current-workspace sets."""
+    """Ada's current-workspace entry for this workspace, as her account keeps it."""
     assert state is None or isinstance(state, WorkspaceState)
-    return {key: value for (kind, key, _), value in workspace_records(state).items() if kind == ZSET}
+    records = membership_records(ADA, membership_view(WS, ADA, state))
+    return {key: value for (kind, key, _), value in records.items() if kind == ZSET}
 
 
 CREATED = event("workspace.created", {"name": "Acme"})

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from projector import wiring
 from projector.dead_letters import DeadLetter, DeadLetterStore
 from projector.generations import ensure_live_generation, live_generation
-from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer, store_healer
+from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer
 from projector.replay import RebuildInterrupted
 from projector.store import Cursor, EventStore
 from projector.verify import verify
@@ -22,15 +23,13 @@ from tests.unit.test_metrics import workspace_history
 
 @pytest.fixture
 def letters(event_store: EventStore) -> DeadLetterStore:
-    store = DeadLetterStore(event_store.engine)
-    store.create_schema()
-    return store
+    return DeadLetterStore(event_store.engine)
 
 
 def _healer(
     store: EventStore, redis: Any, letters: DeadLetterStore, stop: threading.Event | None = None
 ) -> SelfHealer:
-    return store_healer(store, redis, letters, stop or threading.Event())
+    return wiring.self_healer(store, redis, stop or threading.Event())
 
 
 def _projected(store: EventStore, redis: Any, workspaces: int = 2) -> int:
@@ -168,7 +167,7 @@ def test_an_interrupted_heal_releases_its_lock_and_the_next_start_resumes(
     for _ in range(30):
         event_store.append(workspace_history(history))
     stop = threading.Event()
-    healer = store_healer(event_store, fake_redis, letters, stop)
+    healer = wiring.self_healer(event_store, fake_redis, stop)
     stop.set()  # the process is stopping as the rebuild starts
     with pytest.raises(RebuildInterrupted):
         healer.check_and_heal()

@@ -95,7 +95,11 @@ def test_alembic_says_which_upgrade_it_runs_and_nothing_else(captured: io.String
         if line["logger"].startswith("alembic") and line["level"] != "debug"
     ]
     assert messages[0] == "a plugin failed"
-    assert [message.split(" -> ")[0] for message in messages[1:]] == ["Running upgrade "]
+    # One line per revision it runs, each naming it.
+    assert [message.split(" -> ")[0] for message in messages[1:]] == [
+        "Running upgrade ",
+        "Running upgrade 0001",
+    ]
 
 
 def test_every_request_leaves_one_access_line(fake_redis: Any, captured: io.StringIO) -> None:

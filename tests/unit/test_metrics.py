@@ -220,7 +220,6 @@ class TestProjectorMetrics:
         applier.apply(events)
         applier.apply(events[-2:])  # redelivered: duplicates
         letters = DeadLetterStore(store.engine)
-        letters.create_schema()
         sink = MeasuredDeadLetters(letters, metrics)
         sink.record([DeadLetter.for_event(events[0], "broken"), DeadLetter(reason="not JSON", body=b"{")])
 
@@ -262,7 +261,6 @@ class TestProjectorMetrics:
         store.save_cursor("relay", Cursor(None, 2))
         store.append(workspace_history(history))  # five more, not applied
         letters = DeadLetterStore(store.engine)
-        letters.create_schema()
         letters.record([DeadLetter(reason="not JSON", body=b"x")])
         sampler = ProgressSampler(store, metrics, redis=fake_redis, dead_letters=letters, stall_seconds=60)
         sample = sampler.sample()

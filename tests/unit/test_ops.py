@@ -22,9 +22,9 @@ from query_api.operations import SqlStoreProbe
 from query_api.operations import probe as probe_module
 from query_api.operations.metrics import new_api_metrics
 from query_api.operations.readiness import Readiness
-from query_api.operations.stall import StallDetector
 from query_api.operations.status import OpsStatus
 from shared.settings import Settings
+from shared.stall import StallDetector
 from tests.unit.api_events import Api, History, assert_headers, bearer
 from tests.unit.test_api_http import closed_port
 from tests.unit.test_metrics import value, workspace_history
@@ -211,11 +211,10 @@ class TestStoreProbe:
     def test_it_reads_what_the_store_wrote(self, store: EventStore) -> None:
         probe = SqlStoreProbe(store.engine)
         assert probe.head() == 0
-        assert probe.figures(5).dead_letters is None  # no dead-letter table yet
+        assert probe.figures(5).dead_letters == 0  # the migrations made the table
         store.append(workspace_history(History()))
         store.save_cursor(RELAY_CURSOR, Cursor(None, 3))
         letters = DeadLetterStore(store.engine)
-        letters.create_schema()
         letters.record([DeadLetter.for_event(store.read_after(0, 1)[0], "broken payload")])
         assert probe.head() == store.head_position() == 5
         assert probe.recorded_after(2) == store.read_after(2, 1)[0].recorded_at
@@ -241,7 +240,6 @@ def ops(fake_redis: Any, store: EventStore) -> Any:
     project_all(store, fake_redis)
     store.append(workspace_history(history, apps=2))  # not applied yet: a lag of 5
     letters = DeadLetterStore(store.engine)
-    letters.create_schema()
     letters.record([DeadLetter(reason="undecodable message: not JSON", body=b"{")])
     return client(fake_redis, store, READMODEL_ADMIN_TOKEN=ADMIN)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+import zlib
 from collections.abc import Sequence
 
 import orjson
@@ -16,7 +17,7 @@ from projector.broker.topology import Topology
 from projector.relay import RELAY_CURSOR, Relay
 from projector.seed import generate_history
 from projector.store import Cursor, EventStore
-from shared.events import Event, StoredEvent
+from shared.events import StoredEvent
 from tests.fixtures.broker import drain
 
 
@@ -57,7 +58,7 @@ def _positions(url: str, topology: Topology, partition: int = 0, *, expected: in
 def test_relay_publishes_every_event_in_order_and_saves_its_cursor(
     seeded: EventStore, topology: Topology, broker_url: str
 ) -> None:
-    publisher = Publisher(connect(broker_url), topology)
+    publisher = Publisher(connect(broker_url), topology, seeded)
     relay = Relay(seeded, publisher, batch_size=50)
     total = 0
     while published := relay.run_once():
@@ -73,13 +74,16 @@ def test_relay_publishes_every_event_in_order_and_saves_its_cursor(
 def test_message_carries_the_stored_event_and_its_cursor(
     seeded: EventStore, topology: Topology, broker_url: str
 ) -> None:
-    publisher = Publisher(connect(broker_url), topology)
+    publisher = Publisher(connect(broker_url), topology, seeded)
     Relay(seeded, publisher, batch_size=1).run_once()
     publisher.close()
 
     (message,) = drain(broker_url, topology, expected=1)
     first = seeded.read_after(0, 1)[0]
-    assert orjson.loads(message.body) == orjson.loads(orjson.dumps(first.to_dict()))
+    assert first.owner is not None
+    # The event, the owner of its stream, and the owners this message is for (its own).
+    expected = first.to_dict() | {"owner": first.owner, "to": [first.owner]}
+    assert orjson.loads(message.body) == orjson.loads(orjson.dumps(expected))
     assert message.headers["position"] == first.position
     assert message.content_type == "application/json"
     assert message.properties["delivery_mode"] == 2
@@ -87,7 +91,7 @@ def test_message_carries_the_stored_event_and_its_cursor(
 
 def test_cursor_does_not_move_when_publishing_fails(seeded: EventStore, topology: Topology) -> None:
     url = "memory://"
-    flaky = FlakyPublisher(Publisher(connect(url), topology), fail_on={2})
+    flaky = FlakyPublisher(Publisher(connect(url), topology, seeded), fail_on={2})
     relay = Relay(seeded, flaky, batch_size=10)
 
     assert relay.run_once() == 10
@@ -107,7 +111,7 @@ def test_run_waits_out_an_outage_and_publishes_everything_once_it_ends(
     seeded: EventStore, topology: Topology
 ) -> None:
     url = "memory://"
-    flaky = FlakyPublisher(Publisher(connect(url), topology), fail_on={1, 2, 3})
+    flaky = FlakyPublisher(Publisher(connect(url), topology, seeded), fail_on={1, 2, 3})
     relay = Relay(seeded, flaky, batch_size=100)
     stop = threading.Event()
     thread = threading.Thread(target=relay.run, args=(stop,))
@@ -130,56 +134,70 @@ def test_run_waits_out_an_outage_and_publishes_everything_once_it_ends(
 def test_publishing_to_an_unreachable_broker_raises_the_projects_error(
     seeded: EventStore, topology: Topology
 ) -> None:
-    publisher = Publisher(connect("amqp://guest:guest@127.0.0.1:1//"), topology)
+    publisher = Publisher(connect("amqp://guest:guest@127.0.0.1:1//"), topology, seeded)
     batch = seeded.read_settled(Cursor(None, 0), 5)
     with pytest.raises(BrokerUnavailableError):
         publisher.publish(batch)
 
 
-def _event(workspace_id: str | None, stream: str, kind: str = "app.updated") -> Event:
-    return Event(
-        id=str(uuid.uuid4()),
-        type=kind,
-        stream=stream,
-        version=1,
-        workspace_id=workspace_id,
-        occurred_at="2025-06-02T08:00:00+00:00",
-        data={},
-    )
-
-
-def test_routing_key_names_the_partition_and_the_workspace_or_stream() -> None:
+def test_an_owner_names_its_partition_and_the_routing_key() -> None:
     topology = Topology(partitions=8)
     workspace_id = str(uuid.uuid4())
-    app = _event(workspace_id, f"app:{uuid.uuid4()}")
-    account_id = str(uuid.uuid4())
-    account = _event(None, f"account:{account_id}", "account.updated")
-
-    partition = topology.partition_of(app)
-    assert topology.routing_key(app) == f"p{partition}.ws.{workspace_id}"
-    assert topology.routing_key(account) == f"p{topology.partition_of(account)}.stream.account.{account_id}"
-    # Every event of a workspace goes to the same partition, whatever its stream.
-    other = _event(workspace_id, f"workspace:{workspace_id}", "workspace.renamed")
-    assert topology.partition_of(other) == partition
-    # crc32 is stable across processes and versions (unlike hash()): this must never change.
-    pinned = _event("00000000-0000-0000-0000-000000000001", "app:x")
-    assert Topology(partitions=4).routing_key(pinned).startswith("p3.")
+    partition = topology.partition_of(f"workspace:{workspace_id}")
+    assert (
+        topology.routing_key(partition, [f"workspace:{workspace_id}"])
+        == f"p{partition}.workspace:{workspace_id}"
+    )
+    # A workspace is hashed by its id, an account by its stream's name, as events with and
+    # without a workspace always were: crc32 is stable across processes and versions (unlike
+    # hash()), so these must never change.
+    assert Topology(partitions=4).partition_of("workspace:00000000-0000-0000-0000-000000000001") == 3
+    account = "account:00000000-0000-0000-0000-000000000001"
+    assert Topology(partitions=4).partition_of(account) == zlib.crc32(account.encode()) % 4
 
 
-def test_each_workspace_lands_in_its_partition_queue(seeded: EventStore) -> None:
+def test_an_event_lands_in_the_partition_of_every_owner_it_goes_to(seeded: EventStore) -> None:
+    """Each owner's events in its partition, in store order; a membership event also in its
+    member's partition, an account's event also in those of the workspaces with its apps."""
     url = "memory://"
     topology = Topology.with_suffix(f"test-{uuid.uuid4().hex[:12]}", partitions=3)
-    publisher = Publisher(connect(url), topology)
+    publisher = Publisher(connect(url), topology, seeded)
     relay = Relay(seeded, publisher, batch_size=500)
     while relay.run_once():
         pass
     publisher.close()
 
-    by_position = {stored.position: stored.event for stored in seeded.iter_all()}
-    seen: list[int] = []
+    everything = list(seeded.iter_all())
+    authors: dict[str, set[str]] = {}
+    for stored in everything:
+        if stored.event.type == "app.created":
+            authors.setdefault(stored.event.data["created_by"], set()).add(
+                f"workspace:{stored.event.workspace_id}"
+            )
+    expected: dict[int, set[int]] = {k: set() for k in range(3)}
+    for stored in everything:
+        owners = {stored.owner}
+        if stored.event.type.startswith("workspace.member_"):
+            owners.add(f"account:{stored.event.data['account_id']}")
+        if stored.event.stream_kind == "account":
+            owners |= authors.get(stored.event.stream_id, set())
+        for owner in owners:
+            assert owner is not None
+            expected[topology.partition_of(owner)].add(stored.position)
+    assert any(len(found) > 1 for found in _partitions_of(expected).values())  # copies went out
     for partition in range(3):
-        positions = _positions(url, topology, partition, expected=0)
-        assert positions == sorted(positions)  # in store order within a partition
-        assert all(topology.partition_of(by_position[p]) == partition for p in positions)
-        seen.extend(positions)
-    assert sorted(seen) == sorted(by_position)
+        messages = drain(url, topology, partition, expected=len(expected[partition]))
+        positions = [orjson.loads(message.body)["position"] for message in messages]
+        assert positions == sorted(expected[partition])  # once each, in store order
+        for message in messages:
+            to = orjson.loads(message.body)["to"]
+            assert {topology.partition_of(owner) for owner in to} == {partition}
+
+
+def _partitions_of(expected: dict[int, set[int]]) -> dict[int, set[int]]:
+    """Position -> the partitions it went to."""
+    found: dict[int, set[int]] = {}
+    for partition, positions in expected.items():
+        for position in positions:
+            found.setdefault(position, set()).add(partition)
+    return found

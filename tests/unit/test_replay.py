@@ -160,7 +160,7 @@ def test_replaying_one_workspace_repairs_it_and_leaves_the_others_alone(
 
     _seed(event_store, steps=200)
     live = _rebuild(event_store, fake_redis).run().generation
-    workspaces = sorted(event_store.workspace_ids(None, 10))
+    workspaces = _workspace_ids(event_store)
     target, other = workspaces[0], workspaces[1]
     damaged = [
         keys.full_key(live, keys.app_index(target)),
@@ -182,39 +182,42 @@ def test_replaying_one_workspace_repairs_it_and_leaves_the_others_alone(
     assert verify(event_store.iter_all(), fake_redis, live) == []
 
 
-def test_a_workspace_owns_its_members_entries_in_shared_account_keys(
-    event_store: EventStore, fake_redis: Any
-) -> None:
+def test_a_workspaces_members_own_their_memberships_of_it(event_store: EventStore, fake_redis: Any) -> None:
+    """A member's entry for a workspace is the member's account's key: checking or rebuilding
+    the workspace leaves it alone, a whole rebuild repairs it."""
     from projector.workspace_replay import replay_workspace
 
     _seed(event_store, steps=120)
     live = _rebuild(event_store, fake_redis).run().generation
-    workspaces = sorted(event_store.workspace_ids(None, 10))
-    target, other = workspaces[0], workspaces[1]
+    target = _workspace_ids(event_store)[0]
     member = fake_redis.hkeys(keys.full_key(live, keys.workspace_members(target)))[0].decode()
-    # The account's membership entry for this workspace, in a key shared with others.
-    fake_redis.hset(
-        keys.full_key(live, keys.account_workspaces(member)), target, b'{"role":"wrong","jpos":1}'
-    )
-    fake_redis.hset(keys.full_key(live, keys.account_workspaces(member)), other, b'{"role":"wrong","jpos":1}')
+    entry = keys.full_key(live, keys.account_workspaces(member))
+    fake_redis.hset(entry, target, b'{"role":"wrong","jpos":1}')
 
-    differences = verify(event_store.iter_all(), fake_redis, live, workspace_id=target)
-    assert [d.key for d in differences] == [f"{keys.account_workspaces(member)} {target}"]
-
-    replay_workspace(event_store, fake_redis, target)
     assert verify(event_store.iter_all(), fake_redis, live, workspace_id=target) == []
-    # The entry for the other workspace is that workspace's business.
-    assert verify(event_store.iter_all(), fake_redis, live, workspace_id=other) != []
+    replay_workspace(event_store, fake_redis, target)
+    assert fake_redis.hget(entry, target) == b'{"role":"wrong","jpos":1}'
+    assert [d.key for d in verify(event_store.iter_all(), fake_redis, live)] == [
+        f"{keys.account_workspaces(member)} {target}"
+    ]
+    summary = _rebuild(event_store, fake_redis).run()
+    assert verify(event_store.iter_all(), fake_redis, summary.generation) == []
 
 
-def test_a_rebuild_retires_a_read_model_of_the_first_key_layout(
-    event_store: EventStore, fake_redis: Any
+def _workspace_ids(store: EventStore) -> list[str]:
+    return sorted(o.split(":", 1)[1] for o in store.owners_after(None, 1000) if o.startswith("workspace:"))
+
+
+@pytest.mark.parametrize("pointer", keys.LEGACY_POINTERS)
+def test_a_rebuild_retires_a_read_model_of_an_earlier_key_layout(
+    event_store: EventStore, fake_redis: Any, pointer: str
 ) -> None:
-    fake_redis.set(keys.LEGACY_LIVE_POINTER, "gold")
+    # The first layout's pointer, the second's, and the second's unfinished rebuild.
+    fake_redis.set(pointer, '{"generation": "gold", "phase": "bulk"}' if "replay" in pointer else "gold")
     fake_redis.hset("rm:gold:app:x", "ws", "w")
     fake_redis.set("rm:gold:wm", 5)
     _seed(event_store, steps=20)
     summary = _rebuild(event_store, fake_redis).run()
-    assert fake_redis.get(keys.LEGACY_LIVE_POINTER) is None
+    assert fake_redis.get(pointer) is None
     assert list(fake_redis.scan_iter(match="rm:gold:*")) == []
     assert verify(event_store.iter_all(), fake_redis, summary.generation) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 import uuid
@@ -25,6 +26,8 @@ from shared.errors import (
     VersionConflictError,
 )
 from shared.events import Event
+from shared.readmodel.owners import home_owner, named_account
+from tests.support.histories import random_history
 from tests.support.rows import insert_row
 
 T = TypeVar("T")
@@ -451,6 +454,80 @@ class StoreContract:
         finally:
             engine.dispose()
 
+    def test_each_event_is_stored_with_its_streams_owner_and_the_account_it_names(
+        self, event_store: EventStore
+    ) -> None:
+        events = random_history(random.Random(12), steps=150)
+        cut = len(events) // 2  # later events of a stream come in another append
+        event_store.append(events[:cut])
+        event_store.append(events[cut:])
+        found = _owners_and_accounts(event_store)
+        owners = _expected_owners(events)
+        assert {position: owner for position, (owner, _) in found.items()} == {
+            position: owners[event.stream] for position, event in enumerate(events, start=1)
+        }
+        assert {position: account for position, (_, account) in found.items()} == {
+            position: named_account(event) for position, event in enumerate(events, start=1)
+        }
+        sessions = {event.stream for event in events if event.type == "session.used"}
+        assert sessions
+        # A session's later events carry no account: their owner comes from its issue.
+        assert all(owners[stream].startswith(("account:", "sso:")) for stream in sessions)
+        assert {s.owner for s in event_store.read_after(0, 1000)} == set(owners.values())
+
+    def test_a_store_of_the_first_revision_is_upgraded_with_owners_and_keeps_its_dead_letters(
+        self, store_url: str
+    ) -> None:
+        from alembic import command
+
+        from projector.dead_letters.store import dead_letters
+        from projector.migrations import alembic_config
+
+        events = random_history(random.Random(13), steps=120)
+        engine = create_engine_for(store_url)
+        try:
+            config = alembic_config()
+            with engine.begin() as conn:
+                config.attributes["connection"] = conn
+                command.upgrade(config, "0001")
+                # Rows as the first revision held them, and the table the projector made itself.
+                columns = ("id", "type", "schema", "stream", "version", "workspace_id", "occurred_at", "data")
+                table = sa.table("events", *(sa.column(c) for c in (*columns, "recorded_at")))
+                conn.execute(
+                    table.insert(),
+                    [
+                        {**{c: getattr(e, c) for c in columns}, "data": orjson.dumps(e.data).decode()}
+                        | {"recorded_at": datetime.now(UTC)}
+                        for e in events
+                    ],
+                )
+                dead_letters.create(conn)
+                conn.execute(
+                    dead_letters.insert(),
+                    {
+                        "key": "position:3",
+                        "position": 3,
+                        "reason": "earlier",
+                        "attempts": 1,
+                        "first_failed_at": datetime.now(UTC),
+                        "last_failed_at": datetime.now(UTC),
+                    },
+                )
+            assert migrate(engine) == head_revision()
+            store = EventStore(engine)
+            owners = _expected_owners(events)
+            assert {p: o for p, (o, _) in _owners_and_accounts(store).items()} == {
+                p: owners[e.stream] for p, e in enumerate(events, start=1)
+            }
+            assert {p: a for p, (_, a) in _owners_and_accounts(store).items()} == {
+                p: named_account(e) for p, e in enumerate(events, start=1)
+            }
+            from projector.dead_letters import DeadLetterStore
+
+            assert [letter.reason for letter in DeadLetterStore(engine).read()] == ["earlier"]
+        finally:
+            engine.dispose()
+
     def test_the_migrated_tables_match_the_query_side_description(self, event_store: EventStore) -> None:
         for table in metadata.sorted_tables:
             assert set(table.columns.keys()) <= migrated_columns(event_store, table.name)
@@ -494,6 +571,20 @@ class TestSqliteStore(StoreContract):
                 EventStore(engine).head_position()
         finally:
             engine.dispose()
+
+
+def _owners_and_accounts(store: EventStore) -> dict[int, tuple[str | None, str | None]]:
+    statement = sa.select(events_table.c.position, events_table.c.owner, events_table.c.account_id)
+    with store.engine.connect() as conn:
+        return {row.position: (row.owner, row.account_id) for row in conn.execute(statement)}
+
+
+def _expected_owners(events: list[Event]) -> dict[str, str]:
+    """Each stream's owner, from its first event (shared/readmodel/owners.py)."""
+    firsts: dict[str, Event] = {}
+    for event in events:
+        firsts.setdefault(event.stream, event)
+    return {stream: home_owner(first) for stream, first in firsts.items()}
 
 
 def test_an_unreachable_postgres_is_unavailable() -> None:

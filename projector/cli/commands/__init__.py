@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import TYPE_CHECKING, Any, TypeAlias
-
-if TYPE_CHECKING:
-    from projector.broker.topology import Topology
-    from shared.settings import Settings
+from typing import Any, TypeAlias
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -20,15 +16,6 @@ def add_names_suffix_argument(parser: Any) -> None:
         metavar="SUFFIX",
         help="append .SUFFIX to the exchange and queue names (several read models on one broker)",
     )
-
-
-def topology_for(args: argparse.Namespace, settings: Settings) -> Topology:
-    """The broker's exchange and queues, named with the `--names-suffix` given."""
-    from projector.broker.topology import Topology  # kombu is slow to import: only when needed
-
-    if args.names_suffix:
-        return Topology.with_suffix(args.names_suffix, partitions=settings.partitions)
-    return Topology(partitions=settings.partitions)
 
 
 def positive_int(text: str) -> int:

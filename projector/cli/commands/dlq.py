@@ -14,7 +14,6 @@ from projector.cli.commands import Subparsers, positive_int
 from shared.settings import Settings
 
 if TYPE_CHECKING:
-    from projector.broker.topology import Topology
     from projector.cli.commands.status import Section, StatusContext
 
 
@@ -55,7 +54,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
     with open_store(settings) as store:
         letters = DeadLetterStore(store.engine)
-        recorded = letters.read(limit=args.limit) if letters.exists() else []
+        recorded = letters.read(limit=args.limit)
         total = letters.count() if recorded else 0
     waiting = _broker_queue_depth(settings, args.names_suffix)
     if args.json:
@@ -80,49 +79,43 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from projector import wiring
     from projector.broker.connection import connect
     from projector.broker.consumer import drain_dead_letter_queue
     from projector.cli.wiring import open_redis, open_store
     from projector.dead_letters import DeadLetterStore, replay
-    from projector.writer import RedisProjector
 
     redis = open_redis(settings, command="dlq replay")
     store = open_store(settings)
     try:
         letters = DeadLetterStore(store.engine)
-        letters.create_schema()
         if args.all and not settings.broker_url.startswith("memory"):
             connection = connect(settings.broker_url)
             try:
-                moved = drain_dead_letter_queue(connection, _topology(settings, args.names_suffix), letters)
+                names = wiring.topology(settings, args.names_suffix)
+                moved = drain_dead_letter_queue(connection, names, letters)
             finally:
                 connection.release()
             if moved:
                 print(f"took {moved} messages in from the broker's dead-letter queue")
-        report = replay(letters, store, RedisProjector(redis, store), ids=None if args.all else args.ids)
+        # Every owner an event goes to: what each partition's projector would have applied.
+        report = replay(letters, store, wiring.writer(redis, store), ids=None if args.all else args.ids)
     finally:
         store.engine.dispose()
     print(f"replayed: {report.settled} settled and removed, {report.failing} still failing")
     return 0 if report.failing == 0 else 1
 
 
-def _topology(settings: Settings, suffix: str | None) -> Topology:
-    from projector.broker.topology import Topology
-
-    if suffix:
-        return Topology.with_suffix(suffix, partitions=settings.partitions)
-    return Topology(partitions=settings.partitions)
-
-
 def _broker_queue_depth(settings: Settings, suffix: str | None) -> int | None:
     if settings.broker_url.startswith("memory"):
         return None
+    from projector import wiring
     from projector.broker.connection import connect
     from projector.broker.consumer import dead_letter_queue_depth
 
     connection = connect(settings.broker_url)
     try:
-        return dead_letter_queue_depth(connection, _topology(settings, suffix))
+        return dead_letter_queue_depth(connection, wiring.topology(settings, suffix))
     finally:
         connection.release()
 
@@ -133,8 +126,6 @@ def dead_letters_section(context: StatusContext) -> Section:
     from projector.dead_letters import DeadLetterStore
 
     letters = DeadLetterStore(context.store.engine)
-    if not letters.exists():
-        return Section("dead_letters", {"count": 0}, ("count: 0",))
     count = letters.count()
     lines = [f"count: {count}"]
     lines.extend(

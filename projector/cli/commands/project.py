@@ -6,13 +6,7 @@ import argparse
 import logging
 import threading
 
-from projector.cli.commands import (
-    Subparsers,
-    add_names_suffix_argument,
-    non_negative_int,
-    positive_int,
-    topology_for,
-)
+from projector.cli.commands import Subparsers, add_names_suffix_argument, non_negative_int, positive_int
 from projector.observability.arguments import add_metrics_arguments
 from shared.settings import Settings
 
@@ -41,20 +35,11 @@ def register(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from projector.broker.connection import connect
-    from projector.broker.consumer import CursorCheckpoint, ProjectorConsumer
+    from projector import wiring
     from projector.cli.signals import Shutdown
     from projector.cli.wiring import open_redis, open_store
-    from projector.dead_letters import DeadLetterStore
     from projector.generations import ensure_live_generation, live_generation
-    from projector.healing import ACKNOWLEDGED_CURSOR, store_healer
-    from projector.observability.metrics import (
-        MeasuredApplier,
-        MeasuredDeadLetters,
-        new_projector_metrics,
-        observed,
-    )
-    from projector.writer import RedisProjector
+    from projector.observability.metrics import new_projector_metrics, observed
     from shared.errors import ConfigurationError
     from shared.logs import configure_logging, log_startup
 
@@ -63,7 +48,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     log = logging.getLogger(__name__)
     log_startup(log, "project", settings)
     metrics = new_projector_metrics()
-    topology = topology_for(args, settings)
+    topology = wiring.topology(settings, args.names_suffix)
     partitions = sorted(set(args.partition)) if args.partition else None
     if partitions and partitions[-1] >= topology.partitions:
         raise ConfigurationError(
@@ -72,27 +57,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
     redis = open_redis(settings, command="project")
     store = open_store(settings)
-    letters = DeadLetterStore(store.engine)
-    letters.create_schema()
     if live_generation(redis) is None and store.head_position() == 0:
         ensure_live_generation(redis)  # nothing to rebuild: start from an empty read model
     shutdown = Shutdown()
     # Redis is disposable: a missing generation or a watermark behind what this projector
     # acknowledged (a flush, a restart without persistence) is rebuilt from the store.
-    healer = store_healer(store, redis, letters, shutdown.requested)
+    healer = wiring.self_healer(store, redis, shutdown.requested)
     healing = threading.Thread(
         target=healer.run, args=(shutdown.requested,), name="readmodel-healer", daemon=True
     )
-    consumer = ProjectorConsumer(
-        connect(settings.broker_url),
-        MeasuredApplier(RedisProjector(redis, store), metrics),
-        MeasuredDeadLetters(letters, metrics),
-        topology=topology,
+    consumer = wiring.consumer(
+        settings.broker_url,
+        store,
+        redis,
+        topology,
+        metrics=metrics,
         partitions=partitions,
         prefetch_count=args.prefetch,
         batch_size=args.batch_size,
-        # Notes what was settled, for a self-healer to tell a Redis that lost data.
-        checkpoint=CursorCheckpoint(lambda cursor: store.save_cursor(ACKNOWLEDGED_CURSOR, cursor)),
     )
     shutdown.on_request(consumer.stop)
     try:
@@ -104,7 +86,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 metrics,
                 store=store,
                 redis=redis,
-                dead_letters=letters,
                 process="projector",
                 counters=lambda: {"applied": consumer.totals.applied},
             ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from projector.cli.commands import Subparsers, add_names_suffix_argument, positive_int, topology_for
+from projector.cli.commands import Subparsers, add_names_suffix_argument, positive_int
 from projector.observability.arguments import add_metrics_arguments
 from shared.settings import Settings
 
@@ -33,28 +33,24 @@ def register(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from projector.broker.connection import connect
-    from projector.broker.flow import RELAY_SAVE_INTERVAL
-    from projector.broker.publisher import Publisher
+    from projector import wiring
     from projector.cli.signals import Shutdown
     from projector.cli.wiring import open_store
-    from projector.observability.metrics import MeasuredPublisher, new_projector_metrics, observed
-    from projector.relay import Relay
+    from projector.observability.metrics import new_projector_metrics, observed
     from shared.logs import configure_logging, log_startup
 
     settings.require_shared_broker("relay")
     configure_logging(secrets=[settings.admin_token or ""])
     log_startup(logging.getLogger(__name__), "relay", settings)
     metrics = new_projector_metrics()
-    topology = topology_for(args, settings)
     store = open_store(settings)
-    publisher = Publisher(connect(settings.broker_url), topology)
-    relay = Relay(
+    relay = wiring.relay(
+        settings.broker_url,
         store,
-        MeasuredPublisher(publisher, metrics),
+        wiring.topology(settings, args.names_suffix),
+        metrics=metrics,
         batch_size=args.batch_size,
         idle_interval=max(0.001, args.poll_interval),
-        save_interval=RELAY_SAVE_INTERVAL,
     )
     shutdown = Shutdown()
     try:
@@ -69,9 +65,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 counters=lambda: {"published": relay.published},
             ),
         ):
-            relay.run(shutdown.requested)
+            relay.run(shutdown.requested)  # leaves no broker connection behind
     finally:
-        publisher.close()
         store.engine.dispose()
     logging.getLogger(__name__).info("relay stopped after publishing %d events", relay.published)
     return 0

@@ -10,11 +10,11 @@ from typing import Any, TextIO
 import orjson
 from redis import exceptions as redis_errors
 
+from projector import wiring
 from projector.cli.signals import Shutdown
 from projector.cli.wiring import open_redis, open_store
 from projector.relay import RELAY_CURSOR
-from projector.replay import Progress, Rebuild, RebuildInterrupted
-from projector.store import Cursor
+from projector.replay import Progress, RebuildInterrupted
 from shared.settings import Settings
 
 
@@ -46,13 +46,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return _replay_workspace(store, redis, args)
     reporter = ProgressReporter(sys.stderr)
     shutdown = Shutdown()
-    rebuild = Rebuild(
-        store,
-        redis,
-        batch_size=max(1, args.batch_size),
-        on_progress=reporter,
-        cursor_factory=Cursor,
-        stop=shutdown.requested,
+    rebuild = wiring.rebuild(
+        store, redis, stop=shutdown.requested, on_progress=reporter, batch_size=max(1, args.batch_size)
     )
     try:
         with shutdown.handling_signals():

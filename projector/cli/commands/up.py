@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import redis.exceptions
 
-from projector.cli.commands import add_names_suffix_argument, topology_for
+from projector import wiring
+from projector.cli.commands import add_names_suffix_argument
 from projector.cli.signals import Shutdown
 from projector.cli.wiring import check_port, connect_redis, embedded_redis, listening_on, open_store
-from projector.dead_letters import DeadLetterStore
-from projector.healing import SelfHealer, store_healer
+from projector.healing import SelfHealer
 from projector.observability.arguments import add_metrics_arguments
 from projector.observability.multiprocess import prepare_worker_metrics
 from projector.replay import RebuildInterrupted
@@ -70,8 +70,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from projector.broker.connection import is_durable
-    from projector.broker.flow import build_event_flow
     from projector.observability.metrics import new_projector_metrics, observed
     from shared.logs import configure_logging, log_startup
 
@@ -81,8 +79,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     host, port = settings.host, settings.port
     store = open_store(settings)
     redis = embedded_redis() if settings.redis_is_embedded else connect_redis(settings)
-    letters = DeadLetterStore(store.engine)
-    letters.create_schema()
     metrics_dir = None
     if not settings.redis_is_embedded:
         # The granian workers' /metrics merges every process's values from one folder; this
@@ -95,25 +91,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         server = _listen(settings, redis, store, also=metrics.registry)
         try:
             _demo(store, args.demo, host, port)
-            durable = is_durable(settings.broker_url)
             parts = Parts(
-                store_healer(
-                    store, redis, letters, shutdown.requested, fresh_redis=settings.redis_is_embedded
-                ),
-                build_event_flow(
-                    settings,
-                    store,
-                    redis,
-                    # memory:// keeps one queue (see build_event_flow): names matter on a real broker only.
-                    topology=topology_for(args, settings) if args.names_suffix and durable else None,
-                    metrics=metrics,
-                    dead_letters=letters,
-                ),
+                wiring.self_healer(store, redis, shutdown.requested, fresh_redis=settings.redis_is_embedded),
+                wiring.event_flow(settings, store, redis, names_suffix=args.names_suffix, metrics=metrics),
                 shutdown,
             )
             parts.start()
             with observed(
-                args, settings, metrics, store=store, redis=redis, dead_letters=letters, process="up"
+                args,
+                settings,
+                metrics,
+                store=store,
+                redis=redis,
+                process="up",
             ):
                 if server is not None:
                     failure = parts.watch()

@@ -3,7 +3,10 @@
 -- [7] offset, [8] limit, [9] an app id a UUID-valued name names ('' = none), [10] '1' when
 -- a page is wanted ('0': the auth facts only).
 -- Reply: head, role, total, workspace status, tag known ('1' when the tag filter names a tag
--- some listed app has), then the page's row documents.
+-- some listed app has), then, for a page: the workspace's row tail, the number of rows, the
+-- page's stored rows, and (author id, JSON name) for each of their authors the workspace
+-- knows. A stored row is its author's id (36 characters) and the row up to the author's
+-- name; the API completes it (name, then tail): no row is rebuilt inside Redis.
 local ws = ARGV[3]
 local reply = head
 reply[10] = false
@@ -11,20 +14,48 @@ reply[11] = 0
 reply[12] = false
 reply[13] = false
 if not (authed and ws ~= '') then return reply end
-reply[12] = redis.call('HGET', key('ws:{' .. ws .. '}'), 'status')
+local workspace = redis.call('HMGET', key('ws:{' .. ws .. '}'), 'status', 'tail')
+reply[12] = workspace[1]
 if not (reply[12] and reply[12] ~= 'archive' and account) then return reply end
 local role = redis.call('HGET', key('ws:{' .. ws .. '}:members'), account)
 reply[10] = role
 if not (role and active) then return reply end
 
+-- The stored rows of `ids` and their authors' names, into the reply from reply[14] on.
+local function rows(ids)
+  reply[14] = workspace[2] or false
+  reply[15] = #ids
+  if #ids == 0 then return end
+  local stored = redis.call('HMGET', key('ws:{' .. ws .. '}:rows'), unpack(ids))
+  local wanted, seen = {}, {}
+  for i = 1, #ids do
+    local row = stored[i]
+    reply[15 + i] = row
+    if row then
+      local author = string.sub(row, 1, 36)
+      if not seen[author] then
+        seen[author] = true
+        wanted[#wanted + 1] = author
+      end
+    end
+  end
+  if #wanted == 0 then return end
+  local names = redis.call('HMGET', key('ws:{' .. ws .. '}:authors'), unpack(wanted))
+  local n = 15 + #ids
+  for i = 1, #wanted do
+    reply[n + 2 * i - 1] = wanted[i]
+    reply[n + 2 * i] = names[i]
+  end
+end
+
 local mode, tag, needle = ARGV[4], ARGV[5], ARGV[6]
 local offset, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
 if ARGV[9] ~= '' then
   -- Dify looks a UUID-valued name up as an app id: visible and in this workspace, or nothing.
-  local app = redis.call('HMGET', key('app:{' .. ws .. '}:' .. ARGV[9]), 'vis', 'api', 'row')
-  if ARGV[10] == '1' and app[1] == '1' and app[2] == '1' and app[3] then
-    reply[11] = 1
-    reply[14] = app[3]
+  local app = redis.call('HMGET', key('app:{' .. ws .. '}:' .. ARGV[9]), 'vis', 'api')
+  if ARGV[10] == '1' and app[1] == '1' and app[2] == '1' then
+    rows({ARGV[9]})
+    if reply[16] then reply[11] = 1 end
   end
   return reply
 end
@@ -88,7 +119,5 @@ else
 end
 
 reply[11] = total
-for i = 1, #ids do
-  reply[13 + i] = redis.call('HGET', key('app:{' .. ws .. '}:' .. ids[i]), 'row') or false
-end
+rows(ids)
 return reply

@@ -13,7 +13,7 @@ if ARGV[3] ~= '' then
   if wait > 0 then return {'limited', wait} end
 end
 for _ = 1, 4 do table.remove(ARGV, 3) end
-local gen = redis.call('GET', 'rm:{meta}:live')
+local gen = redis.call('GET', 'rm:{meta}:live:v2')
 local function key(suffix)
   return 'rm:' .. gen .. ':' .. suffix
 end

@@ -1,4 +1,8 @@
-"""Stall detection: events wait past the projector's watermark and nothing moves it."""
+"""Stall detection: events wait past the projector's watermark and nothing moves it.
+
+Shared by the API's readiness check and the projector's own sampling: both judge the same
+way whether the projector is stalled.
+"""
 
 from __future__ import annotations
 
