@@ -28,12 +28,13 @@ from shared.readmodel.read_scripts import (
     APP,
     APPS,
     CLUSTER,
+    LAYOUTS,
     MEMBERS,
     SCRIPTS,
-    SESSIONS,
     read_script,
     spend_script,
 )
+from shared.readmodel.script_layouts import TOKEN_FIELDS, AccountReply, HeadReply, MembersReply, nothing
 
 # What a read answers instead of its data when the caller's rate budget is spent (and, on
 # the cluster, the spending arguments its script is passed: spent already).
@@ -41,15 +42,8 @@ LIMITED = b"limited"
 NOT_SPENDING = ("", "", "", "")
 POINTER_TTL = 1.0  # seconds a process keeps using the live generation it last read
 
-_TOKEN_FIELDS = ("sid", "st", "acct", "email", "iss", "exp", "rev", "as")  # as: account status
-# What each script answers after the head when the caller gets no data (see the scripts).
-_NOTHING: dict[str, list[Any]] = {
-    APPS: [None, 0, None, None],
-    APP: [None] * 4,
-    ACCOUNT: [None] * 4,
-    SESSIONS: [0],
-    MEMBERS: [None, None],
-}
+# What each script answers after the head when the caller gets no data.
+_NOTHING: dict[str, list[Any]] = {name: nothing(layout) for name, layout in LAYOUTS.items()}
 
 
 class LivePointer:
@@ -89,7 +83,7 @@ class ClusterScripts:
         budget, window, member, *rest = spending_and_args
         spending = (bucket, budget, window, now_ms // 1000, member) if bucket else None
         args = tuple(rest)
-        head: list[Any] = [None, None, None, None, None, None, None, None, None]
+        head: list[Any] = [None] * len(HeadReply.fields)
         generation = self._pointer.get()
         try:
             answers = self._first_round_trip(name, generation, token_hash, spending, args)
@@ -103,23 +97,26 @@ class ClusterScripts:
         if generation is None:  # not built yet: no watermark, as on one Redis
             return head + _NOTHING[name]
         prefix = keys.full_key(generation, "")
-        head[0] = answers[0] or b"0"
+        head[HeadReply.WATERMARK] = answers[0] or b"0"
         if token_hash:
-            head[1:9] = answers[1]
+            head[HeadReply.SESSION : HeadReply.SESSION + len(TOKEN_FIELDS)] = answers[1]
         workspace = (
             _text(answers[-1]) if name == APP and args[0] else (args[0] if name in (APPS, MEMBERS) else None)
         )
-        account = _text(head[3]) or None
+        account = _text(head[HeadReply.ACCOUNT]) or None
         route = self._route(name, prefix, head, now_ms, account, workspace, args)
         if route is None:
             return head + _NOTHING[name]
-        caller = {"st": _text(head[2]), "account": account, "ws": workspace, "now": now_ms}
+        subject_type = _text(head[HeadReply.SUBJECT_TYPE])
+        caller = {"st": subject_type, "account": account, "ws": workspace, "now": now_ms}
         script_args = [generation, orjson.dumps({k: v for k, v in caller.items() if v}), *NOT_SPENDING]
-        answer = head + list(self._script(name, route, [*script_args, *args])[9:])
+        answer = head + list(self._script(name, route, [*script_args, *args])[len(head) :])
         if name == ACCOUNT:
-            self._fill(prefix, answer, 13, keys.workspace, ("name", "status", "created"))
+            fields = ("name", "status", "created")
+            self._fill(prefix, answer, AccountReply.MEMBERSHIPS, keys.workspace, fields)
         elif name == MEMBERS:
-            self._fill(prefix, answer, 11, keys.account, ("name", "email", "status", "avatar"))
+            fields = ("name", "email", "status", "avatar")
+            self._fill(prefix, answer, MembersReply.MEMBERS, keys.account, fields)
         return answer
 
     @staticmethod
@@ -139,7 +136,7 @@ class ClusterScripts:
             return prefix + keys.workspace_members(workspace) if workspace else None
         if name == ACCOUNT:
             return prefix + keys.account(account) if account else None
-        if _text(head[2]) == "account" and account:
+        if _text(head[HeadReply.SUBJECT_TYPE]) == "account" and account:
             return prefix + keys.account_sessions(account)
         return None
 
@@ -162,7 +159,7 @@ class ClusterScripts:
             # shows (the writer raises it only after a batch's records and states are in).
             pipe.get(prefix + keys.WATERMARK)
             if token_hash:
-                pipe.hmget(prefix + keys.token(token_hash), *_TOKEN_FIELDS)
+                pipe.hmget(prefix + keys.token(token_hash), *TOKEN_FIELDS)
             if name == APP and args[0]:
                 pipe.hget(prefix + keys.app_workspace(args[0]), "ws")
         return pipe.execute() if len(pipe) else []
@@ -194,9 +191,9 @@ class ClusterScripts:
 
 def _usable(head: list[Any], now_ms: int) -> bool:
     """The token exists, is not revoked and has not expired: as read_prelude.lua judges it."""
-    if head[1] is None or head[7] == b"1":
+    if head[HeadReply.SESSION] is None or head[HeadReply.REVOKED] == b"1":
         return False
-    expires = head[6]
+    expires = head[HeadReply.EXPIRES]
     if expires is None or expires == b"":
         return True
     try:

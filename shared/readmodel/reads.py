@@ -35,6 +35,14 @@ from shared.readmodel.read_scripts import (
     SESSIONS,
     read_script,
 )
+from shared.readmodel.script_layouts import (
+    AccountReply,
+    AppReply,
+    AppsReply,
+    HeadReply,
+    MembersReply,
+    SessionsReply,
+)
 
 # Fields of an app's hash, by what they hold.
 SUMMARY = "summary"
@@ -204,23 +212,25 @@ class ReadModelReader:
         )
         return AppPageRead(
             head=_head(reply),
-            workspace=WorkspaceFacts(status=_text(reply[11]), role=_text(reply[9])),
-            total=int(reply[10]),
+            workspace=WorkspaceFacts(
+                status=_text(reply[AppsReply.STATUS]), role=_text(reply[AppsReply.ROLE])
+            ),
+            total=int(reply[AppsReply.TOTAL]),
             rows=_rows(reply),
-            tag_known=reply[12] == b"1",
+            tag_known=reply[AppsReply.TAG_KNOWN] == b"1",
         )
 
     def app(self, token_hash: str, now_ms: int, app_id: str, fields: Sequence[str]) -> AppRead:
         """An app's documents; `app_id` '' (not an id) finds nothing."""
         reply = self._run(APP, token_hash, now_ms, app_id, *fields)
-        values = _documents(reply[13:], fields)
+        values = _documents(reply[AppReply.FIELDS :], fields)
         return AppRead(
             head=_head(reply),
             app=AppFacts(
-                workspace_id=_text(reply[9]),
-                api_enabled=reply[11] == b"1",
-                workspace_status=_text(reply[12]),
-                role=_text(reply[10]),
+                workspace_id=_text(reply[AppReply.WORKSPACE]),
+                api_enabled=reply[AppReply.API] == b"1",
+                workspace_status=_text(reply[AppReply.STATUS]),
+                role=_text(reply[AppReply.ROLE]),
             ),
             fields={name: values[i] if i < len(values) else None for i, name in enumerate(fields)},
         )
@@ -229,7 +239,7 @@ class ReadModelReader:
         """The caller's account and memberships, ordered by when each was joined."""
         reply = self._run(ACCOUNT, token_hash, now_ms)
         memberships: list[Membership] = []
-        tail = reply[13:]
+        tail = reply[AccountReply.MEMBERSHIPS :]
         for i in range(0, len(tail) - 4, 5):
             document = orjson.loads(tail[i + 1])
             memberships.append(
@@ -245,10 +255,12 @@ class ReadModelReader:
         memberships.sort(key=lambda m: (m.joined_position, m.workspace_id))
         return AccountRead(
             head=_head(reply),
-            name=_text(reply[9]),
-            email=_text(reply[10]),
+            name=_text(reply[AccountReply.NAME]),
+            email=_text(reply[AccountReply.EMAIL]),
             memberships=tuple(memberships),
-            current_workspace_id=_current(reply[11], reply[12], memberships),
+            current_workspace_id=_current(
+                reply[AccountReply.CURRENT], reply[AccountReply.CURRENT_POSITION], memberships
+            ),
         )
 
     def session_page(
@@ -257,12 +269,16 @@ class ReadModelReader:
         """A page of the account's live sessions; `offset` None reads only the caller."""
         bounds = ("", "") if offset is None else (min(offset, _MAX_OFFSET), limit)
         reply = self._run(SESSIONS, token_hash, now_ms, *bounds)
-        return SessionPageRead(head=_head(reply), total=int(reply[9]), rows=tuple(filter(None, reply[10:])))
+        return SessionPageRead(
+            head=_head(reply),
+            total=int(reply[SessionsReply.TOTAL]),
+            rows=tuple(filter(None, reply[SessionsReply.ROWS :])),
+        )
 
     def members(self, token_hash: str, now_ms: int, workspace_id: str, *, wanted: bool) -> MembersRead:
         """A workspace's members (by account id) and the caller's role there."""
         reply = self._run(MEMBERS, token_hash, now_ms, workspace_id, "1" if wanted else "0")
-        tail = reply[11:]
+        tail = reply[MembersReply.MEMBERS :]
         members = tuple(
             Member(
                 account_id=tail[i].decode(),
@@ -276,7 +292,9 @@ class ReadModelReader:
         )
         return MembersRead(
             head=_head(reply),
-            workspace=WorkspaceFacts(status=_text(reply[9]), role=_text(reply[10])),
+            workspace=WorkspaceFacts(
+                status=_text(reply[MembersReply.STATUS]), role=_text(reply[MembersReply.ROLE])
+            ),
             members=members,
         )
 
@@ -314,15 +332,15 @@ class _OneRedisScripts:
 def _rows(reply: list[Any]) -> tuple[bytes, ...]:
     """A page's rows, completed: each stored row (its author's id, then the row up to the
     author's name) with the name the workspace keeps, then the workspace's tail."""
-    if len(reply) < 15:
+    count = int(reply[AppsReply.ROW_COUNT])
+    if not count:
         return ()
-    tail = reply[13] or b"}"
-    count = int(reply[14])
-    pairs = reply[15 + count :]
+    tail = reply[AppsReply.TAIL] or b"}"
+    first = AppsReply.ROWS
+    stored = reply[first : first + count]
+    pairs = reply[first + count :]
     name = dict(zip(pairs[::2], pairs[1::2], strict=False)).get
-    return tuple(
-        [row[AUTHOR_ID:] + (name(row[:AUTHOR_ID]) or NULL) + tail for row in reply[15 : 15 + count] if row]
-    )
+    return tuple([row[AUTHOR_ID:] + (name(row[:AUTHOR_ID]) or NULL) + tail for row in stored if row])
 
 
 def _documents(values: list[Any], fields: Sequence[str]) -> list[Any]:
@@ -353,24 +371,24 @@ def _current(member: bytes | None, score: bytes | None, memberships: list[Member
 
 
 def _head(reply: list[Any]) -> Head:
-    if reply[0] is None:
+    if reply[HeadReply.WATERMARK] is None:
         raise NotBuiltError("no live generation: the read model is not built yet")
-    position = int(reply[0])
-    sid = reply[1]
+    position = int(reply[HeadReply.WATERMARK])
+    sid = reply[HeadReply.SESSION]
     if sid is None:
         return Head(position=position, token=None)
-    account_id = _text(reply[3])
+    account_id = _text(reply[HeadReply.ACCOUNT])
     return Head(
         position=position,
         token=TokenRecord(
             session_id=sid.decode(),
-            subject_type=_text(reply[2]) or "",
+            subject_type=_text(reply[HeadReply.SUBJECT_TYPE]) or "",
             account_id=account_id or None,
-            subject_email=_text(reply[4]) or None,
-            subject_issuer=_text(reply[5]) or None,
-            expires_at_ms=_expiry(reply[6]),
-            revoked=reply[7] == b"1",
-            account_status=_text(reply[8]) or None,
+            subject_email=_text(reply[HeadReply.EMAIL]) or None,
+            subject_issuer=_text(reply[HeadReply.ISSUER]) or None,
+            expires_at_ms=_expiry(reply[HeadReply.EXPIRES]),
+            revoked=reply[HeadReply.REVOKED] == b"1",
+            account_status=_text(reply[HeadReply.ACCOUNT_STATUS]) or None,
         ),
     )
 

@@ -1,36 +1,31 @@
--- GET /apps: one page of a workspace's listed apps, with what the auth pipeline needs.
--- ARGV[3] workspace id, [4] mode, [5] tag, [6] lower-cased name needle ('' = no filter),
--- [7] offset, [8] limit, [9] an app id a UUID-valued name names ('' = none), [10] '1' when
--- a page is wanted ('0': the auth facts only).
--- Reply: head, role, total, workspace status, tag known ('1' when the tag filter names a tag
--- some listed app has), then, for a page: the workspace's row tail, the number of rows, the
--- page's stored rows, and (author id, JSON name) for each of their authors the workspace
--- knows. A stored row is its author's id (36 characters) and the row up to the author's
--- name; the API completes it (name, then tail): no row is rebuilt inside Redis.
+-- GET /apps: one page of a workspace's listed apps, with what the auth pipeline needs (the
+-- reply: AppsReply). ARGV[3] workspace id, [4] mode, [5] tag, [6] lower-cased name needle
+-- ('' = no filter), [7] offset, [8] limit, [9] an app id a UUID-valued name names ('' =
+-- none), [10] '1' when a page is wanted ('0': the auth facts only).
+-- A stored row is its author's id (36 characters) and the row up to the author's name; the
+-- reply carries the page's stored rows, then (author id, JSON name) for each of their
+-- authors the workspace knows, and the API completes each row (name, then the workspace's
+-- tail): no row is rebuilt inside Redis.
 local ws = ARGV[3]
-local reply = head
-reply[10] = false
-reply[11] = 0
-reply[12] = false
-reply[13] = false
 if not (authed and ws ~= '') then return reply end
-local workspace = redis.call('HMGET', key('ws:{' .. ws .. '}'), 'status', 'tail')
-reply[12] = workspace[1]
-if not (reply[12] and reply[12] ~= 'archive' and account) then return reply end
-local role = redis.call('HGET', key('ws:{' .. ws .. '}:members'), account)
-reply[10] = role
+local workspace = redis.call('HMGET', key(K.workspace(ws)), 'status', 'tail')
+local status = workspace[1]
+reply[R.STATUS] = status
+if not (status and status ~= 'archive' and account) then return reply end
+local role = redis.call('HGET', key(K.workspace_members(ws)), account)
+reply[R.ROLE] = role
 if not (role and active) then return reply end
 
--- The stored rows of `ids` and their authors' names, into the reply from reply[14] on.
+-- The stored rows of `ids` and their authors' names, into the reply from R.ROWS on.
 local function rows(ids)
-  reply[14] = workspace[2] or false
-  reply[15] = #ids
+  reply[R.TAIL] = workspace[2] or false
+  reply[R.ROW_COUNT] = #ids
   if #ids == 0 then return end
-  local stored = redis.call('HMGET', key('ws:{' .. ws .. '}:rows'), unpack(ids))
+  local stored = redis.call('HMGET', key(K.app_rows(ws)), unpack(ids))
   local wanted, seen = {}, {}
   for i = 1, #ids do
     local row = stored[i]
-    reply[15 + i] = row
+    reply[R.ROWS + i - 1] = row
     if row then
       local author = string.sub(row, 1, 36)
       if not seen[author] then
@@ -40,8 +35,8 @@ local function rows(ids)
     end
   end
   if #wanted == 0 then return end
-  local names = redis.call('HMGET', key('ws:{' .. ws .. '}:authors'), unpack(wanted))
-  local n = 15 + #ids
+  local names = redis.call('HMGET', key(K.app_authors(ws)), unpack(wanted))
+  local n = R.ROWS - 1 + #ids
   for i = 1, #wanted do
     reply[n + 2 * i - 1] = wanted[i]
     reply[n + 2 * i] = names[i]
@@ -52,23 +47,23 @@ local mode, tag, needle = ARGV[4], ARGV[5], ARGV[6]
 local offset, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
 if ARGV[9] ~= '' then
   -- Dify looks a UUID-valued name up as an app id: visible and in this workspace, or nothing.
-  local app = redis.call('HMGET', key('app:{' .. ws .. '}:' .. ARGV[9]), 'vis', 'api')
+  local app = redis.call('HMGET', key(K.app(ws, ARGV[9])), 'vis', 'api')
   if ARGV[10] == '1' and app[1] == '1' and app[2] == '1' then
     rows({ARGV[9]})
-    if reply[16] then reply[11] = 1 end
+    if reply[R.ROWS] then reply[R.TOTAL] = 1 end
   end
   return reply
 end
 if tag ~= '' then
-  if redis.call('EXISTS', key('ws:{' .. ws .. '}:idx:tag:' .. tag)) == 0 then return reply end
-  reply[13] = '1'
+  if redis.call('EXISTS', key(K.tag_index(ws, tag))) == 0 then return reply end
+  reply[R.TAG_KNOWN] = '1'
 end
 if ARGV[10] ~= '1' then return reply end
 
 local sets = {}
-if mode ~= '' then sets[#sets + 1] = key('ws:{' .. ws .. '}:idx:mode:' .. mode) end
-if tag ~= '' then sets[#sets + 1] = key('ws:{' .. ws .. '}:idx:tag:' .. tag) end
-if #sets == 0 then sets[1] = key('ws:{' .. ws .. '}:idx') end
+if mode ~= '' then sets[#sets + 1] = key(K.mode_index(ws, mode)) end
+if tag ~= '' then sets[#sets + 1] = key(K.tag_index(ws, tag)) end
+if #sets == 0 then sets[1] = key(K.app_index(ws)) end
 
 local ids = {}
 local total = 0
@@ -92,7 +87,7 @@ else
   local candidates = redis.call('ZREVRANGE', sets[base], 0, -1)
   local names = {}
   if needle ~= '' then
-    local names_key = key('ws:{' .. ws .. '}:names')
+    local names_key = key(K.app_names(ws))
     local chunk = 1000
     for first = 1, #candidates, chunk do
       local last = math.min(first + chunk - 1, #candidates)
@@ -118,6 +113,6 @@ else
   end
 end
 
-reply[11] = total
+reply[R.TOTAL] = total
 rows(ids)
 return reply

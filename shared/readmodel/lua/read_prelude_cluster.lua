@@ -10,11 +10,12 @@
 for _ = 1, 4 do table.remove(ARGV, 3) end
 local gen = ARGV[1]
 local function key(suffix)
-  return 'rm:' .. gen .. ':' .. suffix
+  return K.full_key(gen, suffix)
 end
 local caller = cjson.decode(ARGV[2])
 local now_ms = caller.now
-local head = {'0', false, caller.st or false, false, false, false, false, false, false}
+head[H.WATERMARK] = '0'
+head[H.SUBJECT_TYPE] = caller.st or false
 local authed = true  -- the API runs a script only for a usable token
 local account = caller.account or false
 local active = authed and account ~= false
