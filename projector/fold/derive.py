@@ -195,10 +195,9 @@ def session_records(owner_id: str, state: SessionState | None) -> Records:
         subject_key = keys.account_sessions(owner_id)
     else:
         subject_key = keys.sso_sessions(owner_id)
-    session_key = keys.session(owner_id, state.id)
     records: Records = {
-        (HASH, session_key, "exp"): _expiry(state),
-        (HASH, session_key, "row"): orjson.dumps(
+        (HASH, keys.session_expiries(owner_id), state.id): _expiry(state),
+        (HASH, keys.session_rows(owner_id), state.id): orjson.dumps(
             {
                 "id": state.id,
                 "prefix": state.prefix,

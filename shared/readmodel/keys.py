@@ -1,6 +1,6 @@
 """Key names of the read model.
 
-Every key lives under a generation: `rm:<generation>:<suffix>`. The pointer `rm:{meta}:live:v2`
+Every key lives under a generation: `rm:<generation>:<suffix>`. The pointer `rm:{meta}:live:v3`
 names the live generation; a rebuild writes a new generation beside it and flips the
 pointer. Functions here return suffixes; on one Redis the Lua scripts resolve the generation
 themselves so a flip is atomic with respect to every read and write.
@@ -24,12 +24,19 @@ import hashlib
 PREFIX = "rm:"
 # The pointers of this layout. Those of the layouts before it name generations a rebuild
 # deletes (`LEGACY_POINTERS`): their keys mean something else.
-LIVE_POINTER = "rm:{meta}:live:v2"
-REPLAY_POINTER = "rm:{meta}:replay:v2"  # the generation a rebuild is writing, with its checkpoint
+LIVE_POINTER = "rm:{meta}:live:v3"
+REPLAY_POINTER = "rm:{meta}:replay:v3"  # the generation a rebuild is writing, with its checkpoint
 RETIRED = "rm:{meta}:retired"  # set: old generations a flip left to delete (a stop cut it short)
-# The first layout's pointer (keys without hash tags) and the second's (one stream state per
-# stream, documents written by several partitions); their rebuild checkpoint pointer.
-LEGACY_POINTERS = ("rm:live", "rm:{meta}:live", "rm:{meta}:replay")
+# The first layout's pointer (keys without hash tags), the second's (one stream state per
+# stream, documents written by several partitions) and the third's (a hash per session);
+# their rebuild checkpoint pointers.
+LEGACY_POINTERS = (
+    "rm:live",
+    "rm:{meta}:live",
+    "rm:{meta}:replay",
+    "rm:{meta}:live:v2",
+    "rm:{meta}:replay:v2",
+)
 
 
 def full_key(generation: str, suffix: str) -> str:
@@ -172,13 +179,22 @@ def sso_sessions(subject: str) -> str:
 # --- sessions (owner: their account or SSO subject) --------------------------------------
 
 
-def session(owner_id: str, session_id: str) -> str:
-    """Hash {row: session row JSON, exp: expires_at in ms or ''}.
+def session_rows(owner_id: str) -> str:
+    """Hash of an account's (or SSO subject's) live sessions: session id -> row JSON.
 
-    `owner_id` is the account id, or the sso_subject of an external SSO subject: a session lives
-    in the slot of the set that lists it.
+    `owner_id` is the account id, or the sso_subject of an external SSO subject: the sessions
+    live in the slot of the set that lists them. One hash per owner, not one per session, so
+    a page of sessions is one HMGET.
     """
-    return f"sess:{{{owner_id}}}:{session_id}"
+    return f"sess:{{{owner_id}}}:rows"
+
+
+def session_expiries(owner_id: str) -> str:
+    """Hash of the same sessions: session id -> expires_at in ms, or '' for none.
+
+    Apart from the rows so that judging every session's expiry reads no row.
+    """
+    return f"sess:{{{owner_id}}}:exp"
 
 
 def token(token_hash: str) -> str:

@@ -152,7 +152,8 @@ LUA_KEY_BUILDERS: Mapping[str, Callable[..., str]] = {
     "account_workspaces": keys.account_workspaces,
     "account_current": keys.account_current,
     "account_sessions": keys.account_sessions,
-    "session": keys.session,
+    "session_rows": keys.session_rows,
+    "session_expiries": keys.session_expiries,
 }
 LUA_KEY_CONSTANTS = {"LIVE_POINTER": keys.LIVE_POINTER, "WATERMARK": keys.WATERMARK}
 _SLOT = re.compile(r"\x00(\d+)(b?)\x00")

@@ -67,7 +67,9 @@ class Model:
     accounts: dict[str, dict[str, bytes]] = field(default_factory=dict)
     memberships: dict[str, dict[str, Any]] = field(default_factory=dict)  # account -> W -> {role, jpos}
     current: dict[str, dict[str, float]] = field(default_factory=dict)  # account -> W -> position
-    sessions: dict[str, dict[str, tuple[float, bytes, bytes]]] = field(default_factory=dict)
+    sessions: dict[str, dict[str, tuple[float | None, bytes | None, bytes | None]]] = field(
+        default_factory=dict
+    )  # account or SSO subject -> session -> (score, row, expiry)
     tokens: dict[str, dict[str, bytes]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -419,14 +421,16 @@ def served(dump: dict[str, Any]) -> Model:
             model.memberships[tag or ""] = {w: orjson.loads(m) for w, m in value.items()}
         elif key.endswith("}:cur"):
             model.current[tag or ""] = dict(value)
-        elif key.endswith("}:sessions"):
-            model.sessions[tag or ""] = {
-                sid: (
-                    score,
-                    dump[keys.session(tag or "", sid)]["row"],
-                    dump[keys.session(tag or "", sid)]["exp"],
-                )
-                for sid, score in value.items()
+        elif key.endswith("}:sessions") or key.startswith("sess:{"):
+            owner = tag or ""
+            listed = dump.get(keys.account_sessions(owner)) or dump.get(keys.sso_sessions(owner), {})
+            rows = dump.get(keys.session_rows(owner), {})
+            expiries = dump.get(keys.session_expiries(owner), {})
+            # A row or expiry left behind by a session no longer listed shows as one with no
+            # score, which the oracle never has.
+            model.sessions[owner] = {
+                sid: (listed.get(sid), rows.get(sid), expiries.get(sid))
+                for sid in {*listed, *rows, *expiries}
             }
         elif key.startswith("tok:"):
             model.tokens[key.rsplit(":", 1)[1]] = {
