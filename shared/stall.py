@@ -25,6 +25,26 @@ class StallVerdict:
             f"with events waiting up to the store head {self.head}"
         )
 
+    @property
+    def build_reason(self) -> str:
+        """The reason when no read model is live yet: its build made no progress."""
+        return (
+            f"no live generation, and no rebuild made progress for {self.waited_seconds:.0f}s "
+            f"({self.watermark} events built, the store's head at {self.head})"
+        )
+
+
+def rebuilt_events(checkpoint: dict[str, object] | None) -> int:
+    """How many events the rebuild writing the next generation has built (0: none runs).
+
+    While no generation is live, this is what moves instead of the watermark: a build that
+    advances is work in progress, not a stall.
+    """
+    if not checkpoint:
+        return 0
+    events = checkpoint.get("events", 0)
+    return events if isinstance(events, int) else 0
+
 
 class StallDetector:
     """Judges successive (store head, watermark) observations taken at the given times.
@@ -53,3 +73,12 @@ class StallDetector:
         waited = 0.0 if self._waiting_since is None else now - self._waiting_since
         stalled = head > watermark and waited >= self._stall_seconds
         return StallVerdict(stalled=stalled, watermark=watermark, head=head, waited_seconds=waited)
+
+    def observe_build(self, head: int, built: int, now: float) -> StallVerdict:
+        """Judge a store with no live generation yet, by what its rebuild has `built`.
+
+        Work waits until the flip, even once every event is built (a rebuild that dies
+        before flipping is a stall too): the build's count stands in for the watermark and
+        never reaches the head.
+        """
+        return self.observe(head, min(built, head - 1) if head else 0, now)

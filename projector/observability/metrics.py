@@ -37,7 +37,7 @@ from shared.errors import StoreError
 from shared.events import StoredEvent
 from shared.logs import log_event
 from shared.settings import Settings
-from shared.stall import StallDetector
+from shared.stall import StallDetector, rebuilt_events
 
 log = logging.getLogger("readmodel.metrics")
 
@@ -326,8 +326,13 @@ class ProgressSampler:
         head = figures["store_head"]
         metrics.replay_progress.set(min(1.0, done / head) if replay and head else 0.0)
         if figures["live_generation"] is None:
-            metrics.set_stalled(["no_live_generation"])
-            return True
+            # Not built yet (a first start, a self-heal): stalled only when the build that
+            # should make it makes no progress for the stall window, or none runs.
+            verdict = self._detector.observe_build(head, rebuilt_events(replay), self._monotonic())
+            metrics.set_stalled(["no_live_generation"] if verdict.stalled else [])
+            if verdict.stalled:
+                log_event(log, "projector stalled", level=logging.WARNING, reason=verdict.build_reason)
+            return verdict.stalled
         verdict = self._detector.observe(head, figures["watermark"], self._monotonic())
         metrics.set_stalled(["watermark_stuck"] if verdict.stalled else [])
         if verdict.stalled:

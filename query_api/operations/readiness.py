@@ -8,13 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import redis.exceptions
 
 from query_api.operations.metrics import ApiMetrics
 from query_api.operations.probe import StoreProbe
 from shared.errors import StoreError
 from shared.readmodel import keys
-from shared.stall import StallDetector
+from shared.stall import StallDetector, rebuilt_events
 
 NOT_READY_MESSAGE = "The read model is not ready to serve."
 
@@ -116,8 +117,7 @@ class Readiness:
         except redis.exceptions.RedisError as exc:
             return ReadyReport(reasons=(f"redis unreachable ({type(exc).__name__})",))
         if head.live_generation is None:
-            self._metrics.set_stalled(["no_live_generation"])
-            return ReadyReport(reasons=("no live generation (the read model is not built yet)",))
+            return self._not_built()
         if self._probe is None:
             self._metrics.set_stalled([])
             return ReadyReport(
@@ -156,3 +156,30 @@ class Readiness:
             lag_seconds=round(lag_seconds, 3),
             stalled=verdict.stalled,
         )
+
+    def _not_built(self) -> ReadyReport:
+        """No live generation: not ready; stalled only when its build makes no progress.
+
+        A first start or a self-heal builds the read model for as long as the store takes:
+        that is work in progress (the rebuild's checkpoint counts what it built), not a
+        stall, and a dashboard watching the stalled gauge must not light up for it.
+        """
+        reasons = ["no live generation (the read model is not built yet)"]
+        store_head: int | None = None
+        stalled = False
+        if self._probe is not None:
+            try:
+                store_head = self._probe.head()
+                raw = self._redis.get(keys.REPLAY_POINTER)
+            except (StoreError, redis.exceptions.RedisError):
+                store_head = None
+            else:
+                checkpoint = None if raw is None else orjson.loads(raw)
+                built = rebuilt_events(checkpoint if isinstance(checkpoint, dict) else None)
+                with self._lock:
+                    verdict = self._detector.observe_build(store_head, built, self._monotonic())
+                stalled = verdict.stalled
+                if stalled:
+                    reasons.append(f"projector stalled: {verdict.build_reason}")
+        self._metrics.set_stalled(["no_live_generation"] if stalled else [])
+        return ReadyReport(reasons=tuple(reasons), store_head=store_head, stalled=stalled)

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -32,6 +33,7 @@ from projector.store import Cursor, EventStore, create_engine_for
 from projector.writer import RedisProjector
 from query_api.operations.metrics import new_api_metrics, quantile
 from shared.events import Event, StoredEvent
+from shared.logs import FIELDS
 from shared.readmodel import keys
 from tests.fixtures.redis_server import free_port
 from tests.unit.api_events import Api, History, account_token, new_id
@@ -294,6 +296,28 @@ class TestProjectorMetrics:
         assert value(text, "readmodel_replay_in_progress") == 1
         assert value(text, "readmodel_replay_events") == 4
         assert value(text, "readmodel_replay_progress_ratio") == pytest.approx(0.8)
+
+    def test_the_sampler_calls_a_first_build_a_stall_only_when_it_stops_moving(
+        self, store: EventStore, fake_redis: Any, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        metrics = new_projector_metrics()
+        now = [0.0]
+        store.append(workspace_history(History()))
+        sampler = ProgressSampler(store, metrics, redis=fake_redis, stall_seconds=5, monotonic=lambda: now[0])
+        with caplog.at_level(logging.WARNING):
+            for built in (1, 3, 5):  # a rebuild writing the first generation, moving
+                fake_redis.set(keys.REPLAY_POINTER, orjson.dumps({"generation": "g1", "events": built}))
+                assert not sampler.sample().stalled
+                now[0] += 4
+            assert "projector stalled" not in caplog.text
+            assert (
+                value(metrics_text(metrics), "readmodel_projector_stalled", reason="no_live_generation") == 0
+            )
+            now[0] += 1  # five seconds since it last moved
+            assert sampler.sample().stalled
+        (stall,) = [r for r in caplog.records if r.getMessage() == "projector stalled"]
+        assert "no rebuild made progress for 5s" in getattr(stall, FIELDS)["reason"]
+        assert value(metrics_text(metrics), "readmodel_projector_stalled", reason="no_live_generation") == 1
 
     def test_the_sampler_judges_a_burst_after_idle_by_when_work_first_waited(
         self, store: EventStore, fake_redis: Any, caplog: pytest.LogCaptureFixture

@@ -23,6 +23,7 @@ from query_api.operations import probe as probe_module
 from query_api.operations.metrics import new_api_metrics
 from query_api.operations.readiness import Readiness
 from query_api.operations.status import OpsStatus
+from shared.readmodel import keys
 from shared.settings import Settings
 from shared.stall import StallDetector
 from tests.unit.api_events import Api, History, assert_headers, bearer
@@ -160,6 +161,56 @@ class TestStall:
         api.simulate_get("/openapi/v1/_ready")
         clock.now += 5
         assert api.simulate_get("/openapi/v1/_ready").status_code == 503
+
+    def test_a_first_build_that_moves_is_not_a_stall(self, fake_redis: Any, store: EventStore) -> None:
+        # No live generation while a rebuild writes the first one: not ready, but not
+        # stalled either, however long the build takes, as long as it moves.
+        clock = Clock()
+        store.append(workspace_history(History()))
+        api = client(fake_redis, store, clock, READMODEL_STALL_SECONDS="5")
+        for built in (0, 2, 4):
+            checkpoint = f'{{"generation": "gnext", "phase": "bulk", "events": {built}, "position": {built}}}'
+            fake_redis.set(keys.REPLAY_POINTER, checkpoint)
+            result = api.simulate_get("/openapi/v1/_ready")
+            assert result.status_code == 503
+            assert (result.json["stalled"], result.json["reasons"]) == (
+                False,
+                ["no live generation (the read model is not built yet)"],
+            )
+            assert (
+                value(
+                    api.simulate_get("/metrics").text,
+                    "readmodel_projector_stalled",
+                    reason="no_live_generation",
+                )
+                == 0
+            )
+            clock.now += 4
+
+        # The build stops moving: after the stall window it is a stall.
+        clock.now += 1
+        result = api.simulate_get("/openapi/v1/_ready")
+        assert result.json["stalled"] is True
+        assert result.json["reasons"][1] == (
+            "projector stalled: no live generation, and no rebuild made progress for 5s "
+            "(4 events built, the store's head at 5)"
+        )
+        assert (
+            value(
+                api.simulate_get("/metrics").text, "readmodel_projector_stalled", reason="no_live_generation"
+            )
+            == 1
+        )
+
+    def test_no_live_generation_and_no_build_is_a_stall_after_the_window(
+        self, fake_redis: Any, store: EventStore
+    ) -> None:
+        clock = Clock()
+        store.append(workspace_history(History()))
+        api = client(fake_redis, store, clock, READMODEL_STALL_SECONDS="5")
+        assert api.simulate_get("/openapi/v1/_ready").json["stalled"] is False
+        clock.now += 5
+        assert api.simulate_get("/openapi/v1/_ready").json["stalled"] is True
 
     def test_an_idle_system_never_stalls(self) -> None:
         detector = StallDetector(5)
