@@ -14,13 +14,13 @@ import logging
 import resource
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
 
-from projector.fold.projection import StoreReads
+from projector.bulk_build import OwnerBuild, OwnerReads
 from projector.generations import live_generation, new_generation_id
 from projector.writer import RedisProjector
 from shared.errors import ReadModelError
@@ -56,7 +56,7 @@ class RebuildInterrupted(ReadModelError):
         super().__init__("the rebuild was interrupted; the next `readmodel replay` resumes it")
 
 
-class SettledReader(StoreReads, Protocol):
+class SettledReader(OwnerReads, Protocol):
     """The part of the event store a rebuild reads."""
 
     def read_settled(self, after: Any, limit: int) -> list[tuple[Any, StoredEvent]]: ...
@@ -66,8 +66,6 @@ class SettledReader(StoreReads, Protocol):
     def settle_mark(self) -> int | None: ...
 
     def settled_through(self, mark: int | None) -> bool: ...
-
-    def owners_after(self, after: str | None, limit: int) -> list[str]: ...
 
     def read_owner(
         self, owner: str, horizon: Any, after: tuple[str, int] | None, limit: int
@@ -308,60 +306,47 @@ class Rebuild:
     def _bulk(self, checkpoint: dict[str, Any], total: int, started: float) -> None:
         generation = checkpoint["generation"]
         projector = RedisProjector(self._redis, self._store, generation=generation)
-        buffer: list[StoredEvent] = []
-        last: tuple[str | None, StoredEvent] | None = None
-        for group, page in self._bulk_pages(checkpoint):
+        horizon = self._cursor_factory(checkpoint["txid"], checkpoint["position"])
+        if checkpoint["group"] != "":
+            build = OwnerBuild(
+                self._store,
+                self._redis,
+                generation,
+                live=lambda events: self._apply(projector, generation, events),
+                batch_size=self._batch_size,
+            )
+            after = None if checkpoint["after"] is None else (checkpoint["group"], *checkpoint["after"])
+            for last, count in build.run(horizon, after):
+                self._advance(checkpoint, last, count, total, started)
+                self._stop_point()
+            checkpoint["group"], checkpoint["after"] = "", None
+            self._save(checkpoint)
+        # Last, the rows written around the append, which have no owner yet (""): the live
+        # writer finds their owners and fills what they miss.
+        after = None if checkpoint["after"] is None else tuple(checkpoint["after"])
+        while True:
             self._stop_point()
-            buffer.extend(page)
-            last = (group, page[-1])
-            if len(buffer) >= self._batch_size:
-                self._flush(projector, checkpoint, buffer, last, total, started)
-        if buffer and last is not None:
-            self._flush(projector, checkpoint, buffer, last, total, started)
+            page = self._store.read_owner("", horizon, after, self._batch_size)
+            if page:
+                self._apply(projector, generation, page)
+                self._advance(checkpoint, page[-1], len(page), total, started)
+            if len(page) < self._batch_size:
+                break
+            after = (page[-1].event.stream, page[-1].event.version)
         checkpoint["phase"] = "tail"
         self._save(checkpoint)
 
-    def _bulk_pages(self, checkpoint: dict[str, Any]) -> Iterator[tuple[str | None, list[StoredEvent]]]:
-        """Pages of settled events, owner by owner, from where the checkpoint left off."""
-        horizon = self._cursor_factory(checkpoint["txid"], checkpoint["position"])
-        group: str | None = checkpoint["group"]
-        after = None if checkpoint["after"] is None else tuple(checkpoint["after"])
-        following: list[str] = []
-        while True:
-            page = (
-                self._store.read_owner(group, horizon, after, self._batch_size) if group is not None else []
-            )
-            if page:
-                yield group, page
-            if len(page) == self._batch_size:
-                after = (page[-1].event.stream, page[-1].event.version)
-                continue
-            if not following:
-                if group == "":
-                    return
-                # Last, the rows written around the append, which have no owner yet ("").
-                following = self._store.owners_after(group, 1000) or [""]
-            group, after = following.pop(0), None
-
-    def _flush(
-        self,
-        projector: RedisProjector,
-        checkpoint: dict[str, Any],
-        buffer: list[StoredEvent],
-        last: tuple[str | None, StoredEvent],
-        total: int,
-        started: float,
+    def _advance(
+        self, checkpoint: dict[str, Any], last: StoredEvent, count: int, total: int, started: float
     ) -> None:
-        self._apply(projector, checkpoint["generation"], buffer)
-        group, stored = last
-        checkpoint["group"] = group
-        checkpoint["after"] = [stored.event.stream, stored.event.version]
-        checkpoint["events"] += len(buffer)
+        """Checkpoint the bulk phase after `last` (its owner's group) and report progress."""
+        checkpoint["group"] = "" if checkpoint["group"] == "" else last.owner
+        checkpoint["after"] = [last.event.stream, last.event.version]
+        checkpoint["events"] += count
         self._save(checkpoint)
         self._report(
-            checkpoint["generation"], checkpoint["events"], total, stored.position, started, "building"
+            checkpoint["generation"], checkpoint["events"], total, last.position, started, "building"
         )
-        buffer.clear()
 
     def _apply(self, projector: RedisProjector, generation: str, page: list[StoredEvent]) -> None:
         result = projector.apply(page)

@@ -29,6 +29,7 @@ _APPEND_ATTEMPTS = 3
 _LOOKUP_CHUNK = 500
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
 _T = TypeVar("_T")
+_SelectT = TypeVar("_SelectT", bound=sa.Select[*tuple[Any, ...]])
 
 # Rows whose transaction (a) has ended and (b) comes after the cursor. The cursor's txid
 # arrives as a bigint and xid8 has no cast from it, hence the detour through text.
@@ -457,14 +458,7 @@ class EventStore:
         """
         chosen = events.c.owner.is_(None) if owner == "" else events.c.owner == owner
         statement = sa.select(*EVENT_COLUMNS).where(chosen)
-        if self._postgres:
-            statement = statement.where(
-                sa.text("events.txid <= CAST(CAST(:horizon AS text) AS xid8)").bindparams(
-                    horizon=horizon.txid or 0
-                )
-            )
-        else:
-            statement = statement.where(events.c.position <= horizon.position)
+        statement = self._before(horizon, statement)
         if after is not None:
             stream, version = after
             statement = statement.where(
@@ -475,6 +469,34 @@ class EventStore:
             )
         statement = statement.order_by(events.c.stream, events.c.version).limit(limit)
         return self._stored(statement)
+
+    def read_owners(
+        self, horizon: Cursor, after: tuple[str, str, int] | None, limit: int
+    ) -> list[StoredEvent]:
+        """Settled events of every owner, by (owner, stream, version): a bulk rebuild's read,
+        one keyset page of the owner index after `after` ((owner, stream, version) read last).
+
+        Rows without an owner are left out (`read_owner("")` reads them); only events before
+        `horizon` (see settled_horizon) are returned.
+        """
+        statement = sa.select(*EVENT_COLUMNS).where(events.c.owner.is_not(None))
+        statement = self._before(horizon, statement)
+        if after is not None:
+            statement = statement.where(
+                sa.tuple_(events.c.owner, events.c.stream, events.c.version) > sa.tuple_(*after)
+            )
+        statement = statement.order_by(events.c.owner, events.c.stream, events.c.version).limit(limit)
+        return [_to_stored(row) for row in self._rows(statement)]
+
+    def _before(self, horizon: Cursor, statement: _SelectT) -> _SelectT:
+        """`statement` restricted to the events before `horizon` (see settled_horizon)."""
+        if self._postgres:
+            return statement.where(
+                sa.text("events.txid <= CAST(CAST(:horizon AS text) AS xid8)").bindparams(
+                    horizon=horizon.txid or 0
+                )
+            )
+        return statement.where(events.c.position <= horizon.position)
 
     def authored_workspaces(self, account_ids: Sequence[str]) -> dict[str, set[str]]:
         """For each account, the workspaces with an app it created: those that show its name."""

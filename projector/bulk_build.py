@@ -1,0 +1,111 @@
+"""A rebuild's bulk phase: every settled event, owner by owner, folded in memory, written once.
+
+The store is read in large pages along its owner index, so each owner's events arrive
+together, stream by stream. An owner is folded in parts of about a batch (whole streams
+where it can) from the states its earlier parts reached, without reading Redis, and each
+part's end states are rendered once and written in plain pipelined commands
+(`projector/writer/bulk.py`): intermediate states and the records in between are never made.
+What needs the live writer's care (an invalid event, a version the store lacks, an owner a
+stopped rebuild left half written, whose start only Redis holds) goes through the live writer,
+which then keeps the rest of that owner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
+
+from projector.fold.fresh import OwnerStates, fold_part
+from projector.fold.projection import StoreReads
+from projector.writer.bulk import BulkWriter
+from projector.writer.watermark import Watermarks
+from shared.events import StoredEvent
+
+# Where the owner index is read from: (owner, stream, version) of the last event read.
+IndexKey = tuple[str, str, int]
+
+
+class OwnerReads(StoreReads, Protocol):
+    def read_owners(self, horizon: Any, after: IndexKey | None, limit: int) -> list[StoredEvent]: ...
+
+
+class OwnerBuild:
+    """Folds and writes the owned events of the store into a fresh generation."""
+
+    def __init__(
+        self,
+        store: OwnerReads,
+        redis: Any,
+        generation: str,
+        *,
+        live: Callable[[list[StoredEvent]], None],
+        batch_size: int,
+    ) -> None:
+        self._store = store
+        self._redis = redis
+        self._generation = generation
+        self._live = live  # applies events through the live writer
+        self._batch_size = batch_size
+        self._watermarks = Watermarks(redis)
+
+    def run(self, horizon: Any, after: IndexKey | None) -> Iterator[tuple[StoredEvent, int]]:
+        """Build from after `after`; after each write, yields the last event written and how
+        many were written since the last yield (a checkpoint: a rebuild may stop there)."""
+        # An owner the rebuild was stopped in: its start is in Redis only.
+        half_written = None if after is None else after[0]
+        writer = BulkWriter(self._redis, self._generation)
+        states, owner, taken_over = OwnerStates(), None, half_written
+        done, position = 0, 0
+        last: StoredEvent | None = None
+        for part in self._parts(horizon, after):
+            if part[0].owner != owner:
+                states, owner = OwnerStates(), part[0].owner
+            change = None if owner == taken_over else fold_part(part, states, self._store)
+            if change is None:
+                writer.flush()  # the live writer reads what came before
+                self._live(part)
+                taken_over = owner
+            else:
+                writer.add(change)
+                position = max(position, change.position)
+            done, last = done + len(part), part[-1]
+            if done >= self._batch_size:
+                self._write(writer, position)
+                yield last, done
+                done = 0
+        if done and last is not None:
+            self._write(writer, position)
+            yield last, done
+
+    def _write(self, writer: BulkWriter, position: int) -> None:
+        writer.flush()
+        if position:
+            self._watermarks.raise_to(self._generation, position)
+
+    def _parts(self, horizon: Any, after: IndexKey | None) -> Iterator[list[StoredEvent]]:
+        """The owners' events in parts: an owner whole, or a long one cut where a stream ends
+        once the part holds a batch (mid-stream only past two batches: memory stays bounded)."""
+        page_size = max(self._batch_size, 1000)
+        part: list[StoredEvent] = []
+        while True:
+            page = self._store.read_owners(horizon, after, page_size)
+            for stored in page:
+                if part and _cuts(part, stored, self._batch_size):
+                    yield part
+                    part = []
+                part.append(stored)
+            if len(page) < page_size:
+                break
+            last = page[-1]
+            after = (str(last.owner), last.event.stream, last.event.version)
+        if part:
+            yield part
+
+
+def _cuts(part: Sequence[StoredEvent], following: StoredEvent, batch_size: int) -> bool:
+    last = part[-1]
+    if following.owner != last.owner:
+        return True
+    if len(part) >= 2 * batch_size:
+        return True
+    return len(part) >= batch_size and following.event.stream != last.event.stream
