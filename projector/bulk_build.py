@@ -13,6 +13,7 @@ which then keeps the rest of that owner.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from projector.fold.fresh import OwnerStates, fold_part
@@ -23,6 +24,16 @@ from shared.events import StoredEvent
 
 # Where the owner index is read from: (owner, stream, version) of the last event read.
 IndexKey = tuple[str, str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """Where a bulk build stands after a write: the last index key it holds, the events
+    written since it last said so, and a store position among them (for progress)."""
+
+    reached: IndexKey | None
+    events: int
+    position: int
 
 
 class OwnerReads(StoreReads, Protocol):
@@ -48,34 +59,40 @@ class OwnerBuild:
         self._batch_size = batch_size
         self._watermarks = Watermarks(redis)
 
-    def run(self, horizon: Any, after: IndexKey | None) -> Iterator[tuple[StoredEvent, int]]:
-        """Build from after `after`; after each write, yields the last event written and how
-        many were written since the last yield (a checkpoint: a rebuild may stop there)."""
+    def run(self, horizon: Any, after: IndexKey | None) -> Iterator[Written]:
+        """Build from after `after`, yielding after each write where it stands: a checkpoint,
+        a rebuild may stop there and resume from `Written.reached`."""
         # An owner the rebuild was stopped in: its start is in Redis only.
         half_written = None if after is None else after[0]
         writer = BulkWriter(self._redis, self._generation)
-        states, owner, taken_over = OwnerStates(), None, half_written
+        states, owner, taken_over = OwnerStates(), "", half_written
+        reached: IndexKey | None = after
         done, position = 0, 0
-        last: StoredEvent | None = None
         for part in self._parts(horizon, after):
             if part[0].owner != owner:
-                states, owner = OwnerStates(), part[0].owner
+                states, owner = OwnerStates(), str(part[0].owner)
+                reached = (owner, "", 0)  # resumed from here, the owner is half written
             change = None if owner == taken_over else fold_part(part, states, self._store)
             if change is None:
-                writer.flush()  # the live writer reads what came before
+                if owner != taken_over:
+                    # Checkpoint first: stopped while the live writer works, the next run
+                    # resumes this owner with the live writer, which reads what it wrote.
+                    self._write(writer, position)
+                    yield Written(reached, done, part[0].position)
+                    done, taken_over = 0, owner
                 self._live(part)
-                taken_over = owner
             else:
                 writer.add(change)
                 position = max(position, change.position)
-            done, last = done + len(part), part[-1]
+            last = part[-1]
+            reached, done = (owner, last.event.stream, last.event.version), done + len(part)
             if done >= self._batch_size:
                 self._write(writer, position)
-                yield last, done
+                yield Written(reached, done, last.position)
                 done = 0
-        if done and last is not None:
+        if done and reached is not None:
             self._write(writer, position)
-            yield last, done
+            yield Written(reached, done, 0)
 
     def _write(self, writer: BulkWriter, position: int) -> None:
         writer.flush()

@@ -316,8 +316,10 @@ class Rebuild:
                 batch_size=self._batch_size,
             )
             after = None if checkpoint["after"] is None else (checkpoint["group"], *checkpoint["after"])
-            for last, count in build.run(horizon, after):
-                self._advance(checkpoint, last, count, total, started)
+            for written in build.run(horizon, after):
+                if written.reached is not None:
+                    checkpoint["group"], *checkpoint["after"] = written.reached
+                self._advance(checkpoint, written.events, written.position, total, started)
                 self._stop_point()
             checkpoint["group"], checkpoint["after"] = "", None
             self._save(checkpoint)
@@ -329,7 +331,8 @@ class Rebuild:
             page = self._store.read_owner("", horizon, after, self._batch_size)
             if page:
                 self._apply(projector, generation, page)
-                self._advance(checkpoint, page[-1], len(page), total, started)
+                checkpoint["after"] = [page[-1].event.stream, page[-1].event.version]
+                self._advance(checkpoint, len(page), page[-1].position, total, started)
             if len(page) < self._batch_size:
                 break
             after = (page[-1].event.stream, page[-1].event.version)
@@ -337,16 +340,12 @@ class Rebuild:
         self._save(checkpoint)
 
     def _advance(
-        self, checkpoint: dict[str, Any], last: StoredEvent, count: int, total: int, started: float
+        self, checkpoint: dict[str, Any], count: int, position: int, total: int, started: float
     ) -> None:
-        """Checkpoint the bulk phase after `last` (its owner's group) and report progress."""
-        checkpoint["group"] = "" if checkpoint["group"] == "" else last.owner
-        checkpoint["after"] = [last.event.stream, last.event.version]
+        """Save the checkpoint, `count` more events written, and report progress."""
         checkpoint["events"] += count
         self._save(checkpoint)
-        self._report(
-            checkpoint["generation"], checkpoint["events"], total, last.position, started, "building"
-        )
+        self._report(checkpoint["generation"], checkpoint["events"], total, position, started, "building")
 
     def _apply(self, projector: RedisProjector, generation: str, page: list[StoredEvent]) -> None:
         result = projector.apply(page)

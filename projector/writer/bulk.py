@@ -9,6 +9,7 @@ a transaction, and each id-found key is replaced whole, as the apply script repl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from projector.fold.batch import BatchChange
@@ -29,8 +30,11 @@ class BulkWriter:
         self.pending = 0  # commands queued
 
     def add(self, change: BatchChange) -> None:
-        for owner in change.owners:
-            self._operations(owner.ops)
+        ops = [op for owner in change.owners for op in owner.ops]
+        if all(op[0] in _ADDING for op in ops):
+            self._additions(ops)
+        else:
+            self._in_order(ops)
         for write in change.writes:
             key = self._prefix + write.key
             self._pipe.execute_command("DEL", key)
@@ -40,32 +44,49 @@ class BulkWriter:
             self._pipe.execute_command("HSET", key, *flat)
             self.pending += 2
 
-    def _operations(self, ops: tuple[Op, ...]) -> None:
-        """Consecutive operations of one kind on one key go out as one command (an owner's
-        records come key by key, removals before additions, so order is kept)."""
-        run: list[Any] = []
+    def _additions(self, ops: list[Op]) -> None:
+        """Additions only (what a part folded from nothing makes): one command per key, in
+        any order, the last value of a field winning as it would one by one."""
+        merged: dict[tuple[str, str], dict[str, bytes | str]] = {}
+        for op, key, member, value in ops:
+            merged.setdefault((op, key), {})[member] = value
+        for (op, key), members in merged.items():
+            self._send(op, key, _arguments(op, members.items()))
+
+    def _in_order(self, ops: list[Op]) -> None:
+        """Operations in their order, consecutive ones of one kind on one key merged (an
+        owner's records come key by key, removals before additions)."""
+        run: list[tuple[str, bytes | str]] = []
         current: tuple[str, str] | None = None
         for op, key, member, value in ops:
             if (op, key) != current:
-                self._send(current, run)
+                if current is not None:
+                    self._send(*current, _arguments(current[0], run))
                 current, run = (op, key), []
-            if op == "zadd":
-                run.extend((value, member))  # ZADD takes the score first
-            elif op == "hset":
-                run.extend((member, value))
-            else:
-                run.append(member)
-        self._send(current, run)
+            run.append((member, value))
+        if current is not None:
+            self._send(*current, _arguments(current[0], run))
 
-    def _send(self, current: tuple[str, str] | None, run: list[Any]) -> None:
-        if current is None:
-            return
-        op, key = current
+    def _send(self, op: str, key: str, arguments: list[Any]) -> None:
         command = _ADDING.get(op) or _REMOVING[op]
-        self._pipe.execute_command(command, self._prefix + key, *run)
+        self._pipe.execute_command(command, self._prefix + key, *arguments)
         self.pending += 1
 
     def flush(self) -> None:
         if self.pending:
             self._pipe.execute()
             self.pending = 0
+
+
+def _arguments(op: str, members: Iterable[tuple[str, bytes | str]]) -> list[Any]:
+    """A command's arguments after its key: field and value pairs (HSET), score and member
+    pairs (ZADD), members alone (the others)."""
+    found: list[Any] = []
+    for member, value in members:
+        if op == "hset":
+            found.extend((member, value))
+        elif op == "zadd":
+            found.extend((value, member))
+        else:
+            found.append(member)
+    return found
