@@ -12,6 +12,8 @@ which then keeps the rest of that owner.
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,8 +21,10 @@ from typing import Any, Protocol
 from projector.fold.fresh import OwnerStates, fold_part
 from projector.fold.projection import StoreReads
 from projector.writer.bulk import BulkWriter
+from projector.writer.redis_projector import RedisProjector
 from projector.writer.watermark import Watermarks
 from shared.events import StoredEvent
+from shared.readmodel import keys
 
 # Where the owner index is read from: (owner, stream, version) of the last event read.
 IndexKey = tuple[str, str, int]
@@ -37,7 +41,57 @@ class Written:
 
 
 class OwnerReads(StoreReads, Protocol):
-    def read_owners(self, horizon: Any, after: IndexKey | None, limit: int) -> list[StoredEvent]: ...
+    def read_owners(
+        self,
+        horizon: Any,
+        after: IndexKey | None,
+        limit: int,
+        *,
+        first: str | None = None,
+        before: str | None = None,
+    ) -> list[StoredEvent]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A run of the owner index one worker builds: owners from `first` to before `before`
+    (None: no bound), built up to `reached` (None: not begun), `done` once whole."""
+
+    first: str | None
+    before: str | None
+    reached: IndexKey | None = None
+    done: bool = False
+
+    def to_json(self) -> list[Any]:
+        return [self.first, self.before, None if self.reached is None else list(self.reached), self.done]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> Segment:
+        first, before, reached, done = data
+        return cls(first, before, None if reached is None else (reached[0], reached[1], reached[2]), done)
+
+
+def segments_between(splits: Sequence[str]) -> list[Segment]:
+    """The segments the owner index falls into, cut at `splits` (in order)."""
+    bounds: list[str | None] = [None, *splits, None]
+    return [Segment(first, before) for first, before in itertools.pairwise(bounds)]
+
+
+class LiveWriter:
+    """The live writer, for what a bulk build leaves to it; a rebuild records poison in its
+    generation (the live projector dead-letters it) and moves on."""
+
+    def __init__(self, redis: Any, store: StoreReads, generation: str) -> None:
+        self._redis = redis
+        self._generation = generation
+        self._projector = RedisProjector(redis, store, generation=generation)
+
+    def __call__(self, events: list[StoredEvent]) -> None:
+        result = self._projector.apply(events)
+        for poison in result.poison:
+            self._redis.hset(
+                keys.full_key(self._generation, keys.POISON), str(poison.event.position), poison.reason
+            )
 
 
 class OwnerBuild:
@@ -49,26 +103,26 @@ class OwnerBuild:
         redis: Any,
         generation: str,
         *,
-        live: Callable[[list[StoredEvent]], None],
         batch_size: int,
     ) -> None:
         self._store = store
         self._redis = redis
         self._generation = generation
-        self._live = live  # applies events through the live writer
+        self._live = LiveWriter(redis, store, generation)
         self._batch_size = batch_size
         self._watermarks = Watermarks(redis)
 
-    def run(self, horizon: Any, after: IndexKey | None) -> Iterator[Written]:
-        """Build from after `after`, yielding after each write where it stands: a checkpoint,
-        a rebuild may stop there and resume from `Written.reached`."""
+    def run(self, horizon: Any, segment: Segment) -> Iterator[Written]:
+        """Build `segment` on from where it was reached, yielding after each write where it
+        stands: a checkpoint, a rebuild may stop there and resume from `Written.reached`."""
+        after = segment.reached
         # An owner the rebuild was stopped in: its start is in Redis only.
         half_written = None if after is None else after[0]
         writer = BulkWriter(self._redis, self._generation)
         states, owner, taken_over = OwnerStates(), "", half_written
         reached: IndexKey | None = after
         done, position = 0, 0
-        for part in self._parts(horizon, after):
+        for part in self._parts(horizon, segment):
             if part[0].owner != owner:
                 states, owner = OwnerStates(), str(part[0].owner)
                 reached = (owner, "", 0)  # resumed from here, the owner is half written
@@ -99,13 +153,16 @@ class OwnerBuild:
         if position:
             self._watermarks.raise_to(self._generation, position)
 
-    def _parts(self, horizon: Any, after: IndexKey | None) -> Iterator[list[StoredEvent]]:
+    def _parts(self, horizon: Any, segment: Segment) -> Iterator[list[StoredEvent]]:
         """The owners' events in parts: an owner whole, or a long one cut where a stream ends
         once the part holds a batch (mid-stream only past two batches: memory stays bounded)."""
-        page_size = max(self._batch_size, 1000)
+        page_size = max(self._batch_size, 5000)  # one query per page: large ones
         part: list[StoredEvent] = []
+        after = segment.reached
         while True:
-            page = self._store.read_owners(horizon, after, page_size)
+            page = self._store.read_owners(
+                horizon, after, page_size, first=segment.first, before=segment.before
+            )
             for stored in page:
                 if part and _cuts(part, stored, self._batch_size):
                     yield part
@@ -126,3 +183,61 @@ def _cuts(part: Sequence[StoredEvent], following: StoredEvent, batch_size: int) 
     if len(part) >= 2 * batch_size:
         return True
     return len(part) >= batch_size and following.event.stream != last.event.stream
+
+
+# Told as a segment's build moves on: the segment's index, where it stands.
+OnWritten = Callable[[int, Written], None]
+
+
+class SegmentBuilders(Protocol):
+    """Builds a rebuild's segments: in this process, or in workers (projector/bulk_workers.py)."""
+
+    @property
+    def workers(self) -> int:
+        """How many segments it builds at once (how many to cut the owner index into)."""
+        ...
+
+    def run(
+        self,
+        generation: str,
+        horizon: Any,
+        segments: Sequence[Segment],
+        *,
+        batch_size: int,
+        on_written: OnWritten,
+        on_done: Callable[[int], None],
+        stop: threading.Event,
+    ) -> None: ...
+
+
+class InProcess:
+    """Builds the segments one after another in this process."""
+
+    workers = 1
+
+    def __init__(self, store: OwnerReads, redis: Any) -> None:
+        self._store = store
+        self._redis = redis
+
+    def run(
+        self,
+        generation: str,
+        horizon: Any,
+        segments: Sequence[Segment],
+        *,
+        batch_size: int,
+        on_written: OnWritten,
+        on_done: Callable[[int], None],
+        stop: threading.Event,
+    ) -> None:
+        """Build every segment not done; returns with all done, or early once `stop` is set
+        (at a checkpoint)."""
+        build = OwnerBuild(self._store, self._redis, generation, batch_size=batch_size)
+        for index, segment in enumerate(segments):
+            if segment.done:
+                continue
+            for written in build.run(horizon, segment):
+                on_written(index, written)
+                if stop.is_set():
+                    return
+            on_done(index)

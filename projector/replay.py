@@ -15,14 +15,21 @@ import resource
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import orjson
 
-from projector.bulk_build import OwnerBuild, OwnerReads
+from projector.bulk_build import (
+    InProcess,
+    LiveWriter,
+    OwnerReads,
+    Segment,
+    SegmentBuilders,
+    Written,
+    segments_between,
+)
 from projector.generations import live_generation, new_generation_id
-from projector.writer import RedisProjector
 from shared.errors import ReadModelError
 from shared.events import StoredEvent
 from shared.logs import log_event
@@ -72,6 +79,8 @@ class SettledReader(OwnerReads, Protocol):
     ) -> list[StoredEvent]: ...
 
     def count(self) -> int: ...
+
+    def owner_splits(self, parts: int) -> list[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +163,11 @@ class Rebuild:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] | None = None,
         stop: threading.Event | None = None,
+        builders: SegmentBuilders | None = None,
     ) -> None:
         self._store = store
+        # Who builds the bulk phase's segments: worker processes, or this one.
+        self._builders = builders or InProcess(store, redis)
         self._redis = redis
         self._batch_size = batch_size
         self._on_progress = on_progress or (lambda _: None)
@@ -305,24 +317,33 @@ class Rebuild:
 
     def _bulk(self, checkpoint: dict[str, Any], total: int, started: float) -> None:
         generation = checkpoint["generation"]
-        projector = RedisProjector(self._redis, self._store, generation=generation)
         horizon = self._cursor_factory(checkpoint["txid"], checkpoint["position"])
         if checkpoint["group"] != "":
-            build = OwnerBuild(
-                self._store,
-                self._redis,
-                generation,
-                live=lambda events: self._apply(projector, generation, events),
-                batch_size=self._batch_size,
-            )
-            after = None if checkpoint["after"] is None else (checkpoint["group"], *checkpoint["after"])
-            for written in build.run(horizon, after):
-                if written.reached is not None:
-                    checkpoint["group"], *checkpoint["after"] = written.reached
+            segments = self._segments(checkpoint)
+
+            def written(index: int, written: Written) -> None:
+                segments[index] = replace(segments[index], reached=written.reached or segments[index].reached)
+                checkpoint["segments"] = [segment.to_json() for segment in segments]
                 self._advance(checkpoint, written.events, written.position, total, started)
-                self._stop_point()
+
+            def done(index: int) -> None:
+                segments[index] = replace(segments[index], done=True)
+                checkpoint["segments"] = [segment.to_json() for segment in segments]
+                self._save(checkpoint)
+
+            self._builders.run(
+                generation,
+                horizon,
+                segments,
+                batch_size=self._batch_size,
+                on_written=written,
+                on_done=done,
+                stop=self._stop,
+            )
+            self._stop_point()
             checkpoint["group"], checkpoint["after"] = "", None
             self._save(checkpoint)
+        live = LiveWriter(self._redis, self._store, generation)
         # Last, the rows written around the append, which have no owner yet (""): the live
         # writer finds their owners and fills what they miss.
         after = None if checkpoint["after"] is None else tuple(checkpoint["after"])
@@ -330,7 +351,7 @@ class Rebuild:
             self._stop_point()
             page = self._store.read_owner("", horizon, after, self._batch_size)
             if page:
-                self._apply(projector, generation, page)
+                live(page)
                 checkpoint["after"] = [page[-1].event.stream, page[-1].event.version]
                 self._advance(checkpoint, len(page), page[-1].position, total, started)
             if len(page) < self._batch_size:
@@ -339,6 +360,21 @@ class Rebuild:
         checkpoint["phase"] = "tail"
         self._save(checkpoint)
 
+    def _segments(self, checkpoint: dict[str, Any]) -> list[Segment]:
+        """The segments of the owner index the bulk phase builds, as the checkpoint has them;
+        cut anew, one per worker, when it has none."""
+        if "segments" in checkpoint:
+            return [Segment.from_json(data) for data in checkpoint["segments"]]
+        group, after = checkpoint["group"], checkpoint["after"]
+        if group is not None:  # the checkpoint of a rebuild that read owner by owner
+            reached = None if after is None else (group, after[0], after[1])
+            segments = [Segment(None if reached else group, None, reached)]
+        else:
+            segments = segments_between(self._store.owner_splits(self._builders.workers))
+        checkpoint["segments"] = [segment.to_json() for segment in segments]
+        self._save(checkpoint)
+        return segments
+
     def _advance(
         self, checkpoint: dict[str, Any], count: int, position: int, total: int, started: float
     ) -> None:
@@ -346,14 +382,6 @@ class Rebuild:
         checkpoint["events"] += count
         self._save(checkpoint)
         self._report(checkpoint["generation"], checkpoint["events"], total, position, started, "building")
-
-    def _apply(self, projector: RedisProjector, generation: str, page: list[StoredEvent]) -> None:
-        result = projector.apply(page)
-        # The live projector dead-letters these; a rebuild records them and moves on.
-        for poison in result.poison:
-            self._redis.hset(
-                keys.full_key(generation, keys.POISON), str(poison.event.position), poison.reason
-            )
 
     def _report(
         self, generation: str, done: int, total: int, position: int, started: float, phase: str
@@ -372,14 +400,14 @@ class Rebuild:
     def _catch_up(self, checkpoint: dict[str, Any], total: int, started: float, phase: str) -> None:
         """Apply the settled events after the checkpoint's cursor, moving the checkpoint along."""
         generation = checkpoint["generation"]
-        projector = RedisProjector(self._redis, self._store, generation=generation)
+        live = LiveWriter(self._redis, self._store, generation)
         cursor = self._cursor_factory(checkpoint["txid"], checkpoint["position"])
         while True:
             self._stop_point()
             page = self._store.read_settled(cursor, self._batch_size)
             if not page:
                 return
-            self._apply(projector, generation, [stored for _, stored in page])
+            live([stored for _, stored in page])
             cursor = page[-1][0]
             checkpoint |= {"txid": cursor.txid, "position": cursor.position}
             checkpoint["events"] += len(page)
@@ -419,5 +447,7 @@ def delete_generation(
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The peak resident memory of this process or of the largest of its ended children (a
+    rebuild's workers), in MiB (Linux reports KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024

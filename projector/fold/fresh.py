@@ -8,7 +8,7 @@ each part's change is its end states' records, rendered once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from projector.fold.addressing import addressees
@@ -74,14 +74,14 @@ class OwnerStates:
             del self.states[slot]
 
 
-def fold_part(events: Iterable[StoredEvent], states: OwnerStates, store: StoreReads) -> BatchChange | None:
+def fold_part(events: Sequence[StoredEvent], states: OwnerStates, store: StoreReads) -> BatchChange | None:
     """The change of one part of an owner's events (in stream and version order) in a fresh
     generation, or None when an event needs the live writer's care (an invalid payload, a
     version missing from the part), which then takes the part over."""
     batch = BatchFold(states, store)
     last: str | None = None
-    for stored in events:
-        for owner in addressees([stored], _NO_COPIES)[0]:
+    for stored, owners in zip(events, addressees(events, _NO_COPIES), strict=True):
+        for owner in owners:
             try:
                 outcome = batch.step(stored, owner)
             except EventValidationError:

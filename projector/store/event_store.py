@@ -471,22 +471,52 @@ class EventStore:
         return self._stored(statement)
 
     def read_owners(
-        self, horizon: Cursor, after: tuple[str, str, int] | None, limit: int
+        self,
+        horizon: Cursor,
+        after: tuple[str, str, int] | None,
+        limit: int,
+        *,
+        first: str | None = None,
+        before: str | None = None,
     ) -> list[StoredEvent]:
-        """Settled events of every owner, by (owner, stream, version): a bulk rebuild's read,
-        one keyset page of the owner index after `after` ((owner, stream, version) read last).
+        """Settled events of the owners from `first` to before `before` (None: no bound), by
+        (owner, stream, version): a bulk rebuild's read, one keyset page of the owner index
+        after `after` ((owner, stream, version) read last).
 
         Rows without an owner are left out (`read_owner("")` reads them); only events before
         `horizon` (see settled_horizon) are returned.
         """
-        statement = sa.select(*EVENT_COLUMNS).where(events.c.owner.is_not(None))
-        statement = self._before(horizon, statement)
+        statement = self._before(horizon, sa.select(*EVENT_COLUMNS).where(events.c.owner.is_not(None)))
+        if first is not None:
+            statement = statement.where(events.c.owner >= first)
+        if before is not None:
+            statement = statement.where(events.c.owner < before)
         if after is not None:
             statement = statement.where(
                 sa.tuple_(events.c.owner, events.c.stream, events.c.version) > sa.tuple_(*after)
             )
         statement = statement.order_by(events.c.owner, events.c.stream, events.c.version).limit(limit)
         return [_to_stored(row) for row in self._rows(statement)]
+
+    def owner_splits(self, parts: int) -> list[str]:
+        """Owners that cut the owner index into `parts` runs of about as many events (fewer
+        on a small store): where parallel rebuild workers start."""
+        total = self._scalar(
+            sa.select(sa.func.count()).select_from(events).where(events.c.owner.is_not(None))
+        )
+        found: list[str] = []
+        for part in range(1, parts):
+            statement = (
+                sa.select(events.c.owner)
+                .where(events.c.owner.is_not(None))
+                .order_by(events.c.owner)
+                .offset(total * part // parts)
+                .limit(1)
+            )
+            rows = self._rows(statement)
+            if rows and rows[0][0] not in found and (not found or rows[0][0] > found[-1]):
+                found.append(rows[0][0])
+        return found
 
     def _before(self, horizon: Cursor, statement: _SelectT) -> _SelectT:
         """`statement` restricted to the events before `horizon` (see settled_horizon)."""
