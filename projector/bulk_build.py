@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -185,8 +185,21 @@ def _cuts(part: Sequence[StoredEvent], following: StoredEvent, batch_size: int) 
     return len(part) >= batch_size and following.event.stream != last.event.stream
 
 
-# Told as a segment's build moves on: the segment's index, where it stands.
-OnWritten = Callable[[int, Written], None]
+@dataclass(frozen=True, slots=True)
+class BuildJob:
+    """What every segment of one bulk phase is built into and from."""
+
+    generation: str
+    horizon: Any  # the store cursor the phase reads up to
+    batch_size: int
+
+
+class BuildProgress(Protocol):
+    """Told as the segments' builds move on (by segment index)."""
+
+    def written(self, index: int, written: Written) -> None: ...
+
+    def done(self, index: int) -> None: ...
 
 
 class SegmentBuilders(Protocol):
@@ -198,16 +211,11 @@ class SegmentBuilders(Protocol):
         ...
 
     def run(
-        self,
-        generation: str,
-        horizon: Any,
-        segments: Sequence[Segment],
-        *,
-        batch_size: int,
-        on_written: OnWritten,
-        on_done: Callable[[int], None],
-        stop: threading.Event,
-    ) -> None: ...
+        self, job: BuildJob, segments: Sequence[Segment], progress: BuildProgress, stop: threading.Event
+    ) -> None:
+        """Build every segment not done; return with all done, or once `stop` is set and
+        every build has ended at a checkpoint."""
+        ...
 
 
 class InProcess:
@@ -220,24 +228,14 @@ class InProcess:
         self._redis = redis
 
     def run(
-        self,
-        generation: str,
-        horizon: Any,
-        segments: Sequence[Segment],
-        *,
-        batch_size: int,
-        on_written: OnWritten,
-        on_done: Callable[[int], None],
-        stop: threading.Event,
+        self, job: BuildJob, segments: Sequence[Segment], progress: BuildProgress, stop: threading.Event
     ) -> None:
-        """Build every segment not done; returns with all done, or early once `stop` is set
-        (at a checkpoint)."""
-        build = OwnerBuild(self._store, self._redis, generation, batch_size=batch_size)
+        build = OwnerBuild(self._store, self._redis, job.generation, batch_size=job.batch_size)
         for index, segment in enumerate(segments):
             if segment.done:
                 continue
-            for written in build.run(horizon, segment):
-                on_written(index, written)
+            for written in build.run(job.horizon, segment):
+                progress.written(index, written)
                 if stop.is_set():
                     return
-            on_done(index)
+            progress.done(index)

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from projector.bulk_build import OnWritten, OwnerBuild, OwnerReads, Segment
+from projector.bulk_build import BuildJob, BuildProgress, OwnerBuild, OwnerReads, Segment
 from shared.errors import ReadModelError
 
 # What a worker needs, made inside it: the store and a Redis client. Must pickle (a
@@ -39,25 +39,16 @@ class WorkerProcesses:
         self.workers = workers
 
     def run(
-        self,
-        generation: str,
-        horizon: Any,
-        segments: Sequence[Segment],
-        *,
-        batch_size: int,
-        on_written: OnWritten,
-        on_done: Callable[[int], None],
-        stop: threading.Event,
+        self, job: BuildJob, segments: Sequence[Segment], progress: BuildProgress, stop: threading.Event
     ) -> None:
-        """Build every segment not done; returns with all done, or once `stop` is set and
-        every worker has ended at a checkpoint. Raises WorkerFailedError if one failed."""
+        """Raises WorkerFailedError when a worker failed (the others end at a checkpoint)."""
         context = multiprocessing.get_context("spawn")
         messages: Any = context.Queue()
         halt = context.Event()
         processes = {
             index: context.Process(
                 target=build_segment,
-                args=(self._connect, generation, horizon, index, segment, batch_size, messages, halt),
+                args=(self._connect, job, index, segment, messages, halt),
                 name=f"rebuild-{index}",
                 daemon=True,
             )
@@ -78,11 +69,11 @@ class WorkerProcesses:
                     failures.extend(_vanished(processes, running))
                     continue
                 if kind == "written":
-                    on_written(index, body)
+                    progress.written(index, body)
                     continue
                 running.discard(index)
                 if kind == "done":
-                    on_done(index)
+                    progress.done(index)
                 elif kind == "failed":
                     failures.append(body)
                     halt.set()
@@ -104,14 +95,7 @@ def _vanished(processes: dict[int, Any], running: set[int]) -> list[str]:
 
 
 def build_segment(
-    connect: Connect,
-    generation: str,
-    horizon: Any,
-    index: int,
-    segment: Segment,
-    batch_size: int,
-    messages: Any,
-    halt: Any,
+    connect: Connect, job: BuildJob, index: int, segment: Segment, messages: Any, halt: Any
 ) -> None:
     """A worker: build one segment, telling the parent each checkpoint; end at the next
     checkpoint once halted, or once the parent is gone (nobody would save its checkpoints)."""
@@ -121,7 +105,8 @@ def build_segment(
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         store, redis = connect()
-        for written in OwnerBuild(store, redis, generation, batch_size=batch_size).run(horizon, segment):
+        build = OwnerBuild(store, redis, job.generation, batch_size=job.batch_size)
+        for written in build.run(job.horizon, segment):
             messages.put((index, "written", written))
             if halt.is_set() or os.getppid() != parent:
                 messages.put((index, "stopped", None))

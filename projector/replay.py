@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import orjson
 
 from projector.bulk_build import (
+    BuildJob,
     InProcess,
     LiveWriter,
     OwnerReads,
@@ -320,25 +321,9 @@ class Rebuild:
         horizon = self._cursor_factory(checkpoint["txid"], checkpoint["position"])
         if checkpoint["group"] != "":
             segments = self._segments(checkpoint)
-
-            def written(index: int, written: Written) -> None:
-                segments[index] = replace(segments[index], reached=written.reached or segments[index].reached)
-                checkpoint["segments"] = [segment.to_json() for segment in segments]
-                self._advance(checkpoint, written.events, written.position, total, started)
-
-            def done(index: int) -> None:
-                segments[index] = replace(segments[index], done=True)
-                checkpoint["segments"] = [segment.to_json() for segment in segments]
-                self._save(checkpoint)
-
+            job = BuildJob(generation, horizon, self._batch_size)
             self._builders.run(
-                generation,
-                horizon,
-                segments,
-                batch_size=self._batch_size,
-                on_written=written,
-                on_done=done,
-                stop=self._stop,
+                job, segments, _Checkpointing(self, checkpoint, segments, total, started), self._stop
             )
             self._stop_point()
             checkpoint["group"], checkpoint["after"] = "", None
@@ -353,7 +338,7 @@ class Rebuild:
             if page:
                 live(page)
                 checkpoint["after"] = [page[-1].event.stream, page[-1].event.version]
-                self._advance(checkpoint, len(page), page[-1].position, total, started)
+                self.advance(checkpoint, len(page), page[-1].position, total, started)
             if len(page) < self._batch_size:
                 break
             after = (page[-1].event.stream, page[-1].event.version)
@@ -375,7 +360,7 @@ class Rebuild:
         self._save(checkpoint)
         return segments
 
-    def _advance(
+    def advance(
         self, checkpoint: dict[str, Any], count: int, position: int, total: int, started: float
     ) -> None:
         """Save the checkpoint, `count` more events written, and report progress."""
@@ -424,6 +409,35 @@ class Rebuild:
     def _try_flip(self, generation: str) -> tuple[str, str]:
         status, detail = self._flip(keys=[keys.LIVE_POINTER], args=[generation])
         return status.decode(), detail.decode()
+
+
+class _Checkpointing:
+    """Saves the bulk phase's checkpoint as its segments move on, and reports progress."""
+
+    def __init__(
+        self,
+        rebuild: Rebuild,
+        checkpoint: dict[str, Any],
+        segments: list[Segment],
+        total: int,
+        started: float,
+    ) -> None:
+        self._rebuild = rebuild
+        self._checkpoint = checkpoint
+        self._segments = segments
+        self._total = total
+        self._started = started
+
+    def written(self, index: int, written: Written) -> None:
+        segment = self._segments[index]
+        self._segments[index] = replace(segment, reached=written.reached or segment.reached)
+        self._checkpoint["segments"] = [segment.to_json() for segment in self._segments]
+        self._rebuild.advance(self._checkpoint, written.events, written.position, self._total, self._started)
+
+    def done(self, index: int) -> None:
+        self._segments[index] = replace(self._segments[index], done=True)
+        self._checkpoint["segments"] = [segment.to_json() for segment in self._segments]
+        self._rebuild.advance(self._checkpoint, 0, 0, self._total, self._started)
 
 
 def delete_generation(
