@@ -84,7 +84,9 @@ class WorkerProcesses:
                 if process.is_alive():
                     process.terminate()
         if failures:
-            raise WorkerFailedError(f"a rebuild worker failed: {failures[0]}")
+            raise WorkerFailedError(
+                f"a rebuild worker failed ({failures[0]}); the next `readmodel replay` resumes the rebuild"
+            )
 
 
 def _vanished(processes: dict[int, Any], running: set[int]) -> list[str]:
