@@ -121,7 +121,7 @@ class OwnerBuild:
         writer = BulkWriter(self._redis, self._generation)
         states, owner, taken_over = OwnerStates(), "", half_written
         reached: IndexKey | None = after
-        done, position = 0, 0
+        done, position, at = 0, 0, 0
         for part in self._parts(horizon, segment):
             if part[0].owner != owner:
                 states, owner = OwnerStates(), str(part[0].owner)
@@ -139,14 +139,18 @@ class OwnerBuild:
                 writer.add(change)
                 position = max(position, change.position)
             last = part[-1]
-            reached, done = (owner, last.event.stream, last.event.version), done + len(part)
+            reached, done, at = (
+                (owner, last.event.stream, last.event.version),
+                done + len(part),
+                last.position,
+            )
             if done >= self._batch_size:
                 self._write(writer, position)
-                yield Written(reached, done, last.position)
+                yield Written(reached, done, at)
                 done = 0
         if done and reached is not None:
             self._write(writer, position)
-            yield Written(reached, done, 0)
+            yield Written(reached, done, at)
 
     def _write(self, writer: BulkWriter, position: int) -> None:
         writer.flush()

@@ -9,13 +9,17 @@ or by a signal, ends each worker at a checkpoint and the next rebuild resumes ev
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
 import signal
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+import redis.exceptions
 
 from projector.bulk_build import BuildJob, BuildProgress, OwnerBuild, OwnerReads, Segment
 from shared.errors import ReadModelError
@@ -58,7 +62,7 @@ class WorkerProcesses:
         for process in processes.values():
             process.start()
         running = set(processes)
-        failures: list[str] = []
+        failures: list[tuple[str, str]] = []
         try:
             while running:
                 if stop.is_set():
@@ -79,21 +83,34 @@ class WorkerProcesses:
                     halt.set()
         finally:
             halt.set()
-            for process in processes.values():
-                process.join(_JOIN_SECONDS)
-                if process.is_alive():
-                    process.terminate()
+            _end(processes.values(), messages)
         if failures:
+            kind, reason = failures[0]
+            if kind == "redis":  # told as this process's own Redis failure would be
+                raise redis.exceptions.ConnectionError(reason)
             raise WorkerFailedError(
-                f"a rebuild worker failed ({failures[0]}); the next `readmodel replay` resumes the rebuild"
+                f"a rebuild worker failed ({reason}); the next `readmodel replay` resumes it"
             )
 
 
-def _vanished(processes: dict[int, Any], running: set[int]) -> list[str]:
+def _end(processes: Iterable[Any], messages: Any) -> None:
+    """Wait for the workers to end, reading what they still send meanwhile (a worker whose
+    messages are not read cannot exit); one that has not ended in time is terminated."""
+    deadline = time.monotonic() + _JOIN_SECONDS
+    for process in processes:
+        while process.is_alive() and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                messages.get(timeout=_POLL_SECONDS)
+        if process.is_alive():
+            process.terminate()
+        process.join()
+
+
+def _vanished(processes: dict[int, Any], running: set[int]) -> list[tuple[str, str]]:
     """Workers that ended without a word (killed): no longer waited for."""
     gone = [i for i in running if not processes[i].is_alive() and processes[i].exitcode not in (0, None)]
     running.difference_update(gone)
-    return [f"worker {i} exited with code {processes[i].exitcode}" for i in gone]
+    return [("exit", f"worker {i} exited with code {processes[i].exitcode}") for i in gone]
 
 
 def build_segment(
@@ -106,13 +123,15 @@ def build_segment(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        store, redis = connect()
-        build = OwnerBuild(store, redis, job.generation, batch_size=job.batch_size)
+        store, client = connect()
+        build = OwnerBuild(store, client, job.generation, batch_size=job.batch_size)
         for written in build.run(job.horizon, segment):
             messages.put((index, "written", written))
             if halt.is_set() or os.getppid() != parent:
                 messages.put((index, "stopped", None))
                 return
         messages.put((index, "done", None))
+    except redis.exceptions.RedisError as exc:
+        messages.put((index, "failed", ("redis", str(exc))))
     except Exception as exc:  # told to the parent, which raises it
-        messages.put((index, "failed", f"{type(exc).__name__}: {exc}"))
+        messages.put((index, "failed", ("error", f"{type(exc).__name__}: {exc}")))

@@ -39,6 +39,9 @@ from shared.readmodel.cluster_reads import POINTER_TTL
 from shared.readmodel.connection import is_cluster
 
 log = logging.getLogger("readmodel.replay")
+# Below this many events in the store a rebuild folds in its own process: starting worker
+# processes (a second or two each) would cost more than they save.
+PARALLEL_FROM = 100_000
 # How often a rebuild looks again while older transactions hold the settled horizon back.
 _SETTLE_POLL_SECONDS = 0.2
 
@@ -165,10 +168,14 @@ class Rebuild:
         sleep: Callable[[float], None] | None = None,
         stop: threading.Event | None = None,
         builders: SegmentBuilders | None = None,
+        parallel_from: int = PARALLEL_FROM,
     ) -> None:
         self._store = store
-        # Who builds the bulk phase's segments: worker processes, or this one.
-        self._builders = builders or InProcess(store, redis)
+        # Who builds the bulk phase's segments: worker processes (`builders`) for a store of
+        # `parallel_from` events or more, this process otherwise.
+        self._in_process = InProcess(store, redis)
+        self._builders: SegmentBuilders = builders or self._in_process
+        self._parallel_from = parallel_from
         self._redis = redis
         self._batch_size = batch_size
         self._on_progress = on_progress or (lambda _: None)
@@ -320,9 +327,10 @@ class Rebuild:
         generation = checkpoint["generation"]
         horizon = self._cursor_factory(checkpoint["txid"], checkpoint["position"])
         if checkpoint["group"] != "":
-            segments = self._segments(checkpoint)
+            segments = self._segments(checkpoint, total)
             job = BuildJob(generation, horizon, self._batch_size)
-            self._builders.run(
+            builders = self._builders if len(segments) > 1 else self._in_process
+            builders.run(
                 job, segments, _Checkpointing(self, checkpoint, segments, total, started), self._stop
             )
             self._stop_point()
@@ -345,7 +353,7 @@ class Rebuild:
         checkpoint["phase"] = "tail"
         self._save(checkpoint)
 
-    def _segments(self, checkpoint: dict[str, Any]) -> list[Segment]:
+    def _segments(self, checkpoint: dict[str, Any], total: int) -> list[Segment]:
         """The segments of the owner index the bulk phase builds, as the checkpoint has them;
         cut anew, one per worker, when it has none."""
         if "segments" in checkpoint:
@@ -355,7 +363,8 @@ class Rebuild:
             reached = None if after is None else (group, after[0], after[1])
             segments = [Segment(None if reached else group, None, reached)]
         else:
-            segments = segments_between(self._store.owner_splits(self._builders.workers))
+            workers = self._builders.workers if total >= self._parallel_from else 1
+            segments = segments_between(self._store.owner_splits(workers))
         checkpoint["segments"] = [segment.to_json() for segment in segments]
         self._save(checkpoint)
         return segments

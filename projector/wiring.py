@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from projector.dead_letters.store import DeadLetterStore
 from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer
-from projector.replay import Progress, ProgressLog, Rebuild
+from projector.replay import PARALLEL_FROM, Progress, ProgressLog, Rebuild
 from projector.store import Cursor, EventStore
 from projector.writer import RedisProjector
 
@@ -75,10 +75,11 @@ def rebuild(
     batch_size: int = 2000,
     settings: Settings | None = None,
     workers: int = 1,
+    parallel_from: int = PARALLEL_FROM,
 ) -> Rebuild:
     """A rebuild of the whole read model into a new generation, then the flip; its bulk
     phase in `workers` processes when the settings name a Redis they can reach (not the
-    in-process stand-in)."""
+    in-process stand-in) and the store holds `parallel_from` events or more."""
     builders = None
     if settings is not None and workers > 1 and not settings.redis_is_embedded:
         from projector.bulk_workers import WorkerProcesses
@@ -92,6 +93,7 @@ def rebuild(
         stop=stop,
         on_progress=on_progress,
         builders=builders,
+        parallel_from=parallel_from,
     )
 
 

@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import pytest
+import redis.exceptions
 
 from projector import wiring
 from projector.fold.redis_dump import dump_generation
@@ -37,7 +38,12 @@ def test_workers_build_what_the_live_writer_writes(
     _with_invalid_and_ownerless_rows(event_store)
     expected = _live_writer(event_store, real_redis)
     rebuild = wiring.rebuild(
-        event_store, real_redis, batch_size=10, settings=_settings(store_url, real_redis_db), workers=3
+        event_store,
+        real_redis,
+        batch_size=10,
+        settings=_settings(store_url, real_redis_db),
+        workers=3,
+        parallel_from=0,
     )
     summary = rebuild.run()
     assert summary.events == event_store.count()
@@ -80,3 +86,19 @@ def test_workers_stopped_end_at_their_checkpoints_and_the_next_rebuild_resumes(
             continue
     assert runs > 2
     assert _dump(real_redis, generation) == expected
+
+
+def test_a_worker_that_loses_redis_fails_the_rebuild_as_redis_and_the_next_resumes(
+    event_store: EventStore, store_url: str, real_redis: Any, real_redis_db: int
+) -> None:
+    event_store.append(random_history(random.Random(9), steps=200))
+    expected = _live_writer(event_store, real_redis)
+    unreachable = Settings(database_url=store_url, redis_url="redis://127.0.0.1:1/0")
+    with pytest.raises(redis.exceptions.ConnectionError):
+        wiring.rebuild(event_store, real_redis, settings=unreachable, workers=2, parallel_from=0).run()
+    assert real_redis.get(keys.REPLAY_POINTER) is not None
+
+    settings = _settings(store_url, real_redis_db)
+    summary = wiring.rebuild(event_store, real_redis, settings=settings, workers=2, parallel_from=0).run()
+    assert summary.resumed
+    assert _dump(real_redis, summary.generation) == expected
