@@ -12,9 +12,11 @@ which then keeps the rest of that owner.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -235,11 +237,25 @@ class InProcess:
         self, job: BuildJob, segments: Sequence[Segment], progress: BuildProgress, stop: threading.Event
     ) -> None:
         build = OwnerBuild(self._store, self._redis, job.generation, batch_size=job.batch_size)
-        for index, segment in enumerate(segments):
-            if segment.done:
-                continue
-            for written in build.run(job.horizon, segment):
-                progress.written(index, written)
-                if stop.is_set():
-                    return
-            progress.done(index)
+        with fewer_collections():
+            for index, segment in enumerate(segments):
+                if segment.done:
+                    continue
+                for written in build.run(job.horizon, segment):
+                    progress.written(index, written)
+                    if stop.is_set():
+                        return
+                progress.done(index)
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Python's cycle collector run less often meanwhile: a bulk build makes millions of
+    short-lived containers without cycles, and passes over them cost about a fifth of its
+    CPU (one worker, 60,563 events: 58 µs an event, 47 with these thresholds)."""
+    before = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
