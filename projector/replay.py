@@ -14,15 +14,23 @@ import logging
 import resource
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import orjson
 
-from projector.fold.projection import StoreReads
+from projector.bulk_build import (
+    BuildJob,
+    InProcess,
+    LiveWriter,
+    OwnerReads,
+    Segment,
+    SegmentBuilders,
+    Written,
+    segments_between,
+)
 from projector.generations import live_generation, new_generation_id
-from projector.writer import RedisProjector
 from shared.errors import ReadModelError
 from shared.events import StoredEvent
 from shared.logs import log_event
@@ -31,6 +39,9 @@ from shared.readmodel.cluster_reads import POINTER_TTL
 from shared.readmodel.connection import is_cluster
 
 log = logging.getLogger("readmodel.replay")
+# Below this many events in the store a rebuild folds in its own process: starting worker
+# processes (a second or two each) would cost more than they save.
+PARALLEL_FROM = 100_000
 # How often a rebuild looks again while older transactions hold the settled horizon back.
 _SETTLE_POLL_SECONDS = 0.2
 
@@ -56,7 +67,7 @@ class RebuildInterrupted(ReadModelError):
         super().__init__("the rebuild was interrupted; the next `readmodel replay` resumes it")
 
 
-class SettledReader(StoreReads, Protocol):
+class SettledReader(OwnerReads, Protocol):
     """The part of the event store a rebuild reads."""
 
     def read_settled(self, after: Any, limit: int) -> list[tuple[Any, StoredEvent]]: ...
@@ -67,13 +78,13 @@ class SettledReader(StoreReads, Protocol):
 
     def settled_through(self, mark: int | None) -> bool: ...
 
-    def owners_after(self, after: str | None, limit: int) -> list[str]: ...
-
     def read_owner(
         self, owner: str, horizon: Any, after: tuple[str, int] | None, limit: int
     ) -> list[StoredEvent]: ...
 
     def count(self) -> int: ...
+
+    def owner_splits(self, parts: int) -> list[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +167,15 @@ class Rebuild:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] | None = None,
         stop: threading.Event | None = None,
+        builders: SegmentBuilders | None = None,
+        parallel_from: int = PARALLEL_FROM,
     ) -> None:
         self._store = store
+        # Who builds the bulk phase's segments: worker processes (`builders`) for a store of
+        # `parallel_from` events or more, this process otherwise.
+        self._in_process = InProcess(store, redis)
+        self._builders: SegmentBuilders = builders or self._in_process
+        self._parallel_from = parallel_from
         self._redis = redis
         self._batch_size = batch_size
         self._on_progress = on_progress or (lambda _: None)
@@ -307,69 +325,57 @@ class Rebuild:
 
     def _bulk(self, checkpoint: dict[str, Any], total: int, started: float) -> None:
         generation = checkpoint["generation"]
-        projector = RedisProjector(self._redis, self._store, generation=generation)
-        buffer: list[StoredEvent] = []
-        last: tuple[str | None, StoredEvent] | None = None
-        for group, page in self._bulk_pages(checkpoint):
+        horizon = self._cursor_factory(checkpoint["txid"], checkpoint["position"])
+        if checkpoint["group"] != "":
+            segments = self._segments(checkpoint, total)
+            job = BuildJob(generation, horizon, self._batch_size)
+            builders = self._builders if len(segments) > 1 else self._in_process
+            builders.run(
+                job, segments, _Checkpointing(self, checkpoint, segments, total, started), self._stop
+            )
             self._stop_point()
-            buffer.extend(page)
-            last = (group, page[-1])
-            if len(buffer) >= self._batch_size:
-                self._flush(projector, checkpoint, buffer, last, total, started)
-        if buffer and last is not None:
-            self._flush(projector, checkpoint, buffer, last, total, started)
+            checkpoint["group"], checkpoint["after"] = "", None
+            self._save(checkpoint)
+        live = LiveWriter(self._redis, self._store, generation)
+        # Last, the rows written around the append, which have no owner yet (""): the live
+        # writer finds their owners and fills what they miss.
+        after = None if checkpoint["after"] is None else tuple(checkpoint["after"])
+        while True:
+            self._stop_point()
+            page = self._store.read_owner("", horizon, after, self._batch_size)
+            if page:
+                live(page)
+                checkpoint["after"] = [page[-1].event.stream, page[-1].event.version]
+                self.advance(checkpoint, len(page), page[-1].position, total, started)
+            if len(page) < self._batch_size:
+                break
+            after = (page[-1].event.stream, page[-1].event.version)
         checkpoint["phase"] = "tail"
         self._save(checkpoint)
 
-    def _bulk_pages(self, checkpoint: dict[str, Any]) -> Iterator[tuple[str | None, list[StoredEvent]]]:
-        """Pages of settled events, owner by owner, from where the checkpoint left off."""
-        horizon = self._cursor_factory(checkpoint["txid"], checkpoint["position"])
-        group: str | None = checkpoint["group"]
-        after = None if checkpoint["after"] is None else tuple(checkpoint["after"])
-        following: list[str] = []
-        while True:
-            page = (
-                self._store.read_owner(group, horizon, after, self._batch_size) if group is not None else []
-            )
-            if page:
-                yield group, page
-            if len(page) == self._batch_size:
-                after = (page[-1].event.stream, page[-1].event.version)
-                continue
-            if not following:
-                if group == "":
-                    return
-                # Last, the rows written around the append, which have no owner yet ("").
-                following = self._store.owners_after(group, 1000) or [""]
-            group, after = following.pop(0), None
-
-    def _flush(
-        self,
-        projector: RedisProjector,
-        checkpoint: dict[str, Any],
-        buffer: list[StoredEvent],
-        last: tuple[str | None, StoredEvent],
-        total: int,
-        started: float,
-    ) -> None:
-        self._apply(projector, checkpoint["generation"], buffer)
-        group, stored = last
-        checkpoint["group"] = group
-        checkpoint["after"] = [stored.event.stream, stored.event.version]
-        checkpoint["events"] += len(buffer)
+    def _segments(self, checkpoint: dict[str, Any], total: int) -> list[Segment]:
+        """The segments of the owner index the bulk phase builds, as the checkpoint has them;
+        cut anew, one per worker, when it has none."""
+        if "segments" in checkpoint:
+            return [Segment.from_json(data) for data in checkpoint["segments"]]
+        group, after = checkpoint["group"], checkpoint["after"]
+        if group is not None:  # the checkpoint of a rebuild that read owner by owner
+            reached = None if after is None else (group, after[0], after[1])
+            segments = [Segment(None if reached else group, None, reached)]
+        else:
+            workers = self._builders.workers if total >= self._parallel_from else 1
+            segments = segments_between(self._store.owner_splits(workers))
+        checkpoint["segments"] = [segment.to_json() for segment in segments]
         self._save(checkpoint)
-        self._report(
-            checkpoint["generation"], checkpoint["events"], total, stored.position, started, "building"
-        )
-        buffer.clear()
+        return segments
 
-    def _apply(self, projector: RedisProjector, generation: str, page: list[StoredEvent]) -> None:
-        result = projector.apply(page)
-        # The live projector dead-letters these; a rebuild records them and moves on.
-        for poison in result.poison:
-            self._redis.hset(
-                keys.full_key(generation, keys.POISON), str(poison.event.position), poison.reason
-            )
+    def advance(
+        self, checkpoint: dict[str, Any], count: int, position: int, total: int, started: float
+    ) -> None:
+        """Save the checkpoint, `count` more events written, and report progress."""
+        checkpoint["events"] += count
+        self._save(checkpoint)
+        self._report(checkpoint["generation"], checkpoint["events"], total, position, started, "building")
 
     def _report(
         self, generation: str, done: int, total: int, position: int, started: float, phase: str
@@ -388,14 +394,14 @@ class Rebuild:
     def _catch_up(self, checkpoint: dict[str, Any], total: int, started: float, phase: str) -> None:
         """Apply the settled events after the checkpoint's cursor, moving the checkpoint along."""
         generation = checkpoint["generation"]
-        projector = RedisProjector(self._redis, self._store, generation=generation)
+        live = LiveWriter(self._redis, self._store, generation)
         cursor = self._cursor_factory(checkpoint["txid"], checkpoint["position"])
         while True:
             self._stop_point()
             page = self._store.read_settled(cursor, self._batch_size)
             if not page:
                 return
-            self._apply(projector, generation, [stored for _, stored in page])
+            live([stored for _, stored in page])
             cursor = page[-1][0]
             checkpoint |= {"txid": cursor.txid, "position": cursor.position}
             checkpoint["events"] += len(page)
@@ -412,6 +418,35 @@ class Rebuild:
     def _try_flip(self, generation: str) -> tuple[str, str]:
         status, detail = self._flip(keys=[keys.LIVE_POINTER], args=[generation])
         return status.decode(), detail.decode()
+
+
+class _Checkpointing:
+    """Saves the bulk phase's checkpoint as its segments move on, and reports progress."""
+
+    def __init__(
+        self,
+        rebuild: Rebuild,
+        checkpoint: dict[str, Any],
+        segments: list[Segment],
+        total: int,
+        started: float,
+    ) -> None:
+        self._rebuild = rebuild
+        self._checkpoint = checkpoint
+        self._segments = segments
+        self._total = total
+        self._started = started
+
+    def written(self, index: int, written: Written) -> None:
+        segment = self._segments[index]
+        self._segments[index] = replace(segment, reached=written.reached or segment.reached)
+        self._checkpoint["segments"] = [segment.to_json() for segment in self._segments]
+        self._rebuild.advance(self._checkpoint, written.events, written.position, self._total, self._started)
+
+    def done(self, index: int) -> None:
+        self._segments[index] = replace(self._segments[index], done=True)
+        self._checkpoint["segments"] = [segment.to_json() for segment in self._segments]
+        self._rebuild.advance(self._checkpoint, 0, 0, self._total, self._started)
 
 
 def delete_generation(
@@ -435,5 +470,7 @@ def delete_generation(
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The peak resident memory of this process or of the largest of its ended children (a
+    rebuild's workers), in MiB (Linux reports KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024

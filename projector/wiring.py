@@ -9,6 +9,8 @@ metrics are given.
 
 from __future__ import annotations
 
+import functools
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from projector.dead_letters.store import DeadLetterStore
 from projector.healing import ACKNOWLEDGED_CURSOR, SelfHealer
-from projector.replay import Progress, ProgressLog, Rebuild
+from projector.replay import PARALLEL_FROM, Progress, ProgressLog, Rebuild
 from projector.store import Cursor, EventStore
 from projector.writer import RedisProjector
 
@@ -71,11 +73,41 @@ def rebuild(
     stop: threading.Event | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     batch_size: int = 2000,
+    settings: Settings | None = None,
+    workers: int = 1,
+    parallel_from: int = PARALLEL_FROM,
 ) -> Rebuild:
-    """A rebuild of the whole read model into a new generation, then the flip."""
+    """A rebuild of the whole read model into a new generation, then the flip; its bulk
+    phase in `workers` processes when the settings name a Redis they can reach (not the
+    in-process stand-in) and the store holds `parallel_from` events or more."""
+    builders = None
+    if settings is not None and workers > 1 and not settings.redis_is_embedded:
+        from projector.bulk_workers import WorkerProcesses
+
+        builders = WorkerProcesses(functools.partial(rebuild_clients, settings), workers)
     return Rebuild(
-        store, redis, batch_size=batch_size, cursor_factory=Cursor, stop=stop, on_progress=on_progress
+        store,
+        redis,
+        batch_size=batch_size,
+        cursor_factory=Cursor,
+        stop=stop,
+        on_progress=on_progress,
+        builders=builders,
+        parallel_from=parallel_from,
     )
+
+
+def rebuild_clients(settings: Settings) -> tuple[EventStore, Any]:
+    """A rebuild worker's own store and Redis client, made in the worker's process."""
+    from projector.store import create_engine_for
+    from shared.readmodel.connection import connect
+
+    return EventStore(create_engine_for(settings.database_url)), connect(settings.redis_url)
+
+
+def rebuild_workers() -> int:
+    """How many processes a rebuild folds in: one per core (the store and Redis share them)."""
+    return max(1, len(os.sched_getaffinity(0)))
 
 
 def self_healer(
@@ -84,13 +116,17 @@ def self_healer(
     stop: threading.Event,
     *,
     fresh_redis: bool = False,
+    settings: Settings | None = None,
 ) -> SelfHealer:
     """The self-healer of a projector process: rebuilds from `store`, logging its progress and
-    ending between batches once `stop` is set (to resume at the next start). With
-    `fresh_redis` (the embedded Redis of `up`) its first build is no self-heal."""
+    ending between batches once `stop` is set (to resume at the next start), in a worker per
+    core when `settings` are given. With `fresh_redis` (the embedded Redis of `up`) its first
+    build is no self-heal."""
     return SelfHealer(
         redis,
-        lambda: rebuild(store, redis, stop=stop, on_progress=ProgressLog()),
+        lambda: rebuild(
+            store, redis, stop=stop, on_progress=ProgressLog(), settings=settings, workers=rebuild_workers()
+        ),
         lambda: store.load_cursor(ACKNOWLEDGED_CURSOR).position,
         events=store,
         dead_letters=DeadLetterStore(store.engine),

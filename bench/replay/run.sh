@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Replay benchmark: rebuild the read model from a seeded store of about 1,000,000 events
 # (1,000 workspaces) into a Redis started for the benchmark on a loopback port.
-# The replay runs on CPU 0, Redis on CPU 1. Prints the replay's JSON summary.
+# Nothing is pinned: the replay's workers (one per core unless WORKERS says), PostgreSQL and
+# Redis share the machine's cores. Prints the replay's JSON summary.
 #
 #   bench/replay/run.sh                 # 1000 workspaces x 330 apps (~1M events)
 #   WORKSPACES=100 APPS=100 bench/replay/run.sh   # a quick run
+#   WORKERS=1 bench/replay/run.sh       # the bulk phase in the replay's own process
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WORKSPACES=${WORKSPACES:-1000}
@@ -23,12 +25,12 @@ fi
 STORED=$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc 'select count(*) from events')
 echo "store: ${STORED} events" >&2
 
-taskset -c 1 redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
   --pidfile "/tmp/readmodel-bench-redis-${PORT}.pid" --logfile "/tmp/readmodel-bench-redis-${PORT}.log"
 trap 'redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true' EXIT
 for _ in $(seq 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
-SUMMARY=$(taskset -c 0 uv run readmodel replay --batch-size "${BATCH:-2000}" --json)
+SUMMARY=$(uv run readmodel replay --batch-size "${BATCH:-2000}" ${WORKERS:+--workers "$WORKERS"} --json)
 echo "$SUMMARY"
 redis-cli -p "$PORT" info memory | grep -E '^used_memory_human' >&2
 # A rebuild reads what is settled: a transaction left open anywhere on this PostgreSQL

@@ -29,6 +29,7 @@ _APPEND_ATTEMPTS = 3
 _LOOKUP_CHUNK = 500
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
 _T = TypeVar("_T")
+_SelectT = TypeVar("_SelectT", bound=sa.Select[*tuple[Any, ...]])
 
 # Rows whose transaction (a) has ended and (b) comes after the cursor. The cursor's txid
 # arrives as a bigint and xid8 has no cast from it, hence the detour through text.
@@ -457,14 +458,7 @@ class EventStore:
         """
         chosen = events.c.owner.is_(None) if owner == "" else events.c.owner == owner
         statement = sa.select(*EVENT_COLUMNS).where(chosen)
-        if self._postgres:
-            statement = statement.where(
-                sa.text("events.txid <= CAST(CAST(:horizon AS text) AS xid8)").bindparams(
-                    horizon=horizon.txid or 0
-                )
-            )
-        else:
-            statement = statement.where(events.c.position <= horizon.position)
+        statement = self._before(horizon, statement)
         if after is not None:
             stream, version = after
             statement = statement.where(
@@ -475,6 +469,64 @@ class EventStore:
             )
         statement = statement.order_by(events.c.stream, events.c.version).limit(limit)
         return self._stored(statement)
+
+    def read_owners(
+        self,
+        horizon: Cursor,
+        after: tuple[str, str, int] | None,
+        limit: int,
+        *,
+        first: str | None = None,
+        before: str | None = None,
+    ) -> list[StoredEvent]:
+        """Settled events of the owners from `first` to before `before` (None: no bound), by
+        (owner, stream, version): a bulk rebuild's read, one keyset page of the owner index
+        after `after` ((owner, stream, version) read last).
+
+        Rows without an owner are left out (`read_owner("")` reads them); only events before
+        `horizon` (see settled_horizon) are returned.
+        """
+        statement = self._before(horizon, sa.select(*EVENT_COLUMNS).where(events.c.owner.is_not(None)))
+        if first is not None:
+            statement = statement.where(events.c.owner >= first)
+        if before is not None:
+            statement = statement.where(events.c.owner < before)
+        if after is not None:
+            statement = statement.where(
+                sa.tuple_(events.c.owner, events.c.stream, events.c.version) > sa.tuple_(*after)
+            )
+        statement = statement.order_by(events.c.owner, events.c.stream, events.c.version).limit(limit)
+        return [_to_stored(row) for row in self._rows(statement)]
+
+    def owner_splits(self, parts: int) -> list[str]:
+        """Owners that cut the owner index into `parts` runs of about as many events (fewer
+        on a small store): where parallel rebuild workers start."""
+        total = self._scalar(
+            sa.select(sa.func.count()).select_from(events).where(events.c.owner.is_not(None))
+        )
+        found: list[str] = []
+        for part in range(1, parts):
+            statement = (
+                sa.select(events.c.owner)
+                .where(events.c.owner.is_not(None))
+                .order_by(events.c.owner)
+                .offset(total * part // parts)
+                .limit(1)
+            )
+            rows = self._rows(statement)
+            if rows and rows[0][0] not in found and (not found or rows[0][0] > found[-1]):
+                found.append(rows[0][0])
+        return found
+
+    def _before(self, horizon: Cursor, statement: _SelectT) -> _SelectT:
+        """`statement` restricted to the events before `horizon` (see settled_horizon)."""
+        if self._postgres:
+            return statement.where(
+                sa.text("events.txid <= CAST(CAST(:horizon AS text) AS xid8)").bindparams(
+                    horizon=horizon.txid or 0
+                )
+            )
+        return statement.where(events.c.position <= horizon.position)
 
     def authored_workspaces(self, account_ids: Sequence[str]) -> dict[str, set[str]]:
         """For each account, the workspaces with an app it created: those that show its name."""

@@ -19,6 +19,11 @@ from query_api.operations.readiness import Readiness
 from query_api.operations.status import OpsStatus
 from shared.readmodel import keys
 from tests.support.histories import random_history
+from tests.unit.test_bulk_build import (
+    test_a_rebuild_stopped_at_every_checkpoint_still_writes_what_the_live_writer_writes,
+    test_a_rebuild_takes_invalid_and_ownerless_rows_as_the_live_writer_does,
+    test_a_rebuild_writes_what_the_live_writer_writes,
+)
 from tests.unit.test_replay import (
     test_a_first_rebuild_creates_and_flips_to_a_generation,
     test_a_rebuild_replaces_the_live_generation_and_deletes_the_old_one,
@@ -34,6 +39,9 @@ pytestmark = pytest.mark.integration
 __all__ = [
     "test_a_first_rebuild_creates_and_flips_to_a_generation",
     "test_a_rebuild_replaces_the_live_generation_and_deletes_the_old_one",
+    "test_a_rebuild_stopped_at_every_checkpoint_still_writes_what_the_live_writer_writes",
+    "test_a_rebuild_takes_invalid_and_ownerless_rows_as_the_live_writer_does",
+    "test_a_rebuild_writes_what_the_live_writer_writes",
     "test_a_workspaces_members_own_their_memberships_of_it",
     "test_an_interrupted_rebuild_leaves_the_live_generation_untouched_and_resumes",
     "test_replaying_one_workspace_repairs_it_and_leaves_the_others_alone",
@@ -45,6 +53,12 @@ __all__ = [
 @pytest.fixture
 def fake_redis(redis_cluster: Any) -> Any:
     """The cluster, under the name the shared tests ask for."""
+    return redis_cluster
+
+
+@pytest.fixture
+def any_redis(redis_cluster: Any) -> Any:
+    """The cluster, under the name the bulk rebuild's tests ask for."""
     return redis_cluster
 
 

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     shutdown = Shutdown()
     # Redis is disposable: a missing generation or a watermark behind what this projector
     # acknowledged (a flush, a restart without persistence) is rebuilt from the store.
-    healer = wiring.self_healer(store, redis, shutdown.requested)
+    healer = wiring.self_healer(store, redis, shutdown.requested, settings=settings)
     healing = threading.Thread(
         target=healer.run, args=(shutdown.requested,), name="readmodel-healer", daemon=True
     )

@@ -35,6 +35,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--restart", action="store_true", help="discard an unfinished rebuild first")
     parser.add_argument("--batch-size", type=int, default=2000, help="events per read and write batch")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes the bulk of the rebuild folds in (default: one per core; 1: this process alone)",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON summary at the end")
     parser.set_defaults(func=run)
 
@@ -47,7 +54,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     reporter = ProgressReporter(sys.stderr)
     shutdown = Shutdown()
     rebuild = wiring.rebuild(
-        store, redis, stop=shutdown.requested, on_progress=reporter, batch_size=max(1, args.batch_size)
+        store,
+        redis,
+        stop=shutdown.requested,
+        on_progress=reporter,
+        batch_size=max(1, args.batch_size),
+        settings=settings,
+        workers=wiring.rebuild_workers() if args.workers is None else max(1, args.workers),
     )
     try:
         with shutdown.handling_signals():

@@ -92,7 +92,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             _demo(store, args.demo, host, port)
             parts = Parts(
-                wiring.self_healer(store, redis, shutdown.requested, fresh_redis=settings.redis_is_embedded),
+                wiring.self_healer(
+                    store,
+                    redis,
+                    shutdown.requested,
+                    fresh_redis=settings.redis_is_embedded,
+                    settings=settings,
+                ),
                 wiring.event_flow(settings, store, redis, names_suffix=args.names_suffix, metrics=metrics),
                 shutdown,
             )
