@@ -112,11 +112,18 @@ def app_records(workspace_id: str, state: AppState | None, *, render: bool = Tru
     With `render=False` the documents are left empty: enough to know which records exist,
     which is all the "before" side of a change needs, at a fraction of the cost.
     """
-    if state is None or state.deleted or state.status != "normal":
-        return {}  # hidden from every read
+    if state is None or state.deleted:
+        return {}
     app_id, ws = state.id, workspace_id
     key = keys.app(ws, app_id)
-    records: Records = {(HASH, key, "vis"): b"1"}
+    records: Records = {}
+    if state.source is not None:
+        # Kept while the app is not deleted, visible or not: it is also where the app's state
+        # keeps its published configuration (projector/fold/state.py).
+        records[(HASH, key, "params")] = _parameters(state) if render else b""
+    if state.status != "normal":
+        return records  # hidden from every read
+    records[(HASH, key, "vis")] = b"1"
     # An app whose service API is off answers 403 on its own routes and is not listed.
     records[(HASH, key, "api")] = b"1" if state.enable_api else b"0"
     if render:
@@ -124,8 +131,6 @@ def app_records(workspace_id: str, state: AppState | None, *, render: bool = Tru
     else:
         for field in APP_DOCUMENTS:
             records[(HASH, key, field)] = b""
-        if state.source is not None:
-            records[(HASH, key, "params")] = b""
         records[(HASH, keys.app_rows(ws), app_id)] = b""
     if state.enable_api and not state.is_universal:
         score = float(state.created_at_us)
@@ -136,6 +141,12 @@ def app_records(workspace_id: str, state: AppState | None, *, render: bool = Tru
         # Lower-cased as PostgreSQL's ILIKE compares, which Dify's name filter uses.
         records[(HASH, keys.app_names(ws), app_id)] = state.name.lower().encode()
     return records
+
+
+def _parameters(state: AppState) -> bytes:
+    model_config = state.source == "model_config"
+    features = state.features if model_config else workflow_features(state.features)
+    return orjson.dumps(parameters(features, list(state.user_input_form), model_config=model_config))
 
 
 def app_locator(state: AppState | None) -> dict[str, bytes]:
@@ -180,11 +191,7 @@ def _render_documents(records: Records, key: str, ws: str, state: AppState) -> N
     if state.source is None:
         records[(HASH, key, "schema")] = orjson.dumps(UNPUBLISHED_INPUT_SCHEMA)
     else:
-        form = list(state.user_input_form)
-        model_config = state.source == "model_config"
-        features = state.features if model_config else workflow_features(state.features)
-        records[(HASH, key, "params")] = orjson.dumps(parameters(features, form, model_config=model_config))
-        records[(HASH, key, "schema")] = orjson.dumps(input_schema(form, state.mode))
+        records[(HASH, key, "schema")] = orjson.dumps(input_schema(list(state.user_input_form), state.mode))
 
 
 def session_records(owner_id: str, state: SessionState | None) -> Records:

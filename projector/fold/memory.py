@@ -15,7 +15,7 @@ from projector.fold.batch import BatchChange, BatchFold
 from projector.fold.projection import Duplicate, Gap, NotShown, Slot, StoreReads
 from projector.fold.records import Op
 from projector.fold.redis_dump import without_versions
-from projector.fold.state import State, decode_state, state_kind
+from projector.fold.state import State, decode_state
 from projector.store.memory import EventIndex
 from shared.errors import EventValidationError
 from shared.events import StoredEvent
@@ -106,7 +106,7 @@ class MemoryProjection(KeyValues):
         fields = self.hashes.get(keys.stream_state(owner_id(owner), stream))
         if not fields:
             return (0, None)
-        return (int(fields["v"]), decode_state(state_kind(owner, stream), fields.get("s")))
+        return (int(fields["v"]), decode_state(owner, stream, fields.get("s"), fields.get("params")))
 
     def holds(self, slot: Slot) -> bool:
         owner, stream = slot

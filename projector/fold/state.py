@@ -1,6 +1,7 @@
 """Folded state of each stream kind, kept in the read model beside the documents.
 
-States are frozen and JSON-encodable; the fold replaces them, never mutates them.
+States are frozen; the fold replaces them, never mutates them. How a state is kept in Redis
+(`encode_state`, `decode_state`) is decided here and nowhere else.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+from shared.readmodel.owners import owner_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +98,62 @@ State = WorkspaceState | AccountState | AppState | SessionState | MembershipView
 MEMBERSHIP = "membership"
 
 
+# --- the stored form ---------------------------------------------------------------------
+# A state is kept as a JSON array of its fields in a fixed order, without their names and
+# without what its key already says (the stream's id, an app's workspace). An app's published
+# configuration (its features and input form) is not in it: it is the app's `params`
+# document in the same hash, which holds exactly what rendering needs of it, so the state
+# reads it from there (`decode_state(..., params)`). A deleted app, which no later event can
+# change, keeps only its author. Changing this encoding is a change of layout
+# (`shared.readmodel.keys.LIVE_POINTER`).
+
+_APP_FIELDS = (
+    "name",
+    "description",
+    "mode",
+    "status",
+    "enable_api",
+    "is_universal",
+    "created_by",
+    "created_at_us",
+    "updated_at",
+    "tags",
+    "source",
+)
+_SESSION_FIELDS = (
+    "token_hash",
+    "prefix",
+    "subject_type",
+    "account_id",
+    "subject_email",
+    "subject_issuer",
+    "client_id",
+    "device_label",
+    "created_at",
+    "created_at_ms",
+    "expires_at",
+    "expires_at_ms",
+    "last_used_at",
+    "revoked",
+)
+
+
 def encode_state(state: State | None) -> bytes:
-    # orjson encodes (slotted, nested) dataclasses natively: far faster than asdict().
-    return orjson.dumps(state)
+    """The stored form of a state (the `s` field of its stream state's hash)."""
+    if state is None:
+        return b"null"
+    if isinstance(state, AppState):
+        if state.deleted:
+            return orjson.dumps([state.created_by])
+        return orjson.dumps([getattr(state, name) for name in _APP_FIELDS])
+    if isinstance(state, WorkspaceState):
+        members = {account: [m.role, m.jpos] for account, m in state.members.items()}
+        return orjson.dumps([state.name, state.status, state.created_at, members, state.current_joins])
+    if isinstance(state, AccountState):
+        return orjson.dumps([state.name, state.email, state.status, state.avatar])
+    if isinstance(state, SessionState):
+        return orjson.dumps([getattr(state, name) for name in _SESSION_FIELDS])
+    return orjson.dumps([state.role, state.jpos, state.current])
 
 
 def state_kind(owner: str, stream: str) -> str:
@@ -106,30 +162,66 @@ def state_kind(owner: str, stream: str) -> str:
     return MEMBERSHIP if kind == "workspace" and owner.startswith("account:") else kind
 
 
-def decode_state(kind: str, raw: bytes | str | None) -> State | None:
-    """Rebuild a state from its JSON; `kind` is the stream kind (or `state_kind`'s answer)."""
+def decode_state(
+    owner: str, stream: str, raw: bytes | str | None, params: bytes | str | None = None
+) -> State | None:
+    """Rebuild the state `owner` keeps of `stream` from its stored form; `params`: the app's
+    `params` field, where its published configuration is."""
     if raw is None:
         return None
     data = orjson.loads(raw)
     if data is None:
         return None
+    kind = state_kind(owner, stream)
+    stream_id = stream.partition(":")[2]
     if kind == MEMBERSHIP:
-        return MembershipView(**data)
+        role, jpos, current = data
+        return MembershipView(workspace_id=stream_id, role=role, jpos=jpos, current=current)
     if kind == "workspace":
+        name, status, created_at, members, current_joins = data
         return WorkspaceState(
-            id=data["id"],
-            name=data["name"],
-            status=data["status"],
-            created_at=data.get("created_at", ""),
-            members={k: Membership(**m) for k, m in data["members"].items()},
-            current_joins=dict(data["current_joins"]),
+            id=stream_id,
+            name=name,
+            status=status,
+            created_at=created_at,
+            members={account: Membership(role, jpos) for account, (role, jpos) in members.items()},
+            current_joins=current_joins,
         )
     if kind == "account":
-        return AccountState(**data)
+        name, email, status, avatar = data
+        return AccountState(id=stream_id, name=name, email=email, status=status, avatar=avatar)
     if kind == "app":
-        data["tags"] = tuple(data["tags"])
-        data["user_input_form"] = tuple(data["user_input_form"])
-        return AppState(**data)
+        return _decode_app(stream_id, owner_id(owner), data, params)
     if kind == "session":
-        return SessionState(**data)
+        return SessionState(stream_id, **dict(zip(_SESSION_FIELDS, data, strict=True)))
     raise ValueError(f"unknown stream kind {kind!r}")
+
+
+def _decode_app(app_id: str, workspace_id: str, data: list[Any], params: bytes | str | None) -> AppState:
+    if len(data) == 1:  # deleted: nothing but its author is ever read again
+        return AppState(
+            id=app_id,
+            workspace_id=workspace_id,
+            name="",
+            description="",
+            mode="",
+            status="",
+            enable_api=False,
+            is_universal=False,
+            created_by=data[0],
+            created_at_us=0,
+            updated_at="",
+            deleted=True,
+        )
+    fields = dict(zip(_APP_FIELDS, data, strict=True))
+    fields["tags"] = tuple(fields["tags"])
+    features: dict[str, Any] = {}
+    form: tuple[Any, ...] = ()
+    if fields["source"] is not None:
+        if params is None:
+            raise ValueError(f"app {app_id} has a published configuration but no params field")
+        # Every key rendering reads is in the parameters, defaults filled in: rendering them
+        # again as features gives the same document, whichever source they came from.
+        features = orjson.loads(params)
+        form = tuple(features.pop("user_input_form"))
+    return AppState(id=app_id, workspace_id=workspace_id, features=features, user_input_form=form, **fields)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from projector.fold.projection import Slot
-from projector.fold.state import State, decode_state, state_kind
+from projector.fold.state import State, decode_state
 from projector.writer.scripts import lua_script, run_scripts
 from shared.readmodel import keys
 from shared.readmodel.connection import is_cluster
@@ -48,13 +48,12 @@ class RedisView:
         ]
         for found, answer in zip(groups.values(), run_scripts(self._redis, calls), strict=True):
             for i, slot in enumerate(found):
-                self._remember(slot, answer[2 * i], answer[2 * i + 1])
+                self._remember(slot, *answer[3 * i : 3 * i + 3])
 
     def state(self, slot: Slot) -> tuple[int, State | None]:
         cached = self._states.get(slot)
         if cached is None:
-            version, raw = self._redis.hmget(self._key(slot), "v", "s")
-            cached = self._remember(slot, version, raw)
+            cached = self._remember(slot, *self._redis.hmget(self._key(slot), *keys.STATE_FIELDS))
         return cached
 
     def holds(self, slot: Slot) -> bool:
@@ -76,11 +75,13 @@ class RedisView:
         self.prefetch_members([key])
         return set(self._sets[key])
 
-    def _remember(self, slot: Slot, version: bytes | None, raw: bytes | None) -> tuple[int, State | None]:
+    def _remember(
+        self, slot: Slot, version: bytes | None, raw: bytes | None, params: bytes | None
+    ) -> tuple[int, State | None]:
         if version is None:
             found: tuple[int, State | None] = (0, None)
         else:
             self._held.add(slot)
-            found = (int(version), decode_state(state_kind(*slot), raw))
+            found = (int(version), decode_state(*slot, raw, params))
         self._states[slot] = found
         return found

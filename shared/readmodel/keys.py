@@ -1,6 +1,6 @@
 """Key names of the read model.
 
-Every key lives under a generation: `rm:<generation>:<suffix>`. The pointer `rm:{meta}:live:v2`
+Every key lives under a generation: `rm:<generation>:<suffix>`. The pointer `rm:{meta}:live:v3`
 names the live generation; a rebuild writes a new generation beside it and flips the
 pointer. Functions here return suffixes; on one Redis the Lua scripts resolve the generation
 themselves so a flip is atomic with respect to every read and write.
@@ -24,12 +24,20 @@ import hashlib
 PREFIX = "rm:"
 # The pointers of this layout. Those of the layouts before it name generations a rebuild
 # deletes (`LEGACY_POINTERS`): their keys mean something else.
-LIVE_POINTER = "rm:{meta}:live:v2"
-REPLAY_POINTER = "rm:{meta}:replay:v2"  # the generation a rebuild is writing, with its checkpoint
+LIVE_POINTER = "rm:{meta}:live:v3"
+REPLAY_POINTER = "rm:{meta}:replay:v3"  # the generation a rebuild is writing, with its checkpoint
 RETIRED = "rm:{meta}:retired"  # set: old generations a flip left to delete (a stop cut it short)
-# The first layout's pointer (keys without hash tags) and the second's (one stream state per
-# stream, documents written by several partitions); their rebuild checkpoint pointer.
-LEGACY_POINTERS = ("rm:live", "rm:{meta}:live", "rm:{meta}:replay")
+# The first layout's pointer (keys without hash tags), the second's (one stream state per
+# stream, documents written by several partitions) and the third's (states as JSON objects in
+# keys of their own, an app's published configuration in its state as well as in its
+# documents); their rebuild checkpoint pointers.
+LEGACY_POINTERS = (
+    "rm:live",
+    "rm:{meta}:live",
+    "rm:{meta}:replay",
+    "rm:{meta}:live:v2",
+    "rm:{meta}:replay:v2",
+)
 
 
 def full_key(generation: str, suffix: str) -> str:
@@ -56,13 +64,29 @@ POISON = "{meta}:poison"  # hash: position -> reason, events a rebuild could not
 
 
 def stream_state(owner_id: str, stream: str) -> str:
-    """Hash {v: version, s: state JSON} of `stream` as held by the owner `owner_id`.
+    """Hash {v: version, s: folded state} of `stream` as held by the owner `owner_id`.
 
     `v` gates every write of the owner's records: a batch applies only if the versions it
     read are still there. An owner holds its own streams, and copies of other streams it
     shows facts of (a workspace its apps' authors, an account its memberships).
+
+    An app's state lives in the app's own hash (`app`), beside its documents: one key per
+    app instead of two, and its published configuration is the `params` document there, not
+    a second copy (projector/fold/state.py). `stream_state(W, "app:")` is the prefix of them all.
     """
+    if stream.startswith("app:"):
+        return f"app:{{{owner_id}}}:{stream[4:]}"
     return f"st:{{{owner_id}}}:{stream}"
+
+
+def is_stream_state(suffix: str) -> bool:
+    """Whether a key suffix holds a stream's version and state (an app's hash does too)."""
+    return suffix.startswith("st:") or (suffix.startswith("app:") and owner_tag(suffix) is not None)
+
+
+# The fields of a stream state's hash: its version, its folded state, and (an app's) the
+# published configuration the state shares with the documents.
+STATE_FIELDS = ("v", "s", "params")
 
 
 # --- workspaces (owner: the workspace) ---------------------------------------------------
@@ -116,12 +140,15 @@ def app_authors(workspace_id: str) -> str:
 
 
 def app(workspace_id: str, app_id: str) -> str:
-    """Hash of one visible app's pre-serialised documents, in its workspace's slot.
+    """Hash of one app's stream state and, while it is visible, its pre-serialised documents,
+    in its workspace's slot.
 
-    Fields: vis ("1"), api ("1"/"0"), head (`<author id>` + the summary's and info's common
-    start, up to `"author":`), summary and info (what follows the author's name in each),
-    params (parameters minus system_parameters; absent with no published config), schema
-    (describe input_schema).
+    Fields: v and s (the stream state: `stream_state`); vis ("1" while visible), api
+    ("1"/"0"), head (`<author id>` + the summary's and info's common start, up to
+    `"author":`), summary and info (what follows the author's name in each), params
+    (parameters minus system_parameters: kept while the app is not deleted, visible or not,
+    as it is also its state's published configuration; absent with none published), schema
+    (describe input_schema). Reads serve nothing of an app whose `vis` is not "1".
     """
     return f"app:{{{workspace_id}}}:{app_id}"
 

@@ -409,7 +409,9 @@ def served(dump: dict[str, Any]) -> Model:
         elif key.endswith("}:names"):
             model.names[tag or ""] = {a: n.decode() for a, n in value.items()}
         elif key.startswith("app:{") and tag is not None:
-            model.apps[key.rsplit(":", 1)[1]] = _documents(dump, tag, key.rsplit(":", 1)[1], value)
+            # The app's state lives here too; the reads serve an app only while `vis` is "1".
+            if value.get("vis") == b"1":
+                model.apps[key.rsplit(":", 1)[1]] = _documents(dump, tag, key.rsplit(":", 1)[1], value)
         elif key.startswith("app:{"):
             if "ws" in value:
                 model.locators[key.rsplit(":", 1)[1]] = value["ws"].decode()
