@@ -24,7 +24,6 @@ from projector.fold.state import (
 from shared.readmodel import keys
 from shared.readmodel.documents import (
     AGENT_MODES,
-    UNPUBLISHED_INPUT_SCHEMA,
     input_schema,
     parameters,
     tag_list,
@@ -32,7 +31,7 @@ from shared.readmodel.documents import (
 )
 
 # An app's rendered fields: the part of its records worth skipping when only their keys matter.
-APP_DOCUMENTS = ("head", "summary", "info", "schema")
+APP_DOCUMENTS = ("head", "summary", "info")
 
 
 def stream_records(owner_id: str, stream: str, version: int, state: State | None) -> Records:
@@ -131,6 +130,8 @@ def app_records(workspace_id: str, state: AppState | None, *, render: bool = Tru
     else:
         for field in APP_DOCUMENTS:
             records[(HASH, key, field)] = b""
+        if state.source is not None:
+            records[(HASH, key, "schema")] = b""
         records[(HASH, keys.app_rows(ws), app_id)] = b""
     if state.enable_api and not state.is_universal:
         score = float(state.created_at_us)
@@ -188,9 +189,9 @@ def _render_documents(records: Records, key: str, ws: str, state: AppState) -> N
             },
         )[1:]
     )
-    if state.source is None:
-        records[(HASH, key, "schema")] = orjson.dumps(UNPUBLISHED_INPUT_SCHEMA)
-    else:
+    # With nothing published the API answers Dify's empty schema itself (query_api/bodies.py):
+    # stored once per app it would be the same bytes in every hash.
+    if state.source is not None:
         records[(HASH, key, "schema")] = orjson.dumps(input_schema(list(state.user_input_form), state.mode))
 
 

@@ -106,7 +106,7 @@ class MemoryProjection(KeyValues):
         fields = self.hashes.get(keys.stream_state(owner_id(owner), stream))
         if not fields:
             return (0, None)
-        return (int(fields["v"]), decode_state(owner, stream, fields.get("s"), fields.get("params")))
+        return (int(fields["v"]), decode_state(owner, stream, fields.get("s"), fields))
 
     def holds(self, slot: Slot) -> bool:
         owner, stream = slot

@@ -6,6 +6,7 @@ States are frozen; the fold replaces them, never mutates them. How a state is ke
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,11 +101,13 @@ MEMBERSHIP = "membership"
 
 # --- the stored form ---------------------------------------------------------------------
 # A state is kept as a JSON array of its fields in a fixed order, without their names and
-# without what its key already says (the stream's id, an app's workspace). An app's published
-# configuration (its features and input form) is not in it: it is the app's `params`
-# document in the same hash, which holds exactly what rendering needs of it, so the state
-# reads it from there (`decode_state(..., params)`). A deleted app, which no later event can
-# change, keeps only its author. Changing this encoding is a change of layout
+# without what its key already says (the stream's id, an app's workspace). An app keeps in
+# it only what its documents in the same hash do not show: its published configuration (its
+# features and input form) is the `params` document, which holds exactly what rendering
+# needs of it; a visible app's name, description, mode, author, tags, update time and API
+# switch are in its `head` and `info` documents; a deleted app, which no later event can
+# change, keeps only its author. `decode_state` reads them back from those fields
+# (`shared.readmodel.keys.STATE_FIELDS`). Changing this encoding is a change of layout
 # (`shared.readmodel.keys.LIVE_POINTER`).
 
 _APP_FIELDS = (
@@ -138,6 +141,10 @@ _SESSION_FIELDS = (
 )
 
 
+# What a visible app's documents do not show.
+_VISIBLE_APP_FIELDS = ("is_universal", "created_at_us", "source")
+
+
 def encode_state(state: State | None) -> bytes:
     """The stored form of a state (the `s` field of its stream state's hash)."""
     if state is None:
@@ -145,7 +152,10 @@ def encode_state(state: State | None) -> bytes:
     if isinstance(state, AppState):
         if state.deleted:
             return orjson.dumps([state.created_by])
-        return orjson.dumps([getattr(state, name) for name in _APP_FIELDS])
+        shown = state.status == "normal"  # documents are written for it (derive.app_records)
+        return orjson.dumps(
+            [getattr(state, name) for name in (_VISIBLE_APP_FIELDS if shown else _APP_FIELDS)]
+        )
     if isinstance(state, WorkspaceState):
         members = {account: [m.role, m.jpos] for account, m in state.members.items()}
         return orjson.dumps([state.name, state.status, state.created_at, members, state.current_joins])
@@ -163,10 +173,10 @@ def state_kind(owner: str, stream: str) -> str:
 
 
 def decode_state(
-    owner: str, stream: str, raw: bytes | str | None, params: bytes | str | None = None
+    owner: str, stream: str, raw: bytes | str | None, documents: Mapping[str, bytes | None] | None = None
 ) -> State | None:
-    """Rebuild the state `owner` keeps of `stream` from its stored form; `params`: the app's
-    `params` field, where its published configuration is."""
+    """Rebuild the state `owner` keeps of `stream` from its stored form; `documents`: the
+    other fields of an app's hash (`params`, `head`, `info`), where the rest of it is."""
     if raw is None:
         return None
     data = orjson.loads(raw)
@@ -191,13 +201,15 @@ def decode_state(
         name, email, status, avatar = data
         return AccountState(id=stream_id, name=name, email=email, status=status, avatar=avatar)
     if kind == "app":
-        return _decode_app(stream_id, owner_id(owner), data, params)
+        return _decode_app(stream_id, owner_id(owner), data, documents or {})
     if kind == "session":
         return SessionState(stream_id, **dict(zip(_SESSION_FIELDS, data, strict=True)))
     raise ValueError(f"unknown stream kind {kind!r}")
 
 
-def _decode_app(app_id: str, workspace_id: str, data: list[Any], params: bytes | str | None) -> AppState:
+def _decode_app(
+    app_id: str, workspace_id: str, data: list[Any], documents: Mapping[str, bytes | None]
+) -> AppState:
     if len(data) == 1:  # deleted: nothing but its author is ever read again
         return AppState(
             id=app_id,
@@ -213,15 +225,42 @@ def _decode_app(app_id: str, workspace_id: str, data: list[Any], params: bytes |
             updated_at="",
             deleted=True,
         )
-    fields = dict(zip(_APP_FIELDS, data, strict=True))
+    if len(data) == len(_APP_FIELDS):
+        fields = dict(zip(_APP_FIELDS, data, strict=True))
+    else:
+        fields = {**dict(zip(_VISIBLE_APP_FIELDS, data, strict=True)), **_shown(app_id, documents)}
     fields["tags"] = tuple(fields["tags"])
     features: dict[str, Any] = {}
     form: tuple[Any, ...] = ()
     if fields["source"] is not None:
-        if params is None:
-            raise ValueError(f"app {app_id} has a published configuration but no params field")
         # Every key rendering reads is in the parameters, defaults filled in: rendering them
         # again as features gives the same document, whichever source they came from.
-        features = orjson.loads(params)
+        features = orjson.loads(_document(app_id, documents, "params"))
         form = tuple(features.pop("user_input_form"))
     return AppState(id=app_id, workspace_id=workspace_id, features=features, user_input_form=form, **fields)
+
+
+def _shown(app_id: str, documents: Mapping[str, bytes | None]) -> dict[str, Any]:
+    """What a visible app's `head` and `info` show of its state (derive._render_documents)."""
+    head = _document(app_id, documents, "head")
+    # `<author id>{"id":…,"name":…,"description":…,"mode":…,"author":`
+    start = orjson.loads(head[36:] + b"null}")
+    # `,"tags":[{"name":…}],"updated_at":…,"service_api_enabled":…,"is_agent":…}`
+    info = orjson.loads(b"{" + _document(app_id, documents, "info")[1:])
+    return {
+        "name": start["name"],
+        "description": start["description"],
+        "mode": start["mode"],
+        "status": "normal",
+        "enable_api": info["service_api_enabled"],
+        "created_by": head[:36].decode(),
+        "updated_at": info["updated_at"],
+        "tags": [tag["name"] for tag in info["tags"]],
+    }
+
+
+def _document(app_id: str, documents: Mapping[str, bytes | None], name: str) -> bytes:
+    found = documents.get(name)
+    if found is None:
+        raise ValueError(f"app {app_id}: its state needs its {name!r} field, which is missing")
+    return found

@@ -42,18 +42,24 @@ class RedisView:
         for slot in missing:
             where = self._redis.keyslot(self._key(slot)) if self._cluster else 0
             groups.setdefault(where, []).append(slot)
+        fields = " ".join(keys.STATE_FIELDS)
         calls = [
-            (self._reads, self._key(found[0]), [prefix, *(self._key(slot)[len(prefix) :] for slot in found)])
+            (
+                self._reads,
+                self._key(found[0]),
+                [prefix, fields, *(self._key(slot)[len(prefix) :] for slot in found)],
+            )
             for found in groups.values()
         ]
+        width = len(keys.STATE_FIELDS)
         for found, answer in zip(groups.values(), run_scripts(self._redis, calls), strict=True):
             for i, slot in enumerate(found):
-                self._remember(slot, *answer[3 * i : 3 * i + 3])
+                self._remember(slot, answer[width * i : width * (i + 1)])
 
     def state(self, slot: Slot) -> tuple[int, State | None]:
         cached = self._states.get(slot)
         if cached is None:
-            cached = self._remember(slot, *self._redis.hmget(self._key(slot), *keys.STATE_FIELDS))
+            cached = self._remember(slot, self._redis.hmget(self._key(slot), *keys.STATE_FIELDS))
         return cached
 
     def holds(self, slot: Slot) -> bool:
@@ -75,13 +81,14 @@ class RedisView:
         self.prefetch_members([key])
         return set(self._sets[key])
 
-    def _remember(
-        self, slot: Slot, version: bytes | None, raw: bytes | None, params: bytes | None
-    ) -> tuple[int, State | None]:
+    def _remember(self, slot: Slot, values: list[bytes | None]) -> tuple[int, State | None]:
+        """A state from its hash's `keys.STATE_FIELDS`, in that order."""
+        fields = dict(zip(keys.STATE_FIELDS, values, strict=True))
+        version = fields["v"]
         if version is None:
             found: tuple[int, State | None] = (0, None)
         else:
             self._held.add(slot)
-            found = (int(version), decode_state(*slot, raw, params))
+            found = (int(version), decode_state(*slot, fields["s"], fields))
         self._states[slot] = found
         return found

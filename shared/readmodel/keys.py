@@ -84,9 +84,9 @@ def is_stream_state(suffix: str) -> bool:
     return suffix.startswith("st:") or (suffix.startswith("app:") and owner_tag(suffix) is not None)
 
 
-# The fields of a stream state's hash: its version, its folded state, and (an app's) the
-# published configuration the state shares with the documents.
-STATE_FIELDS = ("v", "s", "params")
+# The fields of a stream state's hash the writer reads: its version, its folded state, and
+# (an app's) the documents the state shares its facts with instead of keeping them twice.
+STATE_FIELDS = ("v", "s", "params", "head", "info")
 
 
 # --- workspaces (owner: the workspace) ---------------------------------------------------
@@ -148,7 +148,8 @@ def app(workspace_id: str, app_id: str) -> str:
     `"author":`), summary and info (what follows the author's name in each), params
     (parameters minus system_parameters: kept while the app is not deleted, visible or not,
     as it is also its state's published configuration; absent with none published), schema
-    (describe input_schema). Reads serve nothing of an app whose `vis` is not "1".
+    (describe input_schema; absent with nothing published: the API answers Dify's empty
+    schema). Reads serve nothing of an app whose `vis` is not "1".
     """
     return f"app:{{{workspace_id}}}:{app_id}"
 

@@ -454,5 +454,6 @@ def _documents(
         "summary": head[36:] + author + fields["summary"],
         "info": head[36:] + author + fields["info"],
         "params": fields.get("params"),
-        "schema": fields["schema"],
+        # The API answers the unpublished schema for an app that stores none (query_api/bodies.py).
+        "schema": fields.get("schema") or orjson.dumps(documents.UNPUBLISHED_INPUT_SCHEMA),
     }

@@ -48,11 +48,14 @@ APP_STATE = AppState(
 APP_STREAM, WS_OWNER = f"app:{APP}", f"workspace:{WS}"
 
 
-def stored(state: AppState) -> tuple[bytes, bytes | None]:
-    """The app's `s` and `params` fields, as the projector writes them."""
-    params = app_records(WS, state).get((HASH, keys.app(WS, APP), "params"))
-    assert params is None or isinstance(params, bytes)
-    return encode_state(state), params
+def stored(state: AppState) -> tuple[bytes, dict[str, bytes]]:
+    """The app's `s` and the other fields of its hash, as the projector writes them."""
+    fields: dict[str, bytes] = {}
+    for (_, key, name), value in app_records(WS, state).items():
+        if key == keys.app(WS, APP):
+            assert isinstance(value, bytes)
+            fields[name] = value
+    return encode_state(state), fields
 
 
 def decoded(state: AppState) -> State | None:
@@ -97,7 +100,6 @@ def decoded(state: AppState) -> State | None:
                 last_used_at="2025-06-02T00:00:00Z",
             ),
         ),
-        (WS_OWNER, APP_STREAM, APP_STATE),
         (WS_OWNER, APP_STREAM, None),
     ],
 )
@@ -105,11 +107,23 @@ def test_a_state_comes_back_from_its_stored_form(owner: str, stream: str, state:
     assert decode_state(owner, stream, encode_state(state)) == state
 
 
+@pytest.mark.parametrize("status", ["normal", "disabled"])
+def test_an_app_comes_back_from_its_stored_form_and_documents(status: str) -> None:
+    state = replace(APP_STATE, status=status)
+    assert decoded(state) == state
+
+
 def test_the_stored_form_names_no_field_and_repeats_nothing_its_key_says() -> None:
-    raw = encode_state(APP_STATE)
+    raw = encode_state(replace(APP_STATE, status="disabled"))
     assert b'"name"' not in raw
     assert APP.encode() not in raw
     assert WS.encode() not in raw
+
+
+def test_a_visible_app_keeps_only_what_its_documents_do_not_show() -> None:
+    raw, fields = stored(APP_STATE)
+    assert raw == b"[false,1748863574000001,null]"
+    assert {"head", "info"} <= set(fields)
 
 
 @pytest.mark.parametrize(
@@ -126,10 +140,10 @@ def test_a_published_configuration_is_read_back_from_the_parameters(
     source: str, features: dict[str, Any]
 ) -> None:
     state = replace(APP_STATE, source=source, features=features, user_input_form=FORM)
-    raw, params = stored(state)
-    assert params is not None
+    raw, fields = stored(state)
+    assert b"opening_statement" in fields["params"]
     assert b"opening_statement" not in raw  # kept once, in the document
-    again = decode_state(WS_OWNER, APP_STREAM, raw, params)
+    again = decode_state(WS_OWNER, APP_STREAM, raw, fields)
     assert isinstance(again, AppState)
     # Not the same features (the parameters fill in Dify's defaults and drop what no
     # document shows), but the same records and the same stored form.
@@ -154,8 +168,8 @@ def test_a_hidden_app_keeps_its_configuration_and_nothing_it_would_show() -> Non
 
 def test_a_deleted_app_keeps_only_its_author() -> None:
     state = replace(APP_STATE, deleted=True, source="model_config", features={"a": 1}, user_input_form=FORM)
-    raw, params = stored(state)
-    assert params is None
+    raw, fields = stored(state)
+    assert fields == {}
     assert raw == f'["{ADA}"]'.encode()
     again = decode_state(WS_OWNER, APP_STREAM, raw)
     assert isinstance(again, AppState)
@@ -165,7 +179,9 @@ def test_a_deleted_app_keeps_only_its_author() -> None:
     assert encode_state(again) == raw
 
 
-def test_a_published_app_without_its_parameters_is_an_error_not_a_blank_configuration() -> None:
-    raw, _ = stored(replace(APP_STATE, source="workflow", user_input_form=FORM))
-    with pytest.raises(ValueError, match="params"):
-        decode_state(WS_OWNER, APP_STREAM, raw)
+@pytest.mark.parametrize("missing", ["params", "head", "info"])
+def test_an_app_without_the_documents_its_state_needs_is_an_error_not_a_blank(missing: str) -> None:
+    raw, fields = stored(replace(APP_STATE, source="workflow", user_input_form=FORM))
+    del fields[missing]
+    with pytest.raises(ValueError, match=missing):
+        decode_state(WS_OWNER, APP_STREAM, raw, fields)
