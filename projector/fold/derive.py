@@ -31,7 +31,7 @@ from shared.readmodel.documents import (
 )
 
 # An app's rendered fields: the part of its records worth skipping when only their keys matter.
-APP_DOCUMENTS = ("head", "summary", "info")
+APP_DOCUMENTS = ("head", "info")
 
 
 def stream_records(owner_id: str, stream: str, version: int, state: State | None) -> Records:
@@ -122,7 +122,7 @@ def app_records(workspace_id: str, state: AppState | None, *, render: bool = Tru
         records[(HASH, key, "params")] = _parameters(state) if render else b""
     if state.status != "normal":
         return records  # hidden from every read
-    records[(HASH, key, "vis")] = b"1"
+    # Written while the app is visible, and only then: the reads serve an app that has it.
     # An app whose service API is off answers 403 on its own routes and is not listed.
     records[(HASH, key, "api")] = b"1" if state.enable_api else b"0"
     if render:
@@ -177,7 +177,7 @@ def _render_documents(records: Records, key: str, ws: str, state: AppState) -> N
         {"id": app_id, "name": state.name, "description": state.description, "mode": state.mode}
     )
     records[(HASH, key, "head")] = author + head[:-1] + b',"author":'
-    records[(HASH, key, "summary")] = b"," + orjson.dumps({"tags": tags})[1:]
+    # No summary: it is the info up to its tags, which the API cuts (shared/readmodel/reads.py).
     records[(HASH, key, "info")] = (
         b","
         + orjson.dumps(

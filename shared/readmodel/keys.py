@@ -143,13 +143,14 @@ def app(workspace_id: str, app_id: str) -> str:
     """Hash of one app's stream state and, while it is visible, its pre-serialised documents,
     in its workspace's slot.
 
-    Fields: v and s (the stream state: `stream_state`); vis ("1" while visible), api
-    ("1"/"0"), head (`<author id>` + the summary's and info's common start, up to
-    `"author":`), summary and info (what follows the author's name in each), params
+    Fields: v and s (the stream state: `stream_state`); api ("1"/"0", there only while the
+    app is visible), head (`<author id>` + the summary's and info's common start, up to
+    `"author":`), info (what follows the author's name in the info; the summary is the info
+    up to its tags, cut by the API), params
     (parameters minus system_parameters: kept while the app is not deleted, visible or not,
     as it is also its state's published configuration; absent with none published), schema
     (describe input_schema; absent with nothing published: the API answers Dify's empty
-    schema). Reads serve nothing of an app whose `vis` is not "1".
+    schema). Reads serve nothing of an app without `api`.
     """
     return f"app:{{{workspace_id}}}:{app_id}"
 

@@ -222,8 +222,10 @@ class ReadModelReader:
 
     def app(self, token_hash: str, now_ms: int, app_id: str, fields: Sequence[str]) -> AppRead:
         """An app's documents; `app_id` '' (not an id) finds nothing."""
-        reply = self._run(APP, token_hash, now_ms, app_id, *fields)
-        values = _documents(reply[AppReply.FIELDS :], fields)
+        # An app stores no summary: it is the start of its info, which is asked for instead.
+        stored = tuple(dict.fromkeys(INFO if name == SUMMARY else name for name in fields))
+        reply = self._run(APP, token_hash, now_ms, app_id, *stored)
+        values = dict(zip(stored, _documents(reply[AppReply.FIELDS :], stored), strict=False))
         return AppRead(
             head=_head(reply),
             app=AppFacts(
@@ -232,7 +234,9 @@ class ReadModelReader:
                 workspace_status=_text(reply[AppReply.STATUS]),
                 role=_text(reply[AppReply.ROLE]),
             ),
-            fields={name: values[i] if i < len(values) else None for i, name in enumerate(fields)},
+            fields={
+                name: _summary(values.get(INFO)) if name == SUMMARY else values.get(name) for name in fields
+            },
         )
 
     def account(self, token_hash: str, now_ms: int) -> AccountRead:
@@ -354,6 +358,14 @@ def _documents(values: list[Any], fields: Sequence[str]) -> list[Any]:
         if field in (SUMMARY, INFO) and completed[i] is not None and start is not None:
             completed[i] = start[AUTHOR_ID:] + (name or NULL) + completed[i]
     return completed
+
+
+def _summary(info: bytes | None) -> bytes | None:
+    """An app's summary from its info: the same object up to its tags (the keys after them
+    hold no string a name could hide the marker in)."""
+    if info is None:
+        return None
+    return info[: info.rindex(b',"updated_at":')] + b"}"
 
 
 def _current(member: bytes | None, score: bytes | None, memberships: list[Membership]) -> str | None:

@@ -111,13 +111,13 @@ def test_verify_command_reports_a_tampered_document(
     env = _env(fresh_postgres_url, redis_server.url)
     clean = readmodel(env, "verify")
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    # An app's document hash (it has a summary), not its locator.
+    # A visible app's hash (it has an info), not its locator.
     app_key = next(
         key
         for key in redis.scan_iter(match=keys.full_key(generation, "app:{*"))
-        if redis.hexists(key, "summary")
+        if redis.hexists(key, "info")
     )
-    redis.hset(app_key, "summary", b'{"tampered":true}')
+    redis.hset(app_key, "info", b'{"tampered":true}')
     dirty = readmodel(env, "verify")
     assert dirty.returncode == 1
     assert "different" in dirty.stdout

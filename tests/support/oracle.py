@@ -409,8 +409,8 @@ def served(dump: dict[str, Any]) -> Model:
         elif key.endswith("}:names"):
             model.names[tag or ""] = {a: n.decode() for a, n in value.items()}
         elif key.startswith("app:{") and tag is not None:
-            # The app's state lives here too; the reads serve an app only while `vis` is "1".
-            if value.get("vis") == b"1":
+            # The app's state lives here too; the reads serve an app only while it has `api`.
+            if "api" in value:
                 model.apps[key.rsplit(":", 1)[1]] = _documents(dump, tag, key.rsplit(":", 1)[1], value)
         elif key.startswith("app:{"):
             if "ws" in value:
@@ -451,7 +451,8 @@ def _documents(
         "workspace": workspace_id,
         "api": fields["api"] == b"1",
         "row": stored_row[36:] + authors.get(stored_row[:36].decode(), b"null") + tail,
-        "summary": head[36:] + author + fields["summary"],
+        # The summary is the info up to its tags; the API cuts it there.
+        "summary": head[36:] + author + fields["info"][: fields["info"].rindex(b',"updated_at":')] + b"}",
         "info": head[36:] + author + fields["info"],
         "params": fields.get("params"),
         # The API answers the unpublished schema for an app that stores none (query_api/bodies.py).
