@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from projector.fold.addressing import addressees
 from projector.fold.batch import BatchChange, BatchFold
 from projector.fold.projection import Duplicate, Gap, NotShown, Slot, StoreReads
-from projector.fold.records import Op
+from projector.fold.records import DELETE, Op
 from projector.fold.redis_dump import without_versions
 from projector.fold.state import State, decode_state
 from projector.store.memory import EventIndex
@@ -43,6 +43,8 @@ class KeyValues:
                 self.zsets.setdefault(key, {})[member] = float(value)
             elif op == "zrem":
                 _discard(self.zsets, key, member)
+            elif op == DELETE:
+                self.hashes.pop(key, None)
             elif op == "sadd":
                 self.sets.setdefault(key, set()).add(member)
             elif op == "srem":
