@@ -23,15 +23,11 @@ from projector.fold.state import (
 )
 from shared.readmodel import keys
 from shared.readmodel.documents import (
-    AGENT_MODES,
     input_schema,
     parameters,
     tag_list,
     workflow_features,
 )
-
-# An app's rendered fields: the part of its records worth skipping when only their keys matter.
-APP_DOCUMENTS = ("head", "info")
 
 
 def stream_records(owner_id: str, stream: str, version: int, state: State | None) -> Records:
@@ -128,8 +124,6 @@ def app_records(workspace_id: str, state: AppState | None, *, render: bool = Tru
     if render:
         _render_documents(records, key, ws, state)
     else:
-        for field in APP_DOCUMENTS:
-            records[(HASH, key, field)] = b""
         if state.source is not None:
             records[(HASH, key, "schema")] = b""
         records[(HASH, keys.app_rows(ws), app_id)] = b""
@@ -171,24 +165,9 @@ def _render_documents(records: Records, key: str, ws: str, state: AppState) -> N
             "updated_at": state.updated_at,
         },
     )
-    # Found by a UUID-valued name too, listed or not (read_apps.lua).
+    # Found by a UUID-valued name too, listed or not (read_apps.lua). The app's summary and
+    # info are cut from it by the API (documents.summary_from_row, info_from_row): stored once.
     records[(HASH, keys.app_rows(ws), app_id)] = author + row[:-1] + b',"created_by_name":'
-    head = orjson.dumps(
-        {"id": app_id, "name": state.name, "description": state.description, "mode": state.mode}
-    )
-    records[(HASH, key, "head")] = author + head[:-1] + b',"author":'
-    # No summary: it is the info up to its tags, which the API cuts (shared/readmodel/reads.py).
-    records[(HASH, key, "info")] = (
-        b","
-        + orjson.dumps(
-            {
-                "tags": tags,
-                "updated_at": state.updated_at,
-                "service_api_enabled": state.enable_api,
-                "is_agent": state.mode in AGENT_MODES,
-            },
-        )[1:]
-    )
     # With nothing published the API answers Dify's empty schema itself (query_api/bodies.py):
     # stored once per app it would be the same bytes in every hash.
     if state.source is not None:

@@ -108,7 +108,11 @@ class MemoryProjection(KeyValues):
         fields = self.hashes.get(keys.stream_state(owner_id(owner), stream))
         if not fields:
             return (0, None)
-        return (int(fields["v"]), decode_state(owner, stream, fields.get("s"), fields))
+        row = keys.app_row(owner_id(owner), stream)
+        documents = dict(fields)
+        if row is not None and (found := self.hashes.get(row[0], {}).get(row[1])) is not None:
+            documents["row"] = found
+        return (int(fields["v"]), decode_state(owner, stream, fields.get("s"), documents))
 
     def holds(self, slot: Slot) -> bool:
         owner, stream = slot

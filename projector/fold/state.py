@@ -102,13 +102,13 @@ MEMBERSHIP = "membership"
 # --- the stored form ---------------------------------------------------------------------
 # A state is kept as a JSON array of its fields in a fixed order, without their names and
 # without what its key already says (the stream's id, an app's workspace). An app keeps in
-# it only what its documents in the same hash do not show: its published configuration (its
-# features and input form) is the `params` document, which holds exactly what rendering
-# needs of it; a visible app's name, description, mode, author, tags, update time and API
-# switch are in its `head` and `info` documents; a deleted app, which no later event can
-# change, keeps only its author. `decode_state` reads them back from those fields
-# (`shared.readmodel.keys.STATE_FIELDS`). Changing this encoding is a change of layout
-# (`shared.readmodel.keys.LIVE_POINTER`).
+# it only what its documents do not show: its published configuration (its features and
+# input form) is the `params` document in the same hash, which holds exactly what rendering
+# needs of it; a visible app's name, description, mode, author, tags and update time are in
+# its list row (`ws:{W}:rows`), its API switch is its `api` field; a deleted app, which no
+# later event can change, keeps only its author. `decode_state` reads them back from those
+# (`shared.readmodel.keys.STATE_FIELDS`, and the row). Changing this encoding is a change of
+# layout (`shared.readmodel.keys.LIVE_POINTER`).
 
 _APP_FIELDS = (
     "name",
@@ -175,8 +175,8 @@ def state_kind(owner: str, stream: str) -> str:
 def decode_state(
     owner: str, stream: str, raw: bytes | str | None, documents: Mapping[str, bytes | None] | None = None
 ) -> State | None:
-    """Rebuild the state `owner` keeps of `stream` from its stored form; `documents`: the
-    other fields of an app's hash (`params`, `head`, `info`), where the rest of it is."""
+    """Rebuild the state `owner` keeps of `stream` from its stored form; `documents`: where
+    the rest of an app's is, the other fields of its hash (`params`, `api`) and its `row`."""
     if raw is None:
         return None
     data = orjson.loads(raw)
@@ -241,21 +241,19 @@ def _decode_app(
 
 
 def _shown(app_id: str, documents: Mapping[str, bytes | None]) -> dict[str, Any]:
-    """What a visible app's `head` and `info` show of its state (derive._render_documents)."""
-    head = _document(app_id, documents, "head")
-    # `<author id>{"id":…,"name":…,"description":…,"mode":…,"author":`
-    start = orjson.loads(head[36:] + b"null}")
-    # `,"tags":[{"name":…}],"updated_at":…,"service_api_enabled":…,"is_agent":…}`
-    info = orjson.loads(b"{" + _document(app_id, documents, "info")[1:])
+    """What a visible app's list row and `api` show of its state (derive._render_documents)."""
+    # `<author id>{"id":…,"name":…,"description":…,"mode":…,"tags":[…],"updated_at":…,"created_by_name":`
+    row = _document(app_id, documents, "row")
+    shown = orjson.loads(row[36:] + b"null}")
     return {
-        "name": start["name"],
-        "description": start["description"],
-        "mode": start["mode"],
+        "name": shown["name"],
+        "description": shown["description"],
+        "mode": shown["mode"],
         "status": "normal",
-        "enable_api": info["service_api_enabled"],
-        "created_by": head[:36].decode(),
-        "updated_at": info["updated_at"],
-        "tags": [tag["name"] for tag in info["tags"]],
+        "enable_api": _document(app_id, documents, "api") == b"1",
+        "created_by": row[:36].decode(),
+        "updated_at": shown["updated_at"],
+        "tags": [tag["name"] for tag in shown["tags"]],
     }
 
 

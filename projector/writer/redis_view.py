@@ -47,19 +47,28 @@ class RedisView:
             (
                 self._reads,
                 self._key(found[0]),
-                [prefix, fields, *(self._key(slot)[len(prefix) :] for slot in found)],
+                [prefix, fields, *(part for slot in found for part in self._reading(slot))],
             )
             for found in groups.values()
         ]
-        width = len(keys.STATE_FIELDS)
+        width = len(keys.STATE_FIELDS) + 1
         for found, answer in zip(groups.values(), run_scripts(self._redis, calls), strict=True):
             for i, slot in enumerate(found):
                 self._remember(slot, answer[width * i : width * (i + 1)])
 
+    def _reading(self, slot: Slot) -> tuple[str, str, str]:
+        """What read_states.lua reads for a slot: its state key, and its row's hash and field."""
+        owner, stream = slot
+        row = keys.app_row(owner_id(owner), stream)
+        return (keys.stream_state(owner_id(owner), stream), *(row or ("", "")))
+
     def state(self, slot: Slot) -> tuple[int, State | None]:
         cached = self._states.get(slot)
         if cached is None:
-            cached = self._remember(slot, self._redis.hmget(self._key(slot), *keys.STATE_FIELDS))
+            values = self._redis.hmget(self._key(slot), *keys.STATE_FIELDS)
+            row = keys.app_row(owner_id(slot[0]), slot[1])
+            found = None if row is None else self._redis.hget(keys.full_key(self._generation, row[0]), row[1])
+            cached = self._remember(slot, [*values, found])
         return cached
 
     def holds(self, slot: Slot) -> bool:
@@ -82,8 +91,8 @@ class RedisView:
         return set(self._sets[key])
 
     def _remember(self, slot: Slot, values: list[bytes | None]) -> tuple[int, State | None]:
-        """A state from its hash's `keys.STATE_FIELDS`, in that order."""
-        fields = dict(zip(keys.STATE_FIELDS, values, strict=True))
+        """A state from its hash's `keys.STATE_FIELDS`, in that order, then its row."""
+        fields = dict(zip((*keys.STATE_FIELDS, "row"), values, strict=True))
         version = fields["v"]
         if version is None:
             found: tuple[int, State | None] = (0, None)

@@ -79,14 +79,23 @@ def stream_state(owner_id: str, stream: str) -> str:
     return f"st:{{{owner_id}}}:{stream}"
 
 
+def app_row(owner_id: str, stream: str) -> tuple[str, str] | None:
+    """The hash and field of the list row of an app stream held by `owner_id` (None for
+    other streams): a visible app's state reads its shown facts back from it."""
+    if not stream.startswith("app:"):
+        return None
+    return app_rows(owner_id), stream[4:]
+
+
 def is_stream_state(suffix: str) -> bool:
     """Whether a key suffix holds a stream's version and state (an app's hash does too)."""
     return suffix.startswith("st:") or (suffix.startswith("app:") and owner_tag(suffix) is not None)
 
 
 # The fields of a stream state's hash the writer reads: its version, its folded state, and
-# (an app's) the documents the state shares its facts with instead of keeping them twice.
-STATE_FIELDS = ("v", "s", "params", "head", "info")
+# (an app's) the documents the state shares its facts with instead of keeping them twice;
+# an app's row (`app_rows`) is read with them.
+STATE_FIELDS = ("v", "s", "params", "api")
 
 
 # --- workspaces (owner: the workspace) ---------------------------------------------------
@@ -125,7 +134,8 @@ def app_rows(workspace_id: str) -> str:
 
     A row is `<author id (36)>` + `{"id":…,"created_by_name":` ; the read script completes it
     with the author's name (`app_authors`) and the workspace's `tail`, so neither a rename of
-    the author nor of the workspace rewrites a row.
+    the author nor of the workspace rewrites a row. Every visible app has one, listed or not:
+    its summary and describe's info are cut from it (`documents.summary_from_row`).
     """
     return f"ws:{{{workspace_id}}}:rows"
 
@@ -144,9 +154,7 @@ def app(workspace_id: str, app_id: str) -> str:
     in its workspace's slot.
 
     Fields: v and s (the stream state: `stream_state`); api ("1"/"0", there only while the
-    app is visible), head (`<author id>` + the summary's and info's common start, up to
-    `"author":`), info (what follows the author's name in the info; the summary is the info
-    up to its tags, cut by the API), params
+    app is visible; the summary and info are cut from the app's row by the API), params
     (parameters minus system_parameters: kept while the app is not deleted, visible or not,
     as it is also its state's published configuration; absent with none published), schema
     (describe input_schema; absent with nothing published: the API answers Dify's empty

@@ -441,19 +441,19 @@ def _documents(
     dump: dict[str, Any], workspace_id: str, app_id: str, fields: dict[str, bytes]
 ) -> dict[str, Any]:
     authors = dump.get(keys.app_authors(workspace_id), {})
-    head = fields["head"]
-    author = authors.get(head[:36].decode(), b"null")
     stored_row = dump[keys.app_rows(workspace_id)][app_id]
+    author = authors.get(stored_row[:36].decode(), b"null")
     tail = dump.get(keys.workspace(workspace_id), {}).get(
         "tail", b',"workspace_id":' + orjson.dumps(workspace_id) + b',"workspace_name":null}'
     )
+    api = fields["api"] == b"1"
     return {
         "workspace": workspace_id,
-        "api": fields["api"] == b"1",
-        "row": stored_row[36:] + authors.get(stored_row[:36].decode(), b"null") + tail,
-        # The summary is the info up to its tags; the API cuts it there.
-        "summary": head[36:] + author + fields["info"][: fields["info"].rindex(b',"updated_at":')] + b"}",
-        "info": head[36:] + author + fields["info"],
+        "api": api,
+        "row": stored_row[36:] + author + tail,
+        # The summary and info are cut from the row by the API.
+        "summary": documents.summary_from_row(stored_row[36:], author),
+        "info": documents.info_from_row(stored_row[36:], author, api_enabled=api),
         "params": fields.get("params"),
         # The API answers the unpublished schema for an app that stores none (query_api/bodies.py).
         "schema": fields.get("schema") or orjson.dumps(documents.UNPUBLISHED_INPUT_SCHEMA),

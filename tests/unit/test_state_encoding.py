@@ -49,12 +49,14 @@ APP_STREAM, WS_OWNER = f"app:{APP}", f"workspace:{WS}"
 
 
 def stored(state: AppState) -> tuple[bytes, dict[str, bytes]]:
-    """The app's `s` and the other fields of its hash, as the projector writes them."""
+    """The app's `s`, the other fields of its hash and its row, as the projector writes them."""
     fields: dict[str, bytes] = {}
     for (_, key, name), value in app_records(WS, state).items():
-        if key == keys.app(WS, APP):
-            assert isinstance(value, bytes)
+        assert isinstance(value, bytes) or key != keys.app(WS, APP)
+        if key == keys.app(WS, APP) and isinstance(value, bytes):
             fields[name] = value
+        elif (key, name) == keys.app_row(WS, APP_STREAM) and isinstance(value, bytes):
+            fields["row"] = value
     return encode_state(state), fields
 
 
@@ -123,7 +125,7 @@ def test_the_stored_form_names_no_field_and_repeats_nothing_its_key_says() -> No
 def test_a_visible_app_keeps_only_what_its_documents_do_not_show() -> None:
     raw, fields = stored(APP_STATE)
     assert raw == b"[false,1748863574000001,null]"
-    assert {"head", "info"} <= set(fields)
+    assert {"row", "api"} <= set(fields)
 
 
 @pytest.mark.parametrize(
@@ -179,7 +181,7 @@ def test_a_deleted_app_keeps_only_its_author() -> None:
     assert encode_state(again) == raw
 
 
-@pytest.mark.parametrize("missing", ["params", "head", "info"])
+@pytest.mark.parametrize("missing", ["params", "row", "api"])
 def test_an_app_without_the_documents_its_state_needs_is_an_error_not_a_blank(missing: str) -> None:
     raw, fields = stored(replace(APP_STATE, source="workflow", user_input_form=FORM))
     del fields[missing]
