@@ -19,7 +19,7 @@ from projector.fold.state import (
     SessionState,
     State,
     WorkspaceState,
-    encode_state,
+    stored_state,
 )
 from shared.readmodel import keys
 from shared.readmodel.documents import (
@@ -32,8 +32,7 @@ from shared.readmodel.documents import (
 
 def stream_records(owner_id: str, stream: str, version: int, state: State | None) -> Records:
     """The version and folded state of a stream, kept by its owner beside the records."""
-    key = keys.stream_state(owner_id, stream)
-    return {(HASH, key, "v"): str(version).encode(), (HASH, key, "s"): encode_state(state)}
+    return {(HASH, keys.stream_state(owner_id, stream), "v"): stored_state(version, state)}
 
 
 def workspace_records(state: WorkspaceState | None) -> Records:

@@ -15,7 +15,7 @@ from projector.fold.batch import BatchChange, BatchFold
 from projector.fold.projection import Duplicate, Gap, NotShown, Slot, StoreReads
 from projector.fold.records import DELETE, Op
 from projector.fold.redis_dump import without_versions
-from projector.fold.state import State, decode_state
+from projector.fold.state import State, decode_state, split_stored
 from projector.store.memory import EventIndex
 from shared.errors import EventValidationError
 from shared.events import StoredEvent
@@ -112,7 +112,8 @@ class MemoryProjection(KeyValues):
         documents = dict(fields)
         if row is not None and (found := self.hashes.get(row[0], {}).get(row[1])) is not None:
             documents["row"] = found
-        return (int(fields["v"]), decode_state(owner, stream, fields.get("s"), documents))
+        version, raw = split_stored(fields["v"])
+        return (version, decode_state(owner, stream, raw, documents))
 
     def holds(self, slot: Slot) -> bool:
         owner, stream = slot

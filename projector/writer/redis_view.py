@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from projector.fold.projection import Slot
-from projector.fold.state import State, decode_state
+from projector.fold.state import State, decode_state, split_stored
 from projector.writer.scripts import lua_script, run_scripts
 from shared.readmodel import keys
 from shared.readmodel.connection import is_cluster
@@ -93,11 +93,12 @@ class RedisView:
     def _remember(self, slot: Slot, values: list[bytes | None]) -> tuple[int, State | None]:
         """A state from its hash's `keys.STATE_FIELDS`, in that order, then its row."""
         fields = dict(zip((*keys.STATE_FIELDS, "row"), values, strict=True))
-        version = fields["v"]
-        if version is None:
+        stored = fields["v"]
+        if stored is None:
             found: tuple[int, State | None] = (0, None)
         else:
             self._held.add(slot)
-            found = (int(version), decode_state(*slot, fields["s"], fields))
+            version, raw = split_stored(stored)
+            found = (version, decode_state(*slot, raw, fields))
         self._states[slot] = found
         return found

@@ -64,10 +64,10 @@ POISON = "{meta}:poison"  # hash: position -> reason, events a rebuild could not
 
 
 def stream_state(owner_id: str, stream: str) -> str:
-    """Hash {v: version, s: folded state} of `stream` as held by the owner `owner_id`.
+    """Hash {v: "<version> <folded state>"} of `stream` as held by the owner `owner_id`.
 
-    `v` gates every write of the owner's records: a batch applies only if the versions it
-    read are still there. An owner holds its own streams, and copies of other streams it
+    The version opening `v` gates every write of the owner's records: a batch applies only
+    if the versions it read are still there. An owner holds its own streams, and copies of other streams it
     shows facts of (a workspace its apps' authors, an account its memberships).
 
     An app's state lives in the app's own hash (`app`), beside its documents: one key per
@@ -92,10 +92,10 @@ def is_stream_state(suffix: str) -> bool:
     return suffix.startswith("st:") or (suffix.startswith("app:") and owner_tag(suffix) is not None)
 
 
-# The fields of a stream state's hash the writer reads: its version, its folded state, and
+# The fields of a stream state's hash the writer reads: its version and folded state, and
 # (an app's) the documents the state shares its facts with instead of keeping them twice;
 # an app's row (`app_rows`) is read with them.
-STATE_FIELDS = ("v", "s", "params", "api")
+STATE_FIELDS = ("v", "params", "api")
 
 
 # --- workspaces (owner: the workspace) ---------------------------------------------------
@@ -153,7 +153,7 @@ def app(workspace_id: str, app_id: str) -> str:
     """Hash of one app's stream state and, while it is visible, its pre-serialised documents,
     in its workspace's slot.
 
-    Fields: v and s (the stream state: `stream_state`); api ("1"/"0", there only while the
+    Fields: v (the stream state: `stream_state`); api ("1"/"0", there only while the
     app is visible; the summary and info are cut from the app's row by the API), params
     (parameters minus system_parameters: kept while the app is not deleted, visible or not,
     as it is also its state's published configuration; absent with none published), schema

@@ -19,6 +19,8 @@ from projector.fold.state import (
     WorkspaceState,
     decode_state,
     encode_state,
+    split_stored,
+    stored_state,
 )
 from shared.readmodel import keys
 
@@ -187,3 +189,13 @@ def test_an_app_without_the_documents_its_state_needs_is_an_error_not_a_blank(mi
     del fields[missing]
     with pytest.raises(ValueError, match=missing):
         decode_state(WS_OWNER, APP_STREAM, raw, fields)
+
+
+def test_a_stream_state_field_holds_its_version_then_its_state() -> None:
+    state = AccountState(ADA, "Ada", "ada@example.com", "active")
+    stored_form = stored_state(12, state)
+    assert stored_form.startswith(b"12 [")
+    version, raw = split_stored(stored_form)
+    assert version == 12
+    assert decode_state(f"account:{ADA}", f"account:{ADA}", raw) == state
+    assert split_stored(stored_state(3, None)) == (3, b"null")
