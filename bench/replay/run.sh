@@ -6,6 +6,7 @@
 #   bench/replay/run.sh                 # 1000 workspaces x 330 apps (~1M events)
 #   WORKSPACES=100 APPS=100 bench/replay/run.sh   # a quick run
 #   FAMILIES=1 ... bench/replay/run.sh   # also what each key family costs (bench/memory_families.py)
+#   REDIS_ARGS="--hash-max-listpack-value 2048" ... bench/replay/run.sh   # a Redis setting to compare
 #
 # Also prints the Redis memory the rebuild added (`used_memory` after less before) per
 # `app.created` event of the store: the read model's bytes per app.
@@ -27,7 +28,9 @@ fi
 STORED=$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc 'select count(*) from events')
 echo "store: ${STORED} events" >&2
 
-taskset -c 1 redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+# REDIS_ARGS: more redis-server options, e.g. "--hash-max-listpack-value 2048" (see bench/README.md).
+# shellcheck disable=SC2086
+taskset -c 1 redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes ${REDIS_ARGS:-} \
   --pidfile "/tmp/readmodel-bench-redis-${PORT}.pid" --logfile "/tmp/readmodel-bench-redis-${PORT}.log"
 trap 'redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true' EXIT
 for _ in $(seq 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
