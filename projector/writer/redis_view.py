@@ -59,8 +59,8 @@ class RedisView:
     def _reading(self, slot: Slot) -> tuple[str, str, str]:
         """What read_states.lua reads for a slot: its state key, and its row's hash and field."""
         owner, stream = slot
-        row = keys.app_row(owner_id(owner), stream)
-        return (keys.stream_state(owner_id(owner), stream), *(row or ("", "")))
+        row_key, row_field = keys.app_row(owner_id(owner), stream) or ("", "")
+        return keys.stream_state(owner_id(owner), stream), row_key, row_field
 
     def state(self, slot: Slot) -> tuple[int, State | None]:
         cached = self._states.get(slot)
@@ -92,7 +92,7 @@ class RedisView:
 
     def _remember(self, slot: Slot, values: list[bytes | None]) -> tuple[int, State | None]:
         """A state from its hash's `keys.STATE_FIELDS`, in that order, then its row."""
-        fields = dict(zip((*keys.STATE_FIELDS, "row"), values, strict=True))
+        fields: dict[str, bytes | None] = dict(zip((*keys.STATE_FIELDS, "row"), values, strict=True))
         stored = fields["v"]
         if stored is None:
             found: tuple[int, State | None] = (0, None)
