@@ -78,6 +78,7 @@ def main() -> int:
             "GET /apps?name=a": lambda: reader.app_page(
                 digest, now, workspace_id=workspace, offset=0, limit=20, name_needle="a"
             ),
+            "GET /apps/{id}": lambda: reader.app(digest, now, data["app_id"], ("summary",)),
             "GET /apps/{id}/describe": lambda: reader.app(
                 digest, now, data["app_id"], ("info", "params", "schema")
             ),

@@ -18,6 +18,7 @@ from projector.fold.memory import MemoryProjection
 from projector.fold.projection import StoreReads
 from projector.fold.records import HASH, SET, ZSET, Records, diff
 from projector.fold.scope import WorkspaceScope
+from projector.fold.state import split_stored
 from projector.generations import live_generation
 from projector.writer.redis_projector import ChangeApplier, NoGenerationError
 from shared.events import StoredEvent
@@ -73,11 +74,10 @@ def _repair(
 ) -> BatchChange:
     """The change from what Redis holds to what the fold wants, gated on the workspace's
     stream versions as found; the app locators written whole."""
-    states = keys.stream_state(workspace_id, "")
     checks = tuple(
-        (key, int(value.get("v", b"0")) if isinstance(value, dict) else 0)
+        (key, split_stored(value.get("v", b"0"))[0] if isinstance(value, dict) else 0)
         for key in sorted(set(found) | set(wanted))
-        if key.startswith(states)
+        if keys.is_stream_state(key) and keys.owner_tag(key) == workspace_id
         for value in (found.get(key, {}),)
     )
     owned = {key: value for key, value in found.items() if keys.owner_tag(key) == workspace_id}

@@ -5,8 +5,9 @@ For each size in `--sizes` (apps created in one workspace), load.py projects
 then:
 
 - memory: `MEMORY USAGE <key> SAMPLES 0` (every element counted) of every key in the
-  database, grouped by what it holds; the keys of the apps, their states and the
-  workspace's indexes are named through `shared.readmodel.keys`, the rest is "other";
+  database, grouped by what it holds (the apps' hashes: their states and documents; their
+  locators and the workspace's rows and authors; the workspace's indexes), through
+  `shared.readmodel.keys`; per app created and per visible app;
 - throughput: `readmodel serve --workers 1` pinned to one core, wrk pinned to the other, for
   `--duration` seconds at 64 connections on page 1 of 20, the last page, and page 1 with a
   `name` filter (a substring scan of the workspace's visible names inside the read script);
@@ -51,11 +52,12 @@ from shared.readmodel.reads import ReadModelReader
 
 @dataclass(frozen=True)
 class Memory:
-    apps: int  # apps in the workspace with a state (deleted ones too)
-    visible: int  # apps the list shows (only these have documents)
-    # bytes of every visible app's document hash and locator, the workspace's rows and authors
+    apps: int  # apps created in the workspace (each has a hash: its state, deleted ones too)
+    visible: int  # apps the list shows
+    # bytes of every app's hash: its stream state and, while visible, its documents
+    app_hashes: int
+    # bytes of the apps' locators and the workspace's rows and authors
     app_documents: int
-    app_states: int  # bytes of every app's folded state (deleted ones included)
     indexes: int  # bytes of the workspace's list, mode, tag and name indexes
     index_entries: int
     everything: int  # bytes of every key in the database
@@ -117,17 +119,19 @@ def main() -> None:
 
     print(f"Redis: {args.start_redis or 'shared'}")
     print(
-        "| apps created | with a state | visible | documents B per visible app | state B per app "
-        "| index B per entry | whole database "
-        "| whole database per visible app | used_memory | used_memory per visible app |"
+        "| apps created | visible | apps' hashes B per app | rows, locators, authors B per app "
+        "| index B per entry | whole database | whole database per app | per visible app "
+        "| used_memory | used_memory per app | per visible app |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size, m in memory_rows:
         print(
-            f"| {size:,} | {m.apps:,} | {m.visible:,} | {m.per_visible_app(m.app_documents):,.0f} "
-            f"| {m.per_app(m.app_states):,.0f} | {m.indexes / max(1, m.index_entries):,.0f} "
-            f"| {m.everything / 1024:,.0f} KiB | {m.per_visible_app(m.everything):,.0f} "
-            f"| {m.used / 1024:,.0f} KiB | {m.per_visible_app(m.used):,.0f} |"
+            f"| {size:,} | {m.visible:,} | {m.per_app(m.app_hashes):,.0f} "
+            f"| {m.per_app(m.app_documents):,.0f} "
+            f"| {m.indexes / max(1, m.index_entries):,.0f} "
+            f"| {m.everything / 1024:,.0f} KiB | {m.per_app(m.everything):,.0f} "
+            f"| {m.per_visible_app(m.everything):,.0f} "
+            f"| {m.used / 1024:,.0f} KiB | {m.per_app(m.used):,.0f} | {m.per_visible_app(m.used):,.0f} |"
         )
     if args.no_throughput:
         return
@@ -151,9 +155,9 @@ def measure_memory(client: Any, workspace_id: str, baseline: int) -> Memory:
     def full(suffix: str) -> str:
         return keys.full_key(generation, suffix)
 
-    states = full(keys.stream_state(workspace_id, "app:"))
-    state_keys = [key for key in all_keys(client) if key.startswith(states.encode())]
-    app_ids = [key.decode()[len(states) :] for key in state_keys]
+    apps = full(keys.stream_state(workspace_id, "app:"))
+    app_keys = [key for key in all_keys(client) if key.startswith(apps.encode())]
+    app_ids = [key.decode()[len(apps) :] for key in app_keys]
     index_keys = [
         full(keys.app_index(workspace_id)),
         *(full(keys.mode_index(workspace_id, mode)) for mode in APP_MODES),
@@ -162,13 +166,12 @@ def measure_memory(client: Any, workspace_id: str, baseline: int) -> Memory:
     names_key = full(keys.app_names(workspace_id))
     entries = sum(client.zcard(key) for key in index_keys) + client.hlen(names_key)
     documents = [full(keys.app_rows(workspace_id)), full(keys.app_authors(workspace_id))]
-    for app_id in app_ids:
-        documents += [full(keys.app(workspace_id, app_id)), full(keys.app_workspace(app_id))]
+    documents += [full(keys.app_workspace(app_id)) for app_id in app_ids]
     return Memory(
         apps=len(app_ids),
         visible=client.zcard(full(keys.app_index(workspace_id))),
+        app_hashes=_usage(client, app_keys),
         app_documents=_usage(client, documents),
-        app_states=_usage(client, state_keys),
         indexes=_usage(client, [*index_keys, names_key]),
         index_entries=entries,
         everything=_usage(client, all_keys(client)),

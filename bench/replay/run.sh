@@ -7,6 +7,11 @@
 #   bench/replay/run.sh                 # 1000 workspaces x 330 apps (~1M events)
 #   WORKSPACES=100 APPS=100 bench/replay/run.sh   # a quick run
 #   WORKERS=1 bench/replay/run.sh       # the bulk phase in the replay's own process
+#   FAMILIES=1 ... bench/replay/run.sh   # also what each key family costs (bench/memory_families.py)
+#   REDIS_ARGS="--hash-max-listpack-value 2048" ... bench/replay/run.sh   # a Redis setting to compare
+#
+# Also prints the Redis memory the rebuild added (`used_memory` after less before) per
+# `app.created` event of the store: the read model's bytes per app.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WORKSPACES=${WORKSPACES:-1000}
@@ -25,14 +30,23 @@ fi
 STORED=$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc 'select count(*) from events')
 echo "store: ${STORED} events" >&2
 
-redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+# REDIS_ARGS: more redis-server options, e.g. "--hash-max-listpack-value 2048" (see bench/README.md).
+# shellcheck disable=SC2086
+redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes ${REDIS_ARGS:-} \
   --pidfile "/tmp/readmodel-bench-redis-${PORT}.pid" --logfile "/tmp/readmodel-bench-redis-${PORT}.log"
 trap 'redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true' EXIT
 for _ in $(seq 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
+used_memory() { redis-cli -p "$PORT" info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
+BEFORE=$(used_memory)
 SUMMARY=$(uv run readmodel replay --batch-size "${BATCH:-2000}" ${WORKERS:+--workers "$WORKERS"} --json)
 echo "$SUMMARY"
-redis-cli -p "$PORT" info memory | grep -E '^used_memory_human' >&2
+AFTER=$(used_memory)
+APPS_CREATED=$(psql -h 127.0.0.1 -U postgres -d "$DB" -tAc "select count(*) from events where type = 'app.created'")
+echo "used_memory: ${BEFORE} before, ${AFTER} after: $(( (AFTER - BEFORE) / APPS_CREATED )) B per app created (${APPS_CREATED})" >&2
+if [ -n "${FAMILIES:-}" ]; then
+  uv run python bench/memory_families.py --redis "$READMODEL_REDIS_URL" --apps "$APPS_CREATED" >&2
+fi
 # A rebuild reads what is settled: a transaction left open anywhere on this PostgreSQL
 # server (any database) holds back what counts as settled, and the figures would be for less.
 REPLAYED=$(echo "$SUMMARY" | uv run python -c 'import json, sys; print(json.load(sys.stdin)["events"])')

@@ -28,7 +28,7 @@ from projector.fold.derive import (
 )
 from projector.fold.fold import fold
 from projector.fold.projection import Duplicate, Gap, NotShown, Slot, StateView, StoreReads
-from projector.fold.records import Op, Records, diff
+from projector.fold.records import DELETE, Op, Records, diff
 from projector.fold.state import (
     MEMBERSHIP,
     AccountState,
@@ -186,8 +186,15 @@ class BatchFold:
             version, end = self.current[slot]
             _, begin = self.start[slot]
             owner_ops = ops.setdefault(owner, [])
+            before = _records(slot, begin, render=False)
+            if _deleted_now(begin, end):
+                # Written afresh, the hash of a deleted app (its version and author) is kept
+                # compact by Redis (a listpack), not in the table its documents needed.
+                key = keys.stream_state(oid, stream)
+                owner_ops.append((DELETE, key, "", b""))
+                before = {record: value for record, value in before.items() if record[1] != key}
             owner_ops.extend(diff({}, stream_records(oid, stream, version, end)))
-            owner_ops.extend(diff(_records(slot, begin, render=False), _records(slot, end)))
+            owner_ops.extend(diff(before, _records(slot, end)))
             if isinstance(end, AppState) or isinstance(begin, AppState):
                 self._locator(slot, writes)
             elif isinstance(end, SessionState):
@@ -297,6 +304,11 @@ def _fold_history(history: list[StoredEvent], *, contiguous: bool = False) -> tu
             break
         version = event.version
     return version, state
+
+
+def _deleted_now(begin: State | None, end: State | None) -> bool:
+    """Whether an app held before was deleted since (its hash then holds its state alone)."""
+    return isinstance(begin, AppState) and not begin.deleted and isinstance(end, AppState) and end.deleted
 
 
 def _status(state: State | None) -> str | None:

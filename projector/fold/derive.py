@@ -19,26 +19,20 @@ from projector.fold.state import (
     SessionState,
     State,
     WorkspaceState,
-    encode_state,
+    stored_state,
 )
 from shared.readmodel import keys
 from shared.readmodel.documents import (
-    AGENT_MODES,
-    UNPUBLISHED_INPUT_SCHEMA,
     input_schema,
     parameters,
     tag_list,
     workflow_features,
 )
 
-# An app's rendered fields: the part of its records worth skipping when only their keys matter.
-APP_DOCUMENTS = ("head", "summary", "info", "schema")
-
 
 def stream_records(owner_id: str, stream: str, version: int, state: State | None) -> Records:
     """The version and folded state of a stream, kept by its owner beside the records."""
-    key = keys.stream_state(owner_id, stream)
-    return {(HASH, key, "v"): str(version).encode(), (HASH, key, "s"): encode_state(state)}
+    return {(HASH, keys.stream_state(owner_id, stream), "v"): stored_state(version, state)}
 
 
 def workspace_records(state: WorkspaceState | None) -> Records:
@@ -112,20 +106,25 @@ def app_records(workspace_id: str, state: AppState | None, *, render: bool = Tru
     With `render=False` the documents are left empty: enough to know which records exist,
     which is all the "before" side of a change needs, at a fraction of the cost.
     """
-    if state is None or state.deleted or state.status != "normal":
-        return {}  # hidden from every read
+    if state is None or state.deleted:
+        return {}
     app_id, ws = state.id, workspace_id
     key = keys.app(ws, app_id)
-    records: Records = {(HASH, key, "vis"): b"1"}
+    records: Records = {}
+    if state.source is not None:
+        # Kept while the app is not deleted, visible or not: it is also where the app's state
+        # keeps its published configuration (projector/fold/state.py).
+        records[(HASH, key, "params")] = _parameters(state) if render else b""
+    if state.status != "normal":
+        return records  # hidden from every read
+    # Written while the app is visible, and only then: the reads serve an app that has it.
     # An app whose service API is off answers 403 on its own routes and is not listed.
     records[(HASH, key, "api")] = b"1" if state.enable_api else b"0"
     if render:
         _render_documents(records, key, ws, state)
     else:
-        for field in APP_DOCUMENTS:
-            records[(HASH, key, field)] = b""
         if state.source is not None:
-            records[(HASH, key, "params")] = b""
+            records[(HASH, key, "schema")] = b""
         records[(HASH, keys.app_rows(ws), app_id)] = b""
     if state.enable_api and not state.is_universal:
         score = float(state.created_at_us)
@@ -136,6 +135,12 @@ def app_records(workspace_id: str, state: AppState | None, *, render: bool = Tru
         # Lower-cased as PostgreSQL's ILIKE compares, which Dify's name filter uses.
         records[(HASH, keys.app_names(ws), app_id)] = state.name.lower().encode()
     return records
+
+
+def _parameters(state: AppState) -> bytes:
+    model_config = state.source == "model_config"
+    features = state.features if model_config else workflow_features(state.features)
+    return orjson.dumps(parameters(features, list(state.user_input_form), model_config=model_config))
 
 
 def app_locator(state: AppState | None) -> dict[str, bytes]:
@@ -159,32 +164,13 @@ def _render_documents(records: Records, key: str, ws: str, state: AppState) -> N
             "updated_at": state.updated_at,
         },
     )
-    # Found by a UUID-valued name too, listed or not (read_apps.lua).
+    # Found by a UUID-valued name too, listed or not (read_apps.lua). The app's summary and
+    # info are cut from it by the API (documents.summary_from_row, info_from_row): stored once.
     records[(HASH, keys.app_rows(ws), app_id)] = author + row[:-1] + b',"created_by_name":'
-    head = orjson.dumps(
-        {"id": app_id, "name": state.name, "description": state.description, "mode": state.mode}
-    )
-    records[(HASH, key, "head")] = author + head[:-1] + b',"author":'
-    records[(HASH, key, "summary")] = b"," + orjson.dumps({"tags": tags})[1:]
-    records[(HASH, key, "info")] = (
-        b","
-        + orjson.dumps(
-            {
-                "tags": tags,
-                "updated_at": state.updated_at,
-                "service_api_enabled": state.enable_api,
-                "is_agent": state.mode in AGENT_MODES,
-            },
-        )[1:]
-    )
-    if state.source is None:
-        records[(HASH, key, "schema")] = orjson.dumps(UNPUBLISHED_INPUT_SCHEMA)
-    else:
-        form = list(state.user_input_form)
-        model_config = state.source == "model_config"
-        features = state.features if model_config else workflow_features(state.features)
-        records[(HASH, key, "params")] = orjson.dumps(parameters(features, form, model_config=model_config))
-        records[(HASH, key, "schema")] = orjson.dumps(input_schema(form, state.mode))
+    # With nothing published the API answers Dify's empty schema itself (query_api/bodies.py):
+    # stored once per app it would be the same bytes in every hash.
+    if state.source is not None:
+        records[(HASH, key, "schema")] = orjson.dumps(input_schema(list(state.user_input_form), state.mode))
 
 
 def session_records(owner_id: str, state: SessionState | None) -> Records:

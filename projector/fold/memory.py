@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 from projector.fold.addressing import addressees
 from projector.fold.batch import BatchChange, BatchFold
 from projector.fold.projection import Duplicate, Gap, NotShown, Slot, StoreReads
-from projector.fold.records import Op
+from projector.fold.records import DELETE, Op
 from projector.fold.redis_dump import without_versions
-from projector.fold.state import State, decode_state, state_kind
+from projector.fold.state import State, decode_state, split_stored
 from projector.store.memory import EventIndex
 from shared.errors import EventValidationError
 from shared.events import StoredEvent
@@ -43,6 +43,8 @@ class KeyValues:
                 self.zsets.setdefault(key, {})[member] = float(value)
             elif op == "zrem":
                 _discard(self.zsets, key, member)
+            elif op == DELETE:
+                self.hashes.pop(key, None)
             elif op == "sadd":
                 self.sets.setdefault(key, set()).add(member)
             elif op == "srem":
@@ -106,7 +108,12 @@ class MemoryProjection(KeyValues):
         fields = self.hashes.get(keys.stream_state(owner_id(owner), stream))
         if not fields:
             return (0, None)
-        return (int(fields["v"]), decode_state(state_kind(owner, stream), fields.get("s")))
+        row = keys.app_row(owner_id(owner), stream)
+        documents = dict(fields)
+        if row is not None and (found := self.hashes.get(row[0], {}).get(row[1])) is not None:
+            documents["row"] = found
+        version, raw = split_stored(fields["v"])
+        return (version, decode_state(owner, stream, raw, documents))
 
     def holds(self, slot: Slot) -> bool:
         owner, stream = slot

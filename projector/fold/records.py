@@ -19,6 +19,8 @@ Records = dict[RecordKey, RecordValue]
 
 # One write operation, as the apply script takes it: (op, key suffix, field/member, value).
 Op = tuple[str, str, str, bytes | str]
+# The operation that deletes a whole key (a hash about to be written afresh).
+DELETE = "del"
 
 
 def diff(old: Mapping[RecordKey, RecordValue], new: Mapping[RecordKey, RecordValue]) -> list[Op]:

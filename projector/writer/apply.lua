@@ -2,7 +2,8 @@
 -- ARGV: generation ('' = the live one), the live pointer's key, the store position to raise
 -- the watermark to (0: leave it; on a cluster it is raised on its own, after every slot),
 -- then three sections, each a count followed by its entries:
---   gates: (stream state key suffix, version) the batch read: all must still hold;
+--   gates: (stream state key suffix, version) the batch read: all must still hold (the
+--     version opens the state's `v` field);
 --   key writes (tokens, app locators): key suffix, the count of version fields, (field,
 --     version) pairs, the count of content fields, (field, value) pairs; the key is
 --     replaced unless it holds a later version of any of them already;
@@ -19,7 +20,8 @@ local position = tonumber(ARGV[3])
 local gates = tonumber(ARGV[4])
 local i = 5
 for _ = 1, gates do
-  local current = tonumber(redis.call('HGET', prefix .. ARGV[i], 'v') or '0')
+  -- A stream state's `v`: its version, a space, then its state.
+  local current = tonumber(string.match(redis.call('HGET', prefix .. ARGV[i], 'v') or '0', '^%d+'))
   if current ~= tonumber(ARGV[i + 1]) then return 'conflict' end
   i = i + 2
 end

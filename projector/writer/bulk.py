@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from projector.fold.batch import BatchChange
-from projector.fold.records import Op
+from projector.fold.records import DELETE, Op
 from shared.readmodel import keys
 
 # Operations that add, by the command that adds many of them to one key at once.
@@ -68,8 +68,11 @@ class BulkWriter:
             self._send(*current, _arguments(current[0], run))
 
     def _send(self, op: str, key: str, arguments: list[Any]) -> None:
-        command = _ADDING.get(op) or _REMOVING[op]
-        self._pipe.execute_command(command, self._prefix + key, *arguments)
+        if op == DELETE:  # a hash written afresh: the key goes, whatever the members say
+            self._pipe.execute_command("DEL", self._prefix + key)
+        else:
+            command = _ADDING.get(op) or _REMOVING[op]
+            self._pipe.execute_command(command, self._prefix + key, *arguments)
         self.pending += 1
 
     def flush(self) -> None:

@@ -10,6 +10,7 @@ local function apply_ops(prefix, first, count)
     elseif op == 'zrem' then redis.call('ZREM', key, ARGV[i + 2])
     elseif op == 'sadd' then redis.call('SADD', key, ARGV[i + 2])
     elseif op == 'srem' then redis.call('SREM', key, ARGV[i + 2])
+    elseif op == 'del' then redis.call('DEL', key)
     end
     i = i + 4
   end

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from projector.fold.projection import Slot
-from projector.fold.state import State, decode_state, state_kind
+from projector.fold.state import State, decode_state, split_stored
 from projector.writer.scripts import lua_script, run_scripts
 from shared.readmodel import keys
 from shared.readmodel.connection import is_cluster
@@ -42,19 +42,33 @@ class RedisView:
         for slot in missing:
             where = self._redis.keyslot(self._key(slot)) if self._cluster else 0
             groups.setdefault(where, []).append(slot)
+        fields = " ".join(keys.STATE_FIELDS)
         calls = [
-            (self._reads, self._key(found[0]), [prefix, *(self._key(slot)[len(prefix) :] for slot in found)])
+            (
+                self._reads,
+                self._key(found[0]),
+                [prefix, fields, *(part for slot in found for part in self._reading(slot))],
+            )
             for found in groups.values()
         ]
+        width = len(keys.STATE_FIELDS) + 1
         for found, answer in zip(groups.values(), run_scripts(self._redis, calls), strict=True):
             for i, slot in enumerate(found):
-                self._remember(slot, answer[2 * i], answer[2 * i + 1])
+                self._remember(slot, answer[width * i : width * (i + 1)])
+
+    def _reading(self, slot: Slot) -> tuple[str, str, str]:
+        """What read_states.lua reads for a slot: its state key, and its row's hash and field."""
+        owner, stream = slot
+        row_key, row_field = keys.app_row(owner_id(owner), stream) or ("", "")
+        return keys.stream_state(owner_id(owner), stream), row_key, row_field
 
     def state(self, slot: Slot) -> tuple[int, State | None]:
         cached = self._states.get(slot)
         if cached is None:
-            version, raw = self._redis.hmget(self._key(slot), "v", "s")
-            cached = self._remember(slot, version, raw)
+            values = self._redis.hmget(self._key(slot), *keys.STATE_FIELDS)
+            row = keys.app_row(owner_id(slot[0]), slot[1])
+            found = None if row is None else self._redis.hget(keys.full_key(self._generation, row[0]), row[1])
+            cached = self._remember(slot, [*values, found])
         return cached
 
     def holds(self, slot: Slot) -> bool:
@@ -76,11 +90,15 @@ class RedisView:
         self.prefetch_members([key])
         return set(self._sets[key])
 
-    def _remember(self, slot: Slot, version: bytes | None, raw: bytes | None) -> tuple[int, State | None]:
-        if version is None:
+    def _remember(self, slot: Slot, values: list[bytes | None]) -> tuple[int, State | None]:
+        """A state from its hash's `keys.STATE_FIELDS`, in that order, then its row."""
+        fields: dict[str, bytes | None] = dict(zip((*keys.STATE_FIELDS, "row"), values, strict=True))
+        stored = fields["v"]
+        if stored is None:
             found: tuple[int, State | None] = (0, None)
         else:
             self._held.add(slot)
-            found = (int(version), decode_state(state_kind(*slot), raw))
+            version, raw = split_stored(stored)
+            found = (version, decode_state(*slot, raw, fields))
         self._states[slot] = found
         return found

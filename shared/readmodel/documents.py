@@ -214,6 +214,39 @@ def _file_value() -> dict[str, Any]:
     }
 
 
+# An app's list row as stored after its author's id: `{"id":…,"name":…,"description":…,
+# "mode":…,"tags":[…],"updated_at":…,"created_by_name":`. Its summary and info are cut from it
+# (nothing else stores their bytes): every quote inside a JSON string is escaped, so the
+# first `,"tags":` is the key's, and nothing after the tags holds `,"updated_at":`.
+_TAGS = b',"tags":'
+_UPDATED_AT = b',"updated_at":'
+_AUTHOR_NAME = b',"created_by_name":'
+_MODE = b',"mode":"'
+
+
+def summary_from_row(row: bytes, author: bytes) -> bytes:
+    """`{id, name, description, mode, author, tags}` of an app, from its row and its author's
+    JSON name."""
+    tags = row.index(_TAGS)
+    return row[:tags] + b',"author":' + author + row[tags : row.rindex(_UPDATED_AT)] + b"}"
+
+
+def info_from_row(row: bytes, author: bytes, *, api_enabled: bool) -> bytes:
+    """Describe's `info` of an app, from its row, its author's JSON name and its service API
+    switch: the summary's keys, then `updated_at`, `service_api_enabled` and `is_agent`."""
+    tags = row.index(_TAGS)
+    mode_start = row.index(_MODE) + len(_MODE)
+    mode = row[mode_start : row.index(b'"', mode_start)].decode()
+    return (
+        row[:tags]
+        + b',"author":'
+        + author
+        + row[tags : -len(_AUTHOR_NAME)]
+        + (b',"service_api_enabled":true' if api_enabled else b',"service_api_enabled":false')
+        + (b',"is_agent":true}' if mode in AGENT_MODES else b',"is_agent":false}')
+    )
+
+
 def with_system_parameters(stored_parameters: bytes, system_parameters: bytes) -> bytes:
     """Splice the server's system_parameters into a stored parameters object."""
     if stored_parameters.endswith(b"{}"):

@@ -28,8 +28,9 @@ LIVE_POINTER = "rm:{meta}:live:v3"
 REPLAY_POINTER = "rm:{meta}:replay:v3"  # the generation a rebuild is writing, with its checkpoint
 RETIRED = "rm:{meta}:retired"  # set: old generations a flip left to delete (a stop cut it short)
 # The first layout's pointer (keys without hash tags), the second's (one stream state per
-# stream, documents written by several partitions) and the third's (a hash per session);
-# their rebuild checkpoint pointers.
+# stream, documents written by several partitions) and the third's (states as JSON objects in
+# keys of their own, an app's published configuration in its state as well as in its
+# documents, a hash per session); their rebuild checkpoint pointers.
 LEGACY_POINTERS = (
     "rm:live",
     "rm:{meta}:live",
@@ -63,13 +64,38 @@ POISON = "{meta}:poison"  # hash: position -> reason, events a rebuild could not
 
 
 def stream_state(owner_id: str, stream: str) -> str:
-    """Hash {v: version, s: state JSON} of `stream` as held by the owner `owner_id`.
+    """Hash {v: "<version> <folded state>"} of `stream` as held by the owner `owner_id`.
 
-    `v` gates every write of the owner's records: a batch applies only if the versions it
-    read are still there. An owner holds its own streams, and copies of other streams it
+    The version opening `v` gates every write of the owner's records: a batch applies only
+    if the versions it read are still there. An owner holds its own streams, and copies of other streams it
     shows facts of (a workspace its apps' authors, an account its memberships).
+
+    An app's state lives in the app's own hash (`app`), beside its documents: one key per
+    app instead of two, and its published configuration is the `params` document there, not
+    a second copy (projector/fold/state.py). `stream_state(W, "app:")` is the prefix of them all.
     """
+    if stream.startswith("app:"):
+        return f"app:{{{owner_id}}}:{stream[4:]}"
     return f"st:{{{owner_id}}}:{stream}"
+
+
+def app_row(owner_id: str, stream: str) -> tuple[str, str] | None:
+    """The hash and field of the list row of an app stream held by `owner_id` (None for
+    other streams): a visible app's state reads its shown facts back from it."""
+    if not stream.startswith("app:"):
+        return None
+    return app_rows(owner_id), stream[4:]
+
+
+def is_stream_state(suffix: str) -> bool:
+    """Whether a key suffix holds a stream's version and state (an app's hash does too)."""
+    return suffix.startswith("st:") or (suffix.startswith("app:") and owner_tag(suffix) is not None)
+
+
+# The fields of a stream state's hash the writer reads: its version and folded state, and
+# (an app's) the documents the state shares its facts with instead of keeping them twice;
+# an app's row (`app_rows`) is read with them.
+STATE_FIELDS = ("v", "params", "api")
 
 
 # --- workspaces (owner: the workspace) ---------------------------------------------------
@@ -108,7 +134,8 @@ def app_rows(workspace_id: str) -> str:
 
     A row is `<author id (36)>` + `{"id":…,"created_by_name":` ; the read script completes it
     with the author's name (`app_authors`) and the workspace's `tail`, so neither a rename of
-    the author nor of the workspace rewrites a row.
+    the author nor of the workspace rewrites a row. Every visible app has one, listed or not:
+    its summary and describe's info are cut from it (`documents.summary_from_row`).
     """
     return f"ws:{{{workspace_id}}}:rows"
 
@@ -123,12 +150,15 @@ def app_authors(workspace_id: str) -> str:
 
 
 def app(workspace_id: str, app_id: str) -> str:
-    """Hash of one visible app's pre-serialised documents, in its workspace's slot.
+    """Hash of one app's stream state and, while it is visible, its pre-serialised documents,
+    in its workspace's slot.
 
-    Fields: vis ("1"), api ("1"/"0"), head (`<author id>` + the summary's and info's common
-    start, up to `"author":`), summary and info (what follows the author's name in each),
-    params (parameters minus system_parameters; absent with no published config), schema
-    (describe input_schema).
+    Fields: v (the stream state: `stream_state`); api ("1"/"0", there only while the
+    app is visible; the summary and info are cut from the app's row by the API), params
+    (parameters minus system_parameters: kept while the app is not deleted, visible or not,
+    as it is also its state's published configuration; absent with none published), schema
+    (describe input_schema; absent with nothing published: the API answers Dify's empty
+    schema). Reads serve nothing of an app without `api`.
     """
     return f"app:{{{workspace_id}}}:{app_id}"
 

@@ -25,6 +25,7 @@ from shared.errors import ReadModelError
 from shared.readmodel import keys
 from shared.readmodel.cluster_reads import LIMITED, NOT_SPENDING, ClusterScripts
 from shared.readmodel.connection import is_cluster
+from shared.readmodel.documents import info_from_row, summary_from_row
 from shared.readmodel.read_scripts import (
     ACCOUNT,
     APP,
@@ -223,12 +224,13 @@ class ReadModelReader:
     def app(self, token_hash: str, now_ms: int, app_id: str, fields: Sequence[str]) -> AppRead:
         """An app's documents; `app_id` '' (not an id) finds nothing."""
         reply = self._run(APP, token_hash, now_ms, app_id, *fields)
-        values = _documents(reply[AppReply.FIELDS :], fields)
+        api_enabled = reply[AppReply.API] == b"1"
+        values = _documents(reply[AppReply.FIELDS :], fields, api_enabled=api_enabled)
         return AppRead(
             head=_head(reply),
             app=AppFacts(
                 workspace_id=_text(reply[AppReply.WORKSPACE]),
-                api_enabled=reply[AppReply.API] == b"1",
+                api_enabled=api_enabled,
                 workspace_status=_text(reply[AppReply.STATUS]),
                 role=_text(reply[AppReply.ROLE]),
             ),
@@ -343,16 +345,20 @@ def _rows(reply: list[Any]) -> tuple[bytes, ...]:
     return tuple([row[AUTHOR_ID:] + (name(row[:AUTHOR_ID]) or NULL) + tail for row in stored if row])
 
 
-def _documents(values: list[Any], fields: Sequence[str]) -> list[Any]:
-    """An app's fields as asked; the summary and info, stored as what follows their author's
-    name, completed with the start they share and the name the workspace keeps."""
+def _documents(values: list[Any], fields: Sequence[str], *, api_enabled: bool) -> list[Any]:
+    """An app's fields as asked; the summary and info, which are not stored, cut from the
+    app's row (after the fields, with its author's name as the workspace keeps it)."""
     if len(values) <= len(fields) or not any(name in (SUMMARY, INFO) for name in fields):
         return values
-    start, name = [*values[len(fields) :], None][:2]
+    row, name = [*values[len(fields) :], None][:2]
     completed = list(values[: len(fields)])
+    if row is None:
+        return completed
     for i, field in enumerate(fields):
-        if field in (SUMMARY, INFO) and completed[i] is not None and start is not None:
-            completed[i] = start[AUTHOR_ID:] + (name or NULL) + completed[i]
+        if field == SUMMARY:
+            completed[i] = summary_from_row(row[AUTHOR_ID:], name or NULL)
+        elif field == INFO:
+            completed[i] = info_from_row(row[AUTHOR_ID:], name or NULL, api_enabled=api_enabled)
     return completed
 
 

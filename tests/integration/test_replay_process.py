@@ -111,13 +111,10 @@ def test_verify_command_reports_a_tampered_document(
     env = _env(fresh_postgres_url, redis_server.url)
     clean = readmodel(env, "verify")
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    # An app's document hash (it has a summary), not its locator.
-    app_key = next(
-        key
-        for key in redis.scan_iter(match=keys.full_key(generation, "app:{*"))
-        if redis.hexists(key, "summary")
-    )
-    redis.hset(app_key, "summary", b'{"tampered":true}')
+    # A visible app's row in its workspace's rows.
+    rows = next(iter(redis.scan_iter(match=keys.full_key(generation, "ws:{*}:rows"))))
+    app_id = next(iter(redis.hkeys(rows)))
+    redis.hset(rows, app_id, b'{"tampered":true}')
     dirty = readmodel(env, "verify")
     assert dirty.returncode == 1
     assert "different" in dirty.stdout

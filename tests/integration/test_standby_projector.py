@@ -30,6 +30,7 @@ from projector.broker.topology import Topology
 from projector.dead_letters import DeadLetterStore
 from projector.fold.memory import MemoryProjection
 from projector.fold.redis_dump import dump_generation
+from projector.fold.state import split_stored
 from projector.generations import ensure_live_generation
 from projector.relay import RELAY_CURSOR
 from projector.seed import generate_history
@@ -191,7 +192,7 @@ def _stale_streams(store: EventStore, redis: Any, generation: str) -> list[str]:
     stale: list[str] = []
     for stream, (owner, version) in last.items():
         raw = redis.hget(keys.full_key(generation, keys.stream_state(owner, stream)), "v")
-        if raw is None or int(raw) != version:
+        if raw is None or split_stored(raw)[0] != version:
             stale.append(f"{stream}: Redis at {raw!r}, store at {version}")
     return stale
 

@@ -411,7 +411,9 @@ def served(dump: dict[str, Any]) -> Model:
         elif key.endswith("}:names"):
             model.names[tag or ""] = {a: n.decode() for a, n in value.items()}
         elif key.startswith("app:{") and tag is not None:
-            model.apps[key.rsplit(":", 1)[1]] = _documents(dump, tag, key.rsplit(":", 1)[1], value)
+            # The app's state lives here too; the reads serve an app only while it has `api`.
+            if "api" in value:
+                model.apps[key.rsplit(":", 1)[1]] = _documents(dump, tag, key.rsplit(":", 1)[1], value)
         elif key.startswith("app:{"):
             if "ws" in value:
                 model.locators[key.rsplit(":", 1)[1]] = value["ws"].decode()
@@ -443,18 +445,20 @@ def _documents(
     dump: dict[str, Any], workspace_id: str, app_id: str, fields: dict[str, bytes]
 ) -> dict[str, Any]:
     authors = dump.get(keys.app_authors(workspace_id), {})
-    head = fields["head"]
-    author = authors.get(head[:36].decode(), b"null")
     stored_row = dump[keys.app_rows(workspace_id)][app_id]
+    author = authors.get(stored_row[:36].decode(), b"null")
     tail = dump.get(keys.workspace(workspace_id), {}).get(
         "tail", b',"workspace_id":' + orjson.dumps(workspace_id) + b',"workspace_name":null}'
     )
+    api = fields["api"] == b"1"
     return {
         "workspace": workspace_id,
-        "api": fields["api"] == b"1",
-        "row": stored_row[36:] + authors.get(stored_row[:36].decode(), b"null") + tail,
-        "summary": head[36:] + author + fields["summary"],
-        "info": head[36:] + author + fields["info"],
+        "api": api,
+        "row": stored_row[36:] + author + tail,
+        # The summary and info are cut from the row by the API.
+        "summary": documents.summary_from_row(stored_row[36:], author),
+        "info": documents.info_from_row(stored_row[36:], author, api_enabled=api),
         "params": fields.get("params"),
-        "schema": fields["schema"],
+        # The API answers the unpublished schema for an app that stores none (query_api/bodies.py).
+        "schema": fields.get("schema") or orjson.dumps(documents.UNPUBLISHED_INPUT_SCHEMA),
     }

@@ -77,6 +77,24 @@ def test_a_rebuild_takes_invalid_and_ownerless_rows_as_the_live_writer_does(
     assert _rebuilt(event_store, any_redis, batch_size) == expected
 
 
+def test_an_app_shown_by_one_part_and_deleted_in_the_next_is_written_afresh(
+    event_store: EventStore, any_redis: Any
+) -> None:
+    # Parts of 2 events cut the app's stream after its creation and updates: the part with
+    # its deletion starts from a visible app, whose hash is deleted and written afresh.
+    history = random_history(random.Random(5), steps=60)
+    event_store.append(history)
+    app = next(e for e in history if e.type == "app.created")
+    top = event_store.next_version(app.stream)
+    later = [
+        _event(app.stream, top, app.workspace_id, {"name": "Shown first"}),
+        _event(app.stream, top + 1, app.workspace_id, {}, type="app.deleted"),
+    ]
+    event_store.append(later)
+    expected = _live_writer(event_store, any_redis)
+    assert _rebuilt(event_store, any_redis, batch_size=2) == expected
+
+
 def test_a_rebuild_stopped_at_every_checkpoint_still_writes_what_the_live_writer_writes(
     event_store: EventStore, any_redis: Any
 ) -> None:
@@ -108,11 +126,13 @@ def test_a_rebuild_stopped_at_every_checkpoint_still_writes_what_the_live_writer
     ) == expected
 
 
-def _event(stream: str, version: int, workspace_id: str | None, data: dict[str, Any]) -> Any:
+def _event(
+    stream: str, version: int, workspace_id: str | None, data: dict[str, Any], *, type: str = "app.updated"
+) -> Any:
     return parse_event(
         {
             "id": f"00000000-0000-4000-8000-{version:012d}",
-            "type": "app.updated",
+            "type": type,
             "stream": stream,
             "version": version,
             "workspace_id": workspace_id,

@@ -205,8 +205,10 @@ class TestPoison:
         assert (left.position, left.attempts) == (None, 2)
         assert _live(fake_redis) == _folded(event_store)
         generation = fake_redis.get(keys.LIVE_POINTER).decode()
-        app_key = keys.app(broken_app.workspace_id or "", broken_app.stream_id)
-        assert b'"name":"Renamed later"' in fake_redis.hget(keys.full_key(generation, app_key), "head")
+        rows = keys.app_rows(broken_app.workspace_id or "")
+        assert b'"name":"Renamed later"' in fake_redis.hget(
+            keys.full_key(generation, rows), broken_app.stream_id
+        )
 
     def test_a_replay_of_letters_already_settled_meanwhile_just_removes_them(
         self, event_store: EventStore, letters: DeadLetterStore, fake_redis: Any

@@ -60,7 +60,8 @@ def test_a_member_switching_here_records_the_switch_position() -> None:
     assert current_records(state) == {keys.account_current(ADA): 9.0}
     # The membership keeps its join position: the workspace list keeps its order.
     assert state.members[ADA].jpos == 5
-    assert decode_state("workspace", encode_state(state)) == state
+    stream = f"workspace:{state.id}"
+    assert decode_state(stream, stream, encode_state(state)) == state
 
 
 def test_a_later_switch_here_moves_the_position_on() -> None:
@@ -95,7 +96,8 @@ def test_an_account_avatar_is_set_changed_and_removed() -> None:
     def avatar(*steps: Event) -> object:
         state = fold_all(*enumerate(steps, start=1))
         assert isinstance(state, AccountState)
-        assert decode_state("account", encode_state(state)) == state
+        stream = f"account:{state.id}"
+        assert decode_state(stream, stream, encode_state(state)) == state
         return account_records(state).get((HASH, keys.account(ADA), "avatar"))
 
     assert avatar(created) is None

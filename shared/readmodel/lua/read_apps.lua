@@ -47,8 +47,9 @@ local mode, tag, needle = ARGV[4], ARGV[5], ARGV[6]
 local offset, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
 if ARGV[9] ~= '' then
   -- Dify looks a UUID-valued name up as an app id: visible and in this workspace, or nothing.
-  local app = redis.call('HMGET', key(K.app(ws, ARGV[9])), 'vis', 'api')
-  if ARGV[10] == '1' and app[1] == '1' and app[2] == '1' then
+  -- `api` is there while the app is visible, and only then; '1': listed.
+  local api = redis.call('HGET', key(K.app(ws, ARGV[9])), 'api')
+  if ARGV[10] == '1' and api == '1' then
     rows({ARGV[9]})
     if reply[R.ROWS] then reply[R.TOTAL] = 1 end
   end
