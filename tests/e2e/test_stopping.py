@@ -8,6 +8,7 @@ output must hold no traceback.
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from contextlib import AbstractContextManager
@@ -227,7 +228,7 @@ def test_source_run_stops_on_time_mid_batch(world: World, dify: PostgresServer) 
 def test_replay_stops_on_time_mid_rebuild_and_the_next_resumes(world: World, large_store: Path) -> None:
     world.database = copy_store(large_store, world.folder)
     with world.start("replay") as replay:
-        replay.wait_for_output("replay g")  # its first progress line
+        replay.wait_for(lambda: _replaying(replay), "a progress line short of the total")
         assert assert_stops_in_time(replay) == 128 + signal.SIGTERM
         (line,) = [line for line in replay.lines() if line.startswith("readmodel:")]
         assert line == "readmodel: the rebuild was interrupted; the next `readmodel replay` resumes it"
@@ -243,7 +244,9 @@ def test_a_self_healing_rebuild_stops_on_time_and_resumes_at_the_next_start(
     world.database = copy_store(large_store, world.folder)
     redis = world.redis.client()
     with world.start(command) as running:
-        running.wait_for(lambda: running.logged("rebuild progress"), "the rebuild to be under way")
+        # A progress line short of the total: the rebuild is under way, not at its last line
+        # (a fast one can log its end before the stop comes, leaving nothing to resume).
+        running.wait_for(lambda: _building(running), "the rebuild to be under way")
         assert assert_stops_in_time(running) == 0
     assert redis.get(keys.HEAL_LOCK) is None  # released: the next start need not wait for it
     assert redis.get(keys.REPLAY_POINTER) is not None
@@ -253,3 +256,18 @@ def test_a_self_healing_rebuild_stops_on_time_and_resumes_at_the_next_start(
         resumed = ("read model built (resumed)", "read model rebuilt (resumed)")
         running.wait_for(lambda: any(running.logged(line) for line in resumed), "the rebuild to resume")
         assert matches_the_store(store, redis)
+
+
+def _building(running: Command) -> bool:
+    return any(r.get("events", 0) < r.get("total", 0) for r in running.logged("rebuild progress"))
+
+
+_REPLAY_PROGRESS = re.compile(r"^replay g\w+: [\d.]+% ([\d,]+)/([\d,]+) events")
+
+
+def _replaying(replay: Command) -> bool:
+    for line in replay.lines():
+        found = _REPLAY_PROGRESS.match(line)
+        if found and int(found[1].replace(",", "")) < int(found[2].replace(",", "")):
+            return True
+    return False
