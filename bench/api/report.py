@@ -118,7 +118,7 @@ def goals_table(samples: Sequence[Sample], goals: Sequence[Goal]) -> list[str]:
 
 
 def issue_goals() -> list[Goal]:
-    """The figures issue 15 states its targets in (None where the targets were not measured)."""
+    """The figures the read path's targets are stated in (None where the targets were not measured)."""
 
     def rate(runs: dict[tuple[str, int], Sample], target: str, connections: int) -> float | None:
         run = runs.get((target, connections))

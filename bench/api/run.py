@@ -15,7 +15,7 @@ load average just before it, and the CPU each party spent: the server's processe
 (`used_cpu_sys + used_cpu_user`, and `INFO commandstats` of the read scripts, reset before
 each run), PostgreSQL's postmaster and backends, and how busy the cores were. Prints, per
 target, the median over the rounds with its min and max, the CPU per request, and the ratios
-issue 15 states its targets in. Exits non-zero when a request failed.
+the read path's targets are stated in. Exits non-zero when a request failed.
 
 `--start-redis shared` claims a database of the machine's Redis instead (not pinned, no
 Redis figures: its statistics are everyone's), `--start-redis cluster` starts three masters,
