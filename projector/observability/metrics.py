@@ -321,22 +321,21 @@ class ProgressSampler:
         metrics.lag_seconds.set(figures["lag_seconds"])
         replay = figures.get("replay_in_progress")
         metrics.replay_running.set(1 if replay else 0)
-        done = int(replay.get("events", 0)) if replay else 0
+        done = rebuilt_events(replay)
         metrics.replay_events.set(done)
         head = figures["store_head"]
         metrics.replay_progress.set(min(1.0, done / head) if replay and head else 0.0)
         if figures["live_generation"] is None:
             # Not built yet (a first start, a self-heal): stalled only when the build that
             # should make it makes no progress for the stall window, or none runs.
-            verdict = self._detector.observe_build(head, rebuilt_events(replay), self._monotonic())
-            metrics.set_stalled(["no_live_generation"] if verdict.stalled else [])
-            if verdict.stalled:
-                log_event(log, "projector stalled", level=logging.WARNING, reason=verdict.build_reason)
-            return verdict.stalled
-        verdict = self._detector.observe(head, figures["watermark"], self._monotonic())
-        metrics.set_stalled(["watermark_stuck"] if verdict.stalled else [])
+            verdict = self._detector.observe_build(head, done, self._monotonic())
+            label, reason = "no_live_generation", verdict.build_reason
+        else:
+            verdict = self._detector.observe(head, figures["watermark"], self._monotonic())
+            label, reason = "watermark_stuck", verdict.reason
+        metrics.set_stalled([label] if verdict.stalled else [])
         if verdict.stalled:
-            log_event(log, "projector stalled", level=logging.WARNING, reason=verdict.reason)
+            log_event(log, "projector stalled", level=logging.WARNING, reason=reason)
         return verdict.stalled
 
     def run(self, stop: threading.Event) -> None:

@@ -10,25 +10,19 @@ import pytest
 import redis.exceptions
 
 from projector import wiring
-from projector.fold.redis_dump import dump_generation
 from projector.replay import RebuildInterrupted
 from projector.store import EventStore
 from shared.readmodel import keys
 from shared.settings import Settings
 from tests.fixtures.redis import database_url
 from tests.support.histories import random_history
-from tests.unit.test_bulk_build import _live_writer, _with_invalid_and_ownerless_rows
+from tests.unit.test_bulk_build import _live_writer, _with_invalid_and_ownerless_rows, built
 
 pytestmark = pytest.mark.integration
 
 
 def _settings(store_url: str, real_redis_db: int) -> Settings:
     return Settings(database_url=store_url, redis_url=database_url(real_redis_db))
-
-
-def _dump(redis: Any, generation: str) -> tuple[dict[str, object], dict[int, str]]:
-    poison = redis.hgetall(keys.full_key(generation, keys.POISON))
-    return dump_generation(redis, generation), {int(k): v.decode() for k, v in poison.items()}
 
 
 def test_workers_build_what_the_live_writer_writes(
@@ -48,7 +42,7 @@ def test_workers_build_what_the_live_writer_writes(
     summary = rebuild.run()
     assert summary.events == event_store.count()
     assert real_redis.get(keys.REPLAY_POINTER) is None
-    assert _dump(real_redis, summary.generation) == expected
+    assert built(real_redis, summary.generation) == expected
 
 
 def test_workers_stopped_end_at_their_checkpoints_and_the_next_rebuild_resumes(
@@ -85,7 +79,7 @@ def test_workers_stopped_end_at_their_checkpoints_and_the_next_rebuild_resumes(
         except RebuildInterrupted:
             continue
     assert runs > 2
-    assert _dump(real_redis, generation) == expected
+    assert built(real_redis, generation) == expected
 
 
 def test_a_worker_that_loses_redis_fails_the_rebuild_as_redis_and_the_next_resumes(
@@ -101,4 +95,4 @@ def test_a_worker_that_loses_redis_fails_the_rebuild_as_redis_and_the_next_resum
     settings = _settings(store_url, real_redis_db)
     summary = wiring.rebuild(event_store, real_redis, settings=settings, workers=2, parallel_from=0).run()
     assert summary.resumed
-    assert _dump(real_redis, summary.generation) == expected
+    assert built(real_redis, summary.generation) == expected

@@ -33,10 +33,14 @@ def _live_writer(store: EventStore, redis: Any) -> tuple[dict[str, object], dict
     return dump_generation(redis, _ORACLE), poison
 
 
-def _rebuilt(store: EventStore, redis: Any, batch_size: int) -> tuple[dict[str, object], dict[int, str]]:
-    generation = Rebuild(store, redis, cursor_factory=Cursor, batch_size=batch_size).run().generation
+def built(redis: Any, generation: str) -> tuple[dict[str, object], dict[int, str]]:
+    """A rebuilt generation's dump, and the events it found poison (position -> reason)."""
     poison = redis.hgetall(keys.full_key(generation, keys.POISON))
     return dump_generation(redis, generation), {int(k): v.decode() for k, v in poison.items()}
+
+
+def _rebuilt(store: EventStore, redis: Any, batch_size: int) -> tuple[dict[str, object], dict[int, str]]:
+    return built(redis, Rebuild(store, redis, cursor_factory=Cursor, batch_size=batch_size).run().generation)
 
 
 # Parts of 5 events cut owners and streams in many places; 2,000 keeps every owner whole.
@@ -119,11 +123,7 @@ def test_a_rebuild_stopped_at_every_checkpoint_still_writes_what_the_live_writer
         except RebuildInterrupted:
             continue
     assert runs > 20
-    poison = any_redis.hgetall(keys.full_key(generation, keys.POISON))
-    assert (
-        dump_generation(any_redis, generation),
-        {int(k): v.decode() for k, v in poison.items()},
-    ) == expected
+    assert built(any_redis, generation) == expected
 
 
 def _event(
